@@ -1,0 +1,74 @@
+"""Sorting and cursor pagination shared by every list: pure parsing and encoding.
+
+A cursor is the position of one row in a sort order, (sort value, id), plus the
+direction to read in; it is opaque to clients (base64url of compact JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from hookline.errors import InvalidInput
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Sort:
+    key: str
+    descending: bool
+
+    def __str__(self) -> str:
+        return ("-" if self.descending else "+") + self.key
+
+
+@dataclass(frozen=True)
+class Cursor:
+    sort: Sort
+    value: str
+    id: str
+    backward: bool
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next: Cursor | None
+    prev: Cursor | None
+
+
+def parse_sort(text: str | None, allowed: tuple[str, ...], default: Sort) -> Sort:
+    if not text:
+        return default
+    descending = text.startswith("-")
+    key = text.lstrip("+-") if text[0] in "+-" else text
+    if key not in allowed or len(text) - len(key) > 1:
+        choices = ", ".join(allowed)
+        raise InvalidInput.one("sort", f"must be one of {choices}, optionally prefixed by + or -")
+    return Sort(key, descending)
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    raw = json.dumps(
+        [str(cursor.sort), cursor.value, cursor.id, cursor.backward], separators=(",", ":")
+    )
+    return base64.urlsafe_b64encode(raw.encode()).decode("ascii").rstrip("=")
+
+
+def decode_cursor(text: str, field: str, sort: Sort) -> Cursor:
+    """The cursor in ``text``; it must have been made for ``sort``."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        sort_text, value, row_id, backward = json.loads(raw)
+        cursor = Cursor(
+            Sort(sort_text[1:], sort_text[0] == "-"), str(value), str(row_id), bool(backward)
+        )
+    except (ValueError, TypeError, IndexError, binascii.Error):
+        raise InvalidInput.one(field, "is not a valid cursor") from None
+    if cursor.sort != sort:
+        raise InvalidInput.one(field, f"was made for sort {cursor.sort}, not {sort}")
+    return cursor

@@ -1,0 +1,128 @@
+"""hookline's settings: one object from `HOOKLINE_*` variables and CLI flags, validated once."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hookline import __version__
+from hookline.errors import ConfigError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 60.0, 300.0, 1800.0, 7200.0, 21600.0, 43200.0)
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOOKLINE_", frozen=True, extra="forbid")
+
+    database_url: str = "sqlite:///./hookline.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    secret_key: SecretStr | None = None
+    allow_networks: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
+    resolve: Annotated[dict[str, IPAddress], NoDecode] = Field(default_factory=dict)
+    ca_bundle: Path | None = None
+    dev: bool = False
+    retry_schedule: Annotated[tuple[float, ...], NoDecode] = DEFAULT_RETRY_SCHEDULE
+    history_days: int = Field(default=7, ge=1)
+    max_webhooks_per_tenant: int = Field(default=100, ge=1)
+    max_webhooks_per_user: int = Field(default=150, ge=1)
+    catalog_file: Path | None = None
+    user_agent: str = f"hookline-webhook/{__version__}"
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in ("sqlite", "postgresql", "postgres", "postgresql+asyncpg"):
+            raise ValueError(
+                f"unsupported database URL {_without_password(value)!r}: "
+                "use sqlite:///path or postgresql://user@host/db"
+            )
+        if scheme == "sqlite" and not value.startswith("sqlite:///"):
+            raise ValueError(f"unsupported database URL {value!r}: use sqlite:///path")
+        return value
+
+    @field_validator("allow_networks", "retry_schedule", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        return _comma_list(value)
+
+    @field_validator("allow_networks", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [ipaddress.ip_network(item, strict=False) for item in value]
+        return value
+
+    @field_validator("resolve", mode="before")
+    @classmethod
+    def _parse_overrides(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        overrides: dict[str, str] = {}
+        for item in _comma_list(value):
+            host, sep, address = item.partition(":")  # a host name never holds a colon
+            if not sep or not host:
+                raise ValueError(f"{item!r} is not host:address")
+            overrides[host.lower().rstrip(".")] = address.strip("[]")
+        return overrides
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _non_negative_delays(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value:
+            raise ValueError("needs at least one delay")
+        if any(delay < 0 for delay in value):
+            raise ValueError("delays must be >= 0 seconds")
+        return value
+
+    @field_validator("ca_bundle", "catalog_file")
+    @classmethod
+    def _file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgres")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with ``overrides`` (CLI flags) taking precedence.
+
+    Raises ConfigError with one line naming the setting and the problem.
+    """
+    given = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid HOOKLINE_{name.upper()}: {message}") from None

@@ -1,0 +1,103 @@
+"""The one storage interface, in domain terms. SQLite and PostgreSQL implement it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from hookline.auth import Principal, Role
+from hookline.paging import Cursor, Page, Sort
+from hookline.webhooks import Level, Webhook
+
+WEBHOOK_SORT_KEYS = ("name", "url", "createdAt", "updatedAt")
+DEFAULT_WEBHOOK_SORT = Sort("createdAt", descending=True)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    digest: str
+    role: Role
+    tenant_id: str | None
+    user_id: str | None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WebhookQuery:
+    """Which webhooks of a tenant to list, in which order, from where."""
+
+    tenant_id: str
+    name: str | None = None
+    url: str | None = None
+    enabled: bool | None = None
+    event_types: tuple[str, ...] = ()
+    level: Level | None = None
+    origins: tuple[str, ...] = ()
+    owner_id: str | None = None
+    created_by_user_id: str | None = None
+    updated_by_user_id: str | None = None
+    only_owned_by: str | None = None  # a user-role caller sees only its user-level webhooks
+    sort: Sort = DEFAULT_WEBHOOK_SORT
+    limit: int = 20
+    cursor: Cursor | None = None
+
+
+@dataclass(frozen=True)
+class Caps:
+    per_tenant: int
+    per_user: int
+
+
+class Store(Protocol):
+    async def migrate(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise StorageUnavailable unless the database answers."""
+
+    async def close(self) -> None: ...
+
+    # Tenants, users and keys
+    async def create_tenant(self, name: str) -> Tenant: ...
+
+    async def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    async def find_tenant(self, name: str) -> Tenant | None: ...
+
+    async def list_tenants(self) -> list[Tenant]: ...
+
+    async def ensure_user(self, tenant_id: str, user_id: str) -> None: ...
+
+    async def user_exists(self, tenant_id: str, user_id: str) -> bool: ...
+
+    async def add_api_key(self, key: ApiKey) -> None: ...
+
+    async def find_principal(self, digest: str) -> Principal | None:
+        """The principal of the unrevoked key with this digest."""
+
+    async def list_api_keys(self, tenant_id: str | None) -> list[ApiKey]: ...
+
+    async def revoke_api_key(self, key_id: str) -> bool: ...
+
+    async def has_api_keys(self) -> bool: ...
+
+    # Webhooks
+    async def insert_webhook(self, webhook: Webhook, caps: Caps) -> None:
+        """Store a new webhook; raise LimitReached if the tenant or its owner is at a cap."""
+
+    async def get_webhook(self, tenant_id: str, webhook_id: str) -> Webhook | None: ...
+
+    async def update_webhook(self, webhook: Webhook) -> bool: ...
+
+    async def delete_webhook(self, tenant_id: str, webhook_id: str) -> bool: ...
+
+    async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]: ...

@@ -1,0 +1,104 @@
+"""The database schema, the single source the migrations are checked against."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes on both databases (SQLite keeps them naive, in UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("user_id", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("description", sa.String(1024), nullable=False),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("encrypted_header_names", sa.JSON, nullable=False),
+    sa.Column("sealed_secret", sa.Text, nullable=True),
+    sa.Column("sealed_encrypted_headers", sa.Text, nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("filter", sa.Text, nullable=True),
+    sa.Column("level", sa.String(10), nullable=False),
+    sa.Column("owner_id", sa.String(200), nullable=False),
+    sa.Column("origin", sa.String(30), nullable=False),
+    sa.Column("check_certificate_revocation", sa.Boolean, nullable=False),
+    sa.Column("enable_cloud_event_delivery", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.Text, nullable=True),
+    sa.Column("disabled_reason_code", sa.String(50), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("created_by_user_id", sa.String(200), nullable=False),
+    sa.Column("updated_by_user_id", sa.String(200), nullable=False),
+    sa.Index(None, "tenant_id", "created_at"),
+    sa.Index(None, "tenant_id", "owner_id"),
+)
+
+webhook_event_types = sa.Table(
+    "webhook_event_types",
+    metadata,
+    sa.Column("webhook_id", sa.ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("event_type", sa.String(255), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Index(None, "tenant_id", "event_type"),
+)

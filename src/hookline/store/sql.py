@@ -1,0 +1,363 @@
+"""The storage interface on SQLAlchemy Core, shared by the SQLite and PostgreSQL stores.
+
+Subclasses provide the engines and what differs between the databases: how a write
+transaction keeps concurrent caps honest, and how text sorts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hookline.auth import Principal, Role
+from hookline.clock import now
+from hookline.errors import InvalidInput, LimitReached, StorageUnavailable
+from hookline.paging import Cursor, Page, Sort
+from hookline.store import migrations
+from hookline.store.base import ApiKey, Caps, Tenant, WebhookQuery
+from hookline.store.schema import api_keys, tenants, users, webhook_event_types, webhooks
+from hookline.webhooks import Webhook
+
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError)
+_SORT_COLUMNS = {
+    "name": webhooks.c.name,
+    "url": webhooks.c.url,
+    "createdAt": webhooks.c.created_at,
+    "updatedAt": webhooks.c.updated_at,
+}
+
+
+class SqlStore:
+    def __init__(self, read_engine: AsyncEngine, write_engine: AsyncEngine) -> None:
+        self._read_engine = read_engine
+        self._write_engine = write_engine
+
+    # Connections ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._read_engine.connect() as conn:
+                yield conn
+        except _UNAVAILABLE as error:
+            raise StorageUnavailable(f"the database is unavailable: {error}") from error
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._write_engine.begin() as conn:
+                yield conn
+        except _UNAVAILABLE as error:
+            raise StorageUnavailable(f"the database is unavailable: {error}") from error
+
+    async def _lock_tenant(self, conn: AsyncConnection, tenant_id: str) -> None:
+        """Serialize writes that check a tenant's caps (the SQLite store's writes already are)."""
+
+    def _text_sort_key(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.lower(column)
+
+    async def migrate(self) -> None:
+        async with self._writing() as conn:
+            await conn.run_sync(migrations.upgrade)
+
+    async def ping(self) -> None:
+        async with self._reading() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self._read_engine.dispose()
+        if self._write_engine is not self._read_engine:
+            await self._write_engine.dispose()
+
+    # Tenants, users and keys -----------------------------------------------------------
+
+    async def create_tenant(self, name: str) -> Tenant:
+        tenant = Tenant(str(uuid.uuid4()), name, now())
+        try:
+            async with self._writing() as conn:
+                await conn.execute(
+                    tenants.insert().values(id=tenant.id, name=name, created_at=tenant.created_at)
+                )
+        except exc.IntegrityError:
+            raise InvalidInput.one("/name", f"a tenant named {name!r} exists already") from None
+        return tenant
+
+    async def get_tenant(self, tenant_id: str) -> Tenant | None:
+        return await self._one_tenant(tenants.c.id == tenant_id)
+
+    async def find_tenant(self, name: str) -> Tenant | None:
+        return await self._one_tenant(tenants.c.name == name)
+
+    async def _one_tenant(self, where: sa.ColumnElement[bool]) -> Tenant | None:
+        async with self._reading() as conn:
+            row = (await conn.execute(sa.select(tenants).where(where))).first()
+        return Tenant(row.id, row.name, row.created_at) if row else None
+
+    async def list_tenants(self) -> list[Tenant]:
+        async with self._reading() as conn:
+            rows = await conn.execute(sa.select(tenants).order_by(tenants.c.name))
+        return [Tenant(row.id, row.name, row.created_at) for row in rows]
+
+    async def ensure_user(self, tenant_id: str, user_id: str) -> None:
+        async with self._writing() as conn:
+            if not await self._user_exists(conn, tenant_id, user_id):
+                await conn.execute(
+                    users.insert().values(tenant_id=tenant_id, id=user_id, created_at=now())
+                )
+
+    async def user_exists(self, tenant_id: str, user_id: str) -> bool:
+        async with self._reading() as conn:
+            return await self._user_exists(conn, tenant_id, user_id)
+
+    @staticmethod
+    async def _user_exists(conn: AsyncConnection, tenant_id: str, user_id: str) -> bool:
+        query = sa.select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+        return (await conn.execute(query)).first() is not None
+
+    async def add_api_key(self, key: ApiKey) -> None:
+        async with self._writing() as conn:
+            await conn.execute(
+                api_keys.insert().values(
+                    id=key.id,
+                    digest=key.digest,
+                    role=key.role.value,
+                    tenant_id=key.tenant_id,
+                    user_id=key.user_id,
+                    created_at=key.created_at,
+                )
+            )
+
+    async def find_principal(self, digest: str) -> Principal | None:
+        query = sa.select(api_keys).where(
+            api_keys.c.digest == digest, api_keys.c.revoked_at.is_(None)
+        )
+        async with self._reading() as conn:
+            row = (await conn.execute(query)).first()
+        return Principal(row.id, Role(row.role), row.tenant_id, row.user_id) if row else None
+
+    async def list_api_keys(self, tenant_id: str | None) -> list[ApiKey]:
+        query = sa.select(api_keys).order_by(api_keys.c.created_at)
+        if tenant_id is not None:
+            query = query.where(api_keys.c.tenant_id == tenant_id)
+        async with self._reading() as conn:
+            rows = await conn.execute(query)
+        return [
+            ApiKey(r.id, r.digest, Role(r.role), r.tenant_id, r.user_id, r.created_at, r.revoked_at)
+            for r in rows
+        ]
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        async with self._writing() as conn:
+            result = await conn.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=now())
+            )
+        return result.rowcount > 0
+
+    async def has_api_keys(self) -> bool:
+        async with self._reading() as conn:
+            return (await conn.execute(sa.select(api_keys.c.id).limit(1))).first() is not None
+
+    # Webhooks ----------------------------------------------------------------------------
+
+    async def insert_webhook(self, webhook: Webhook, caps: Caps) -> None:
+        async with self._writing() as conn:
+            await self._lock_tenant(conn, webhook.tenant_id)
+            await self._check_caps(conn, webhook, caps)
+            await conn.execute(webhooks.insert().values(**_webhook_row(webhook)))
+            await self._insert_event_types(conn, webhook)
+
+    async def _check_caps(self, conn: AsyncConnection, webhook: Webhook, caps: Caps) -> None:
+        in_tenant = webhooks.c.tenant_id == webhook.tenant_id
+        if await _count(conn, in_tenant) >= caps.per_tenant:
+            raise LimitReached(f"a tenant may have at most {caps.per_tenant} webhooks")
+        if await _count(conn, in_tenant, webhooks.c.owner_id == webhook.owner_id) >= caps.per_user:
+            raise LimitReached(f"a user may own at most {caps.per_user} webhooks")
+
+    @staticmethod
+    async def _insert_event_types(conn: AsyncConnection, webhook: Webhook) -> None:
+        await conn.execute(
+            webhook_event_types.insert(),
+            [
+                {"webhook_id": webhook.id, "event_type": name, "tenant_id": webhook.tenant_id}
+                for name in webhook.event_types
+            ],
+        )
+
+    async def get_webhook(self, tenant_id: str, webhook_id: str) -> Webhook | None:
+        query = sa.select(webhooks).where(
+            webhooks.c.tenant_id == tenant_id, webhooks.c.id == webhook_id
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(query)).all()
+            found = await self._with_event_types(conn, rows)
+        return found[0] if found else None
+
+    async def update_webhook(self, webhook: Webhook) -> bool:
+        async with self._writing() as conn:
+            result = await conn.execute(
+                webhooks.update()
+                .where(webhooks.c.tenant_id == webhook.tenant_id, webhooks.c.id == webhook.id)
+                .values(**_webhook_row(webhook))
+            )
+            if result.rowcount == 0:
+                return False
+            await conn.execute(
+                webhook_event_types.delete().where(webhook_event_types.c.webhook_id == webhook.id)
+            )
+            await self._insert_event_types(conn, webhook)
+        return True
+
+    async def delete_webhook(self, tenant_id: str, webhook_id: str) -> bool:
+        async with self._writing() as conn:
+            await conn.execute(
+                webhook_event_types.delete().where(
+                    webhook_event_types.c.tenant_id == tenant_id,
+                    webhook_event_types.c.webhook_id == webhook_id,
+                )
+            )
+            result = await conn.execute(
+                webhooks.delete().where(
+                    webhooks.c.tenant_id == tenant_id, webhooks.c.id == webhook_id
+                )
+            )
+        return result.rowcount > 0
+
+    async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]:
+        sort_value = self._sort_expression(query.sort)
+        statement = sa.select(webhooks, sort_value.label("sort_value")).where(
+            *self._webhook_filters(query)
+        )
+        cursor = query.cursor
+        backward = cursor is not None and cursor.backward
+        if cursor is not None:
+            statement = statement.where(self._after(query.sort, sort_value, cursor))
+        descending = query.sort.descending != backward
+        order = (
+            (sort_value.desc(), webhooks.c.id.desc()) if descending else (sort_value, webhooks.c.id)
+        )
+        statement = statement.order_by(*order).limit(query.limit + 1)
+        async with self._reading() as conn:
+            rows = list((await conn.execute(statement)).all())
+            more = len(rows) > query.limit
+            rows = rows[: query.limit]
+            if backward:
+                rows.reverse()
+            items = await self._with_event_types(conn, rows)
+        return _page(query, rows, items, more)
+
+    def _sort_expression(self, sort: Sort) -> sa.ColumnElement[Any]:
+        column = _SORT_COLUMNS[sort.key]
+        return self._text_sort_key(column) if sort.key in ("name", "url") else column
+
+    def _after(
+        self, sort: Sort, sort_value: sa.ColumnElement[Any], cursor: Cursor
+    ) -> sa.ColumnElement[bool]:
+        value: Any = cursor.value
+        if sort.key in ("createdAt", "updatedAt"):
+            value = datetime.fromisoformat(cursor.value)
+            sort_value = _SORT_COLUMNS[sort.key]
+        if sort.descending != cursor.backward:
+            return sa.or_(
+                sort_value < value, sa.and_(sort_value == value, webhooks.c.id < cursor.id)
+            )
+        return sa.or_(sort_value > value, sa.and_(sort_value == value, webhooks.c.id > cursor.id))
+
+    @staticmethod
+    def _webhook_filters(query: WebhookQuery) -> list[sa.ColumnElement[bool]]:
+        c = webhooks.c
+        where: list[sa.ColumnElement[bool]] = [c.tenant_id == query.tenant_id]
+        if query.only_owned_by is not None:
+            where += [c.level == "user", c.owner_id == query.only_owned_by]
+        if query.name:
+            where.append(_contains(c.name, query.name))
+        if query.url:
+            where.append(_contains(c.url, query.url))
+        if query.enabled is not None:
+            where.append(c.enabled == query.enabled)
+        if query.level is not None:
+            where.append(c.level == query.level)
+        if query.origins:
+            where.append(c.origin.in_(query.origins))
+        for column, value in (
+            (c.owner_id, query.owner_id),
+            (c.created_by_user_id, query.created_by_user_id),
+            (c.updated_by_user_id, query.updated_by_user_id),
+        ):
+            if value is not None:
+                where.append(column == value)
+        for event_type in query.event_types:
+            where.append(
+                sa.exists().where(
+                    webhook_event_types.c.webhook_id == c.id,
+                    webhook_event_types.c.event_type == event_type,
+                )
+            )
+        return where
+
+    @staticmethod
+    async def _with_event_types(conn: AsyncConnection, rows: Sequence[Any]) -> list[Webhook]:
+        ids = [row.id for row in rows]
+        subscribed: dict[str, list[str]] = {webhook_id: [] for webhook_id in ids}
+        if ids:
+            result = await conn.execute(
+                sa.select(webhook_event_types.c.webhook_id, webhook_event_types.c.event_type)
+                .where(webhook_event_types.c.webhook_id.in_(ids))
+                .order_by(webhook_event_types.c.event_type)
+            )
+            for webhook_id, event_type in result:
+                subscribed[webhook_id].append(event_type)
+        return [_webhook(row, subscribed[row.id]) for row in rows]
+
+
+def _contains(column: sa.Column[Any], text: str) -> sa.ColumnElement[bool]:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return sa.func.lower(column).like(f"%{escaped}%", escape="\\")
+
+
+async def _count(conn: AsyncConnection, *where: sa.ColumnElement[bool]) -> int:
+    result = await conn.execute(sa.select(sa.func.count()).select_from(webhooks).where(*where))
+    return int(result.scalar_one())
+
+
+def _page(query: WebhookQuery, rows: list[Any], items: list[Webhook], more: bool) -> Page[Webhook]:
+    def cursor_at(row: Any, backward: bool) -> Cursor:
+        value = row.sort_value
+        text = value.isoformat() if isinstance(value, datetime) else str(value)
+        return Cursor(query.sort, text, row.id, backward)
+
+    backward = query.cursor is not None and query.cursor.backward
+    has_next = (more and not backward) or (backward and bool(rows))
+    has_prev = (more and backward) or (query.cursor is not None and not backward and bool(rows))
+    return Page(
+        items,
+        next=cursor_at(rows[-1], False) if has_next else None,
+        prev=cursor_at(rows[0], True) if has_prev else None,
+    )
+
+
+def _webhook_row(webhook: Webhook) -> dict[str, Any]:
+    row = dataclasses.asdict(webhook)
+    del row["event_types"]  # kept in webhook_event_types
+    row["encrypted_header_names"] = list(webhook.encrypted_header_names)
+    return row
+
+
+_WEBHOOK_COLUMNS = [
+    field.name for field in dataclasses.fields(Webhook) if field.name != "event_types"
+]
+
+
+def _webhook(row: Any, event_types: list[str]) -> Webhook:
+    values = {name: row._mapping[name] for name in _WEBHOOK_COLUMNS}
+    values["encrypted_header_names"] = tuple(values["encrypted_header_names"])
+    return Webhook(**values, event_types=tuple(event_types))

@@ -1,0 +1,50 @@
+"""The embedded store: SQLite in WAL mode.
+
+Writes go through one connection (a single writer), each in ``BEGIN IMMEDIATE`` so a
+transaction that reads then writes never meets a lock upgrade conflict; reads use a
+small pool of their own and never wait for the writer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from hookline.store.sql import SqlStore
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class SqliteStore(SqlStore):
+    def __init__(self, path: Path) -> None:
+        url = f"sqlite+aiosqlite:///{path}"
+        reader = _engine(url, begin="BEGIN", pool_size=4)
+        writer = _engine(url, begin="BEGIN IMMEDIATE", pool_size=1)
+        super().__init__(reader, writer)
+
+
+def _engine(url: str, *, begin: str, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below decide how a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine

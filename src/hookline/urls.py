@@ -1,0 +1,68 @@
+"""The form rules for a webhook URL (SPEC 2). Pure: a URL's host is never resolved here.
+
+The address a host resolves to is checked at every delivery attempt (the egress guard),
+never at save time, so saving a webhook tells a tenant nothing about internal names.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import SplitResult, urlsplit
+
+import idna
+
+MAX_URL_LENGTH = 2048
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_NUMERIC_LABEL = re.compile(r"^(\d+|0x[0-9a-f]*)$")
+_FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def url_problem(url: str, *, dev: bool = False) -> str | None:
+    """Why ``url`` cannot be a webhook URL, or None when it can.
+
+    ``dev`` (HOOKLINE_DEV) also permits ``http://`` and ``localhost``.
+    """
+    if len(url) > MAX_URL_LENGTH:
+        return f"must be at most {MAX_URL_LENGTH} characters"
+    if _FORBIDDEN_CHARACTERS.search(url):
+        return "must not contain spaces, control characters or backslashes"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError as error:
+        return f"is not a valid URL ({error})"
+    if "#" in url:
+        return "must not contain a fragment (#...)"
+    allowed_schemes = ("https", "http") if dev else ("https",)
+    if parts.scheme.lower() not in allowed_schemes:
+        return "must use https"
+    return _authority_problem(parts) or _host_problem(parts.hostname or "", dev=dev)
+
+
+def _authority_problem(parts: SplitResult) -> str | None:
+    if not parts.netloc:
+        return "must have a host"
+    if "@" in parts.netloc:
+        return "must not contain a user name or password"
+    if parts.netloc.startswith("[") or ":" in (parts.hostname or ""):
+        return "must use a domain name, not an IP address"
+    if parts.port == 0:
+        return "must not use port 0"
+    return None
+
+
+def _host_problem(host: str, *, dev: bool) -> str | None:
+    if dev and host in ("localhost", "localhost."):
+        return None
+    try:
+        ascii_host = idna.encode(host, uts46=True).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError):
+        return "must have a valid domain name as its host"
+    labels = ascii_host.removesuffix(".").split(".")
+    if _NUMERIC_LABEL.match(labels[-1]):
+        return "must use a domain name, not an IP address"
+    if len(labels) < 2:
+        return "must have a fully qualified domain name as its host (e.g. hooks.example.com)"
+    if not all(_LABEL.match(label) for label in labels) or len(ascii_host) > 253:
+        return "must have a valid domain name as its host"
+    return None

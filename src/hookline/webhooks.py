@@ -1,0 +1,233 @@
+"""The webhook: what a client may write (``Draft``), what is stored (``Webhook``), and the rules.
+
+Validation collects every broken rule at once, each naming its field as a JSON pointer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from hookline import filters
+from hookline.catalog import Catalog
+from hookline.errors import InvalidInput, Problem
+from hookline.urls import url_problem
+
+Level = Literal["tenant", "user"]
+Origin = Literal["api", "automations", "management-console"]
+
+MAX_NAME_LENGTH = 512
+MAX_DESCRIPTION_LENGTH = 1024
+SECRET_LENGTHS = range(32, 65)
+MAX_HEADER_BYTES = 2048
+MAX_FILTER_LENGTH = 4096
+# Headers hookline sets itself on every delivery; a webhook may not override them.
+RESERVED_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "Content-Type",
+        "Content-Length",
+        "Host",
+        "User-Agent",
+        "Qlik-Signature",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "Transfer-Encoding",
+        "Connection",
+    )
+)
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class Draft(BaseModel):
+    """The writable fields of a webhook, as a client sends them (secrets in clear).
+
+    JSON ``null`` means absent; unknown members are ignored. Defaults are those of a
+    full replace (PUT): what is omitted is cleared, and ``enabled`` omitted is false.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    name: str = Field(description="1 to 512 characters.")
+    url: str = Field(description="https URL with a fully qualified domain name, <= 2048 chars.")
+    event_types: list[str] = Field(description="Event type names from /webhooks/event-types.")
+    description: str = Field(default="", description="At most 1024 characters.")
+    secret: str | None = Field(
+        default=None, description="32 to 64 characters; write-only, never returned."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers sent with each delivery."
+    )
+    encrypted_headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Headers stored encrypted; responses list only their names.",
+    )
+    enabled: bool = False
+    filter: str | None = Field(default=None, description='SCIM filter, e.g. id eq "a1".')
+    check_certificate_revocation: bool = False
+    enable_cloud_event_delivery: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+class NewWebhook(Draft):
+    """A create request: a new webhook is enabled unless told otherwise."""
+
+    enabled: bool = True
+    level: Level = "tenant"
+    owner_id: str | None = Field(default=None, description="Owner of a user-level webhook.")
+    origin: Origin = "api"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A stored webhook. Secrets are sealed (encrypted); only the vault can open them."""
+
+    id: str
+    tenant_id: str
+    name: str
+    description: str
+    url: str
+    event_types: tuple[str, ...]
+    headers: dict[str, str]
+    encrypted_header_names: tuple[str, ...]
+    sealed_secret: str | None
+    sealed_encrypted_headers: str | None
+    enabled: bool
+    filter: str | None
+    level: Level
+    owner_id: str
+    origin: Origin
+    check_certificate_revocation: bool
+    enable_cloud_event_delivery: bool
+    disabled_reason: str | None
+    disabled_reason_code: str | None
+    created_at: datetime
+    updated_at: datetime
+    created_by_user_id: str
+    updated_by_user_id: str
+
+
+def validate(draft: Draft, *, level: Level, catalog: Catalog, dev: bool = False) -> None:
+    """Raise InvalidInput listing every rule ``draft`` breaks."""
+    problems = [
+        *_text_problems(draft),
+        *_url_problems(draft.url, dev),
+        *_secret_problems(draft.secret),
+        *header_problems(draft.headers, "/headers"),
+        *header_problems(draft.encrypted_headers, "/encryptedHeaders"),
+        *_duplicate_header_problems(draft.headers, draft.encrypted_headers),
+        *event_type_problems(draft.event_types, level, catalog),
+        *_filter_problems(draft.filter),
+    ]
+    if problems:
+        raise InvalidInput(problems)
+
+
+def _text_problems(draft: Draft) -> list[Problem]:
+    problems = []
+    if not draft.name.strip():
+        problems.append(Problem("/name", "is required and must not be blank"))
+    elif len(draft.name) > MAX_NAME_LENGTH:
+        problems.append(Problem("/name", f"must be at most {MAX_NAME_LENGTH} characters"))
+    if len(draft.description) > MAX_DESCRIPTION_LENGTH:
+        problems.append(
+            Problem("/description", f"must be at most {MAX_DESCRIPTION_LENGTH} characters")
+        )
+    return problems
+
+
+def _url_problems(url: str, dev: bool) -> list[Problem]:
+    problem = url_problem(url, dev=dev)
+    return [Problem("/url", problem)] if problem else []
+
+
+def _secret_problems(secret: str | None) -> list[Problem]:
+    if secret is not None and len(secret) not in SECRET_LENGTHS:
+        return [Problem("/secret", "must be 32 to 64 characters long")]
+    return []
+
+
+def header_problems(headers: Mapping[str, str], field: str) -> list[Problem]:
+    """The rules for one header map: tokens, no CR/LF, not reserved, unique, <= 2048 bytes."""
+    problems = []
+    seen: set[str] = set()
+    for name, value in headers.items():
+        where = f"{field}/{name}"
+        if not _TOKEN.match(name):
+            problems.append(Problem(where, "header name must be an HTTP token"))
+        elif name.lower() in RESERVED_HEADERS:
+            problems.append(Problem(where, f"{name} is set by hookline and cannot be overridden"))
+        elif name.lower() in seen:
+            problems.append(Problem(where, "header names must be unique (case-insensitive)"))
+        if _FORBIDDEN_IN_VALUE.search(value):
+            problems.append(Problem(where, "header value must not contain CR, LF or controls"))
+        seen.add(name.lower())
+    if headers_size(headers) > MAX_HEADER_BYTES:
+        problems.append(Problem(field, f"headers must total at most {MAX_HEADER_BYTES} bytes"))
+    return problems
+
+
+def headers_size(headers: Mapping[str, str]) -> int:
+    """Bytes of names plus values, UTF-8 encoded: the measure the 2048-byte limit applies to."""
+    return sum(len(name.encode()) + len(value.encode()) for name, value in headers.items())
+
+
+def _duplicate_header_problems(
+    headers: Mapping[str, str], encrypted: Mapping[str, str]
+) -> list[Problem]:
+    plain = {name.lower() for name in headers}
+    return [
+        Problem(f"/encryptedHeaders/{name}", "is also given in headers")
+        for name in encrypted
+        if name.lower() in plain
+    ]
+
+
+def event_type_problems(event_types: list[str], level: Level, catalog: Catalog) -> list[Problem]:
+    if not event_types:
+        return [Problem("/eventTypes", "must name at least one event type")]
+    problems = []
+    for index, name in enumerate(event_types):
+        event_type = catalog.get(name)
+        if event_type is None:
+            problems.append(Problem(f"/eventTypes/{index}", f"unknown event type {name!r}"))
+        elif level not in event_type.levels:
+            problems.append(
+                Problem(
+                    f"/eventTypes/{index}", f"{name} is not available to {level}-level webhooks"
+                )
+            )
+    return problems
+
+
+def _filter_problems(expression: str | None) -> list[Problem]:
+    if expression is None or not expression.strip():
+        return []
+    if len(expression) > MAX_FILTER_LENGTH:
+        return [Problem("/filter", f"must be at most {MAX_FILTER_LENGTH} characters")]
+    try:
+        filters.parse(expression)
+    except InvalidInput as error:
+        return error.problems
+    return []
+
+
+def unique(event_types: list[str]) -> tuple[str, ...]:
+    """The event types in their given order without repeats."""
+    return tuple(dict.fromkeys(event_types))
