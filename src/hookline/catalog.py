@@ -10,19 +10,20 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from hookline.errors import ConfigError
 
 LANGUAGES = ("en", "ja")
-LEVELS = ("tenant", "user")
+Level = Literal["tenant", "user"]
+LEVELS: tuple[Level, ...] = ("tenant", "user")
 
 
 @dataclass(frozen=True)
 class EventType:
     name: str
     category: str
-    levels: tuple[str, ...]
+    levels: tuple[Level, ...]
     title: dict[str, str]
     description: dict[str, str]
 
@@ -72,4 +73,10 @@ def _event_type(item: dict[str, Any]) -> EventType:
     description = item.get("description", {})
     if not isinstance(description, dict):
         description = {"en": description}
-    return EventType(str(item["name"]), str(item["category"]), levels, title, description)
+    return EventType(
+        str(item["name"]),
+        str(item["category"]),
+        cast(tuple[Level, ...], levels),
+        title,
+        description,
+    )

@@ -15,11 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from hookline import filters
-from hookline.catalog import Catalog
+from hookline.catalog import Catalog, Level
 from hookline.errors import InvalidInput, Problem
 from hookline.urls import url_problem
 
-Level = Literal["tenant", "user"]
 Origin = Literal["api", "automations", "management-console"]
 
 MAX_NAME_LENGTH = 512

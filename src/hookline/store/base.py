@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Protocol
 
 from hookline.auth import Principal, Role
+from hookline.catalog import Level
 from hookline.paging import Cursor, Page, Sort
-from hookline.webhooks import Level, Webhook
+from hookline.webhooks import Webhook
 
 WEBHOOK_SORT_KEYS = ("name", "url", "createdAt", "updatedAt")
 DEFAULT_WEBHOOK_SORT = Sort("createdAt", descending=True)

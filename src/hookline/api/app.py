@@ -1,0 +1,77 @@
+"""The ASGI application: routes, error handling, trace ids, health."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
+
+from hookline import __version__
+from hookline.api import errors, operator, webhooks
+from hookline.api.deps import ServicesDep
+from hookline.api.errors import error_responses
+from hookline.services import Services
+
+DESCRIPTION = """hookline's REST API. The webhooks API is wire-compatible with Qlik Cloud's
+Webhooks API. Authenticate with `Authorization: Bearer <API key>`. Every error answers
+`{"errors": [{"code", "title", "detail", "source"}], "traceId"}`."""
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="hookline",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    errors.install(app)
+    app.middleware("http")(_trace_id)
+    app.include_router(webhooks.router)
+    app.include_router(operator.router)
+    app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
+    app.add_api_route(
+        "/readyz", _readyz, methods=["GET"], tags=["health"], responses=error_responses()
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _trace_id(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    request.state.trace_id = uuid.uuid4().hex
+    response = await call_next(request)
+    response.headers["X-Trace-Id"] = request.state.trace_id
+    return response
+
+
+async def _healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+async def _readyz(services: ServicesDep) -> dict[str, str]:
+    """The process can serve: its database answers."""
+    await services.store.ping()
+    return {"status": "ok"}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, less its 422 answers: hookline reports invalid input as 400."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        for path in schema["paths"].values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema

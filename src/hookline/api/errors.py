@@ -1,0 +1,140 @@
+"""Every error the API answers, in Qlik's shape: ``{"errors": [...], "traceId": "..."}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from hookline import errors
+from hookline.errors import HooklineError, InvalidInput, Problem, pointer
+
+
+class ErrorSource(BaseModel):
+    pointer: str | None = Field(default=None, description="JSON pointer into the request body.")
+    parameter: str | None = Field(default=None, description="The query parameter at fault.")
+
+
+class Error(BaseModel):
+    code: str
+    title: str
+    detail: str
+    source: ErrorSource | None = None
+
+
+class ErrorResponse(BaseModel):
+    errors: list[Error]
+    traceId: str
+
+
+# status, code, title for each kind of domain error (most specific first)
+_KINDS: list[tuple[type[HooklineError], int, str, str]] = [
+    (errors.InvalidInput, 400, "invalid-input", "Invalid input"),
+    (errors.Unauthenticated, 401, "unauthorized", "Not authenticated"),
+    (errors.LimitReached, 403, "limit-reached", "Limit reached"),
+    (errors.NotAllowed, 403, "forbidden", "Not allowed"),
+    (errors.NotFound, 404, "not-found", "Not found"),
+    (errors.ReadOnlyField, 409, "read-only", "Read-only field"),
+    (errors.StorageUnavailable, 503, "unavailable", "Service unavailable"),
+]
+_HTTP_CODES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Not authenticated"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Payload too large"),
+}
+DESCRIPTIONS = {
+    400: "The request breaks a rule; each error names the field or parameter.",
+    401: "No API key, or an unknown or revoked one.",
+    403: "The key's role may not do this, or a limit is reached.",
+    404: "No such object visible to the caller.",
+    409: "The request tries to change a read-only field.",
+    503: "The database is unavailable; retry later.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses (every route also has 401 and 503)."""
+    return {
+        status: {"model": ErrorResponse, "description": DESCRIPTIONS[status]}
+        for status in sorted({*statuses, 401, 503})
+    }
+
+
+def error_body(request: Request, entries: list[Error]) -> dict[str, Any]:
+    trace_id = getattr(request.state, "trace_id", "")
+    return ErrorResponse(errors=entries, traceId=trace_id).model_dump(exclude_none=True)
+
+
+def respond(request: Request, status: int, entries: list[Error]) -> JSONResponse:
+    return JSONResponse(error_body(request, entries), status_code=status)
+
+
+def _problem_entry(problem: Problem) -> Error:
+    field = problem.field.lstrip("/")
+    source = (
+        ErrorSource(pointer=problem.field)
+        if problem.field.startswith("/")
+        else ErrorSource(parameter=problem.field)
+    )
+    return Error(
+        code="invalid-input",
+        title="Invalid input",
+        detail=f"{field} {problem.message}" if field else problem.message,
+        source=source,
+    )
+
+
+async def _domain_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HooklineError)
+    if isinstance(error, InvalidInput):
+        return respond(request, 400, [_problem_entry(p) for p in error.problems])
+    for kind, status, code, title in _KINDS:
+        if isinstance(error, kind):
+            return respond(request, status, [Error(code=code, title=title, detail=str(error))])
+    return respond(request, 500, [Error(code="internal-error", title="Internal error", detail="")])
+
+
+async def _request_invalid(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = []
+    for item in error.errors():
+        where, *rest = item["loc"] or ("body",)
+        message = "is not valid JSON" if item["type"] == "json_invalid" else item["msg"]
+        if where == "body":
+            problems.append(Problem(pointer(tuple(rest)) or "/", message))
+        else:
+            problems.append(Problem(str(rest[0]) if rest else str(where), message))
+    return respond(request, 400, [_problem_entry(p) for p in problems])
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    code, title = _HTTP_CODES.get(error.status_code, ("error", "Error"))
+    detail = str(error.detail)
+    if error.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.url.path}"
+    elif error.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    response = respond(request, error.status_code, [Error(code=code, title=title, detail=detail)])
+    response.headers.update(error.headers or {})
+    return response
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    detail = "an unexpected error occurred; the trace id identifies it in the logs"
+    return respond(
+        request, 500, [Error(code="internal-error", title="Internal error", detail=detail)]
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(HooklineError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,173 @@
+"""The API's wire models (Qlik's camelCase names) and their conversion from domain objects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+from hookline.catalog import EventType, Level
+from hookline.store import Tenant
+from hookline.webhooks import Draft, Origin, Webhook
+
+
+def _iso_millis(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_iso_millis, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class WebhookOut(WireModel):
+    id: str
+    name: str
+    description: str
+    url: str
+    event_types: list[str]
+    headers: dict[str, str]
+    encrypted_headers: list[str] = Field(description="Names only; values are never returned.")
+    enabled: bool
+    filter: str | None
+    level: Level
+    owner_id: str
+    origin: Origin
+    check_certificate_revocation: bool
+    enable_cloud_event_delivery: bool
+    secret_key_added: bool
+    disabled_reason: str | None
+    disabled_reason_code: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    created_by_user_id: str
+    updated_by_user_id: str
+
+    @classmethod
+    def of(cls, webhook: Webhook) -> WebhookOut:
+        return cls(
+            id=webhook.id,
+            name=webhook.name,
+            description=webhook.description,
+            url=webhook.url,
+            event_types=list(webhook.event_types),
+            headers=webhook.headers,
+            encrypted_headers=list(webhook.encrypted_header_names),
+            enabled=webhook.enabled,
+            filter=webhook.filter,
+            level=webhook.level,
+            owner_id=webhook.owner_id,
+            origin=webhook.origin,
+            check_certificate_revocation=webhook.check_certificate_revocation,
+            enable_cloud_event_delivery=webhook.enable_cloud_event_delivery,
+            secret_key_added=webhook.sealed_secret is not None,
+            disabled_reason=webhook.disabled_reason,
+            disabled_reason_code=webhook.disabled_reason_code,
+            created_at=webhook.created_at,
+            updated_at=webhook.updated_at,
+            created_by_user_id=webhook.created_by_user_id,
+            updated_by_user_id=webhook.updated_by_user_id,
+        )
+
+
+class WebhookReplace(Draft):
+    """A PUT body: every writable field (omitted ones are cleared; ``enabled`` omitted is
+    false). Read-only fields may be sent back with their current values; a different value
+    is a 409."""
+
+    id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    created_by_user_id: str | None = None
+    updated_by_user_id: str | None = None
+    origin: Origin | None = None
+    level: Level | None = None
+    owner_id: str | None = None
+    disabled_reason: str | None = None
+    disabled_reason_code: str | None = None
+    secret_key_added: bool | None = None
+
+    def read_only_given(self) -> dict[str, Any]:
+        return {
+            self.model_fields[name].alias or name: getattr(self, name)
+            for name in self.model_fields_set
+            if name not in Draft.model_fields
+        }
+
+
+class Href(BaseModel):
+    href: str
+
+
+class Links(BaseModel):
+    self: Href
+    next: Href | None = None
+    prev: Href | None = None
+
+
+class WebhookList(BaseModel):
+    data: list[WebhookOut]
+    links: Links
+
+
+class EventTypeOut(BaseModel):
+    name: str
+    title: str = Field(description="In the language of Accept-Language (English or Japanese).")
+    description: str
+    levels: list[Level]
+    category: str = Field(description="The resource the event concerns: app or user.")
+    titles: dict[str, str] = Field(description="The title in every language, by language code.")
+
+    @classmethod
+    def of(cls, event_type: EventType, language: str) -> EventTypeOut:
+        return cls(
+            name=event_type.name,
+            title=event_type.title_in(language),
+            description=event_type.description_in(language),
+            levels=list(event_type.levels),
+            category=event_type.category,
+            titles=event_type.title,
+        )
+
+
+class EventTypeList(BaseModel):
+    data: list[EventTypeOut]
+
+
+class TenantIn(BaseModel):
+    name: str
+
+
+class TenantOut(WireModel):
+    id: str
+    name: str
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantOut:
+        return cls(id=tenant.id, name=tenant.name, created_at=tenant.created_at)
+
+
+class TenantList(BaseModel):
+    data: list[TenantOut]
+
+
+class ApiKeyIn(WireModel):
+    role: str = Field(description="tenant-admin, user or publisher.")
+    user_id: str | None = Field(default=None, description="Created if new; generated if omitted.")
+
+
+class ApiKeyOut(WireModel):
+    id: str
+    key: str = Field(description="Shown once; only its digest is stored.")
+    role: str
+    tenant_id: str | None
+    user_id: str | None

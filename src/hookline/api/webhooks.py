@@ -1,0 +1,173 @@
+"""``/api/v1/webhooks``: Qlik Cloud's Webhooks API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from hookline.api.deps import Caller, ServicesDep
+from hookline.api.errors import error_responses
+from hookline.api.schemas import (
+    EventTypeList,
+    EventTypeOut,
+    Href,
+    Links,
+    WebhookList,
+    WebhookOut,
+    WebhookReplace,
+)
+from hookline.catalog import Level
+from hookline.errors import InvalidInput
+from hookline.paging import Cursor, Sort, decode_cursor, encode_cursor, parse_sort
+from hookline.patch import Operation
+from hookline.store import WebhookQuery
+from hookline.store.base import DEFAULT_WEBHOOK_SORT, WEBHOOK_SORT_KEYS
+from hookline.webhooks import NewWebhook, Origin
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+ORIGINS: tuple[Origin, ...] = ("api", "automations", "management-console")
+
+
+@router.get("", response_model=WebhookList, responses=error_responses(400, 403))
+async def list_webhooks(
+    request: Request,
+    services: ServicesDep,
+    caller: Caller,
+    name: Annotated[str | None, Query(description="Case-insensitive substring.")] = None,
+    url: Annotated[str | None, Query(description="Case-insensitive substring.")] = None,
+    enabled: bool | None = None,
+    event_types: Annotated[
+        str | None,
+        Query(alias="eventTypes", description="Comma list; every one must be subscribed."),
+    ] = None,
+    event_type: Annotated[
+        str | None, Query(alias="eventType", description="Older name of eventTypes.")
+    ] = None,
+    level: Level | None = None,
+    origins: Annotated[str | None, Query(description="Comma list; any may match.")] = None,
+    owner_id: Annotated[str | None, Query(alias="ownerId")] = None,
+    created_by_user_id: Annotated[str | None, Query(alias="createdByUserId")] = None,
+    updated_by_user_id: Annotated[str | None, Query(alias="updatedByUserId")] = None,
+    sort: Annotated[
+        str | None,
+        Query(
+            description="name, url, createdAt or updatedAt, prefixed by + or - "
+            "(default -createdAt)."
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next: Annotated[str | None, Query(description="Cursor from links.next.")] = None,
+    prev: Annotated[str | None, Query(description="Cursor from links.prev.")] = None,
+) -> WebhookList:
+    order = parse_sort(sort, WEBHOOK_SORT_KEYS, DEFAULT_WEBHOOK_SORT)
+    query = WebhookQuery(
+        tenant_id="",
+        name=name,
+        url=url,
+        enabled=enabled,
+        event_types=_comma_list(event_types) + _comma_list(event_type),
+        level=level,
+        origins=_origins(origins),
+        owner_id=owner_id,
+        created_by_user_id=created_by_user_id,
+        updated_by_user_id=updated_by_user_id,
+        sort=order,
+        limit=limit,
+        cursor=_cursor(next, prev, order),
+    )
+    page = await services.registry.list_webhooks(caller, query)
+    return WebhookList(
+        data=[WebhookOut.of(webhook) for webhook in page.items],
+        links=Links(
+            self=Href(href=str(request.url)),
+            next=_link(request, page.next),
+            prev=_link(request, page.prev),
+        ),
+    )
+
+
+def _comma_list(text: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+
+
+def _origins(text: str | None) -> tuple[str, ...]:
+    origins = _comma_list(text)
+    unknown = [origin for origin in origins if origin not in ORIGINS]
+    if unknown:
+        raise InvalidInput.one(
+            "origins", f"unknown origin {unknown[0]!r}: use {', '.join(ORIGINS)}"
+        )
+    return origins
+
+
+def _cursor(next_text: str | None, prev_text: str | None, order: Sort) -> Cursor | None:
+    if next_text and prev_text:
+        raise InvalidInput.one("next", "give either next or prev, not both")
+    if next_text:
+        return decode_cursor(next_text, "next", order)
+    if prev_text:
+        return decode_cursor(prev_text, "prev", order)
+    return None
+
+
+def _link(request: Request, cursor: Cursor | None) -> Href | None:
+    if cursor is None:
+        return None
+    name = "prev" if cursor.backward else "next"
+    url = request.url.remove_query_params(["next", "prev"]).include_query_params(
+        **{name: encode_cursor(cursor)}
+    )
+    return Href(href=str(url))
+
+
+@router.post("", status_code=201, response_model=WebhookOut, responses=error_responses(400, 403))
+async def create_webhook(services: ServicesDep, caller: Caller, webhook: NewWebhook) -> WebhookOut:
+    return WebhookOut.of(await services.registry.create(caller, webhook))
+
+
+@router.get("/event-types", response_model=EventTypeList, responses=error_responses())
+async def list_event_types(
+    request: Request, services: ServicesDep, caller: Caller
+) -> EventTypeList:
+    language = "ja" if request.headers.get("accept-language", "").lower().startswith("ja") else "en"
+    return EventTypeList(
+        data=[EventTypeOut.of(event_type, language) for event_type in services.catalog.all()]
+    )
+
+
+@router.get("/{id}", response_model=WebhookOut, responses=error_responses(403, 404))
+async def get_webhook(id: str, services: ServicesDep, caller: Caller) -> WebhookOut:
+    return WebhookOut.of(await services.registry.get(caller, id))
+
+
+@router.put("/{id}", response_model=WebhookOut, responses=error_responses(400, 403, 404, 409))
+async def replace_webhook(
+    id: str, services: ServicesDep, caller: Caller, webhook: WebhookReplace
+) -> WebhookOut:
+    replaced = await services.registry.replace(caller, id, webhook, webhook.read_only_given())
+    return WebhookOut.of(replaced)
+
+
+@router.patch(
+    "/{id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(400, 403, 404, 409),
+)
+async def patch_webhook(
+    id: str,
+    services: ServicesDep,
+    caller: Caller,
+    operations: Annotated[list[Operation], Body(description="A JSON Patch document.")],
+) -> Response:
+    await services.registry.patch(caller, id, operations)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/{id}", status_code=204, response_class=Response, responses=error_responses(403, 404)
+)
+async def delete_webhook(id: str, services: ServicesDep, caller: Caller) -> Response:
+    await services.registry.delete(caller, id)
+    return Response(status_code=204)

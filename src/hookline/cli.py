@@ -1,0 +1,193 @@
+"""The ``hookline`` command: thin commands over the same services as the API."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+import uvloop
+
+from hookline import __version__, accounts
+from hookline.auth import Role
+from hookline.errors import ConfigError, HooklineError
+from hookline.server import ApiServer
+from hookline.services import Services
+from hookline.settings import Settings, load_settings
+
+T = TypeVar("T")
+Command = Callable[..., None]
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(work)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"hookline: {message}", err=True)
+    sys.exit(code)
+
+
+def _handles_errors(command: Command) -> Command:
+    """One line on stderr and a non-zero exit for any error hookline raises on purpose."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except ConfigError as error:
+            _fail(str(error), 2)
+        except HooklineError as error:
+            _fail(str(error), 1)
+
+    return wrapper
+
+
+_DATABASE = click.option(
+    "--database",
+    "database_url",
+    envvar=None,
+    help="sqlite:///path or postgresql://… "
+    "[env HOOKLINE_DATABASE_URL; default sqlite:///./hookline.db]",
+)
+_DELIVERY_OPTIONS: list[Callable[[Command], Command]] = [
+    click.option("--secret-key", help="Key for encryption at rest [env HOOKLINE_SECRET_KEY]."),
+    click.option(
+        "--allow-networks", help="CIDRs deliveries may reach [env HOOKLINE_ALLOW_NETWORKS]."
+    ),
+    click.option("--resolve", help="host:address overrides [env HOOKLINE_RESOLVE]."),
+    click.option("--ca-bundle", help="Extra trusted CAs, PEM [env HOOKLINE_CA_BUNDLE]."),
+    click.option(
+        "--dev", is_flag=True, default=None, help="Permit http:// and localhost [env HOOKLINE_DEV]."
+    ),
+    click.option("--retry-schedule", help="Delays in seconds [env HOOKLINE_RETRY_SCHEDULE]."),
+    click.option("--history-days", type=int, help="History retention [env HOOKLINE_HISTORY_DAYS]."),
+    click.option(
+        "--max-webhooks-per-tenant", type=int, help="Cap [env HOOKLINE_MAX_WEBHOOKS_PER_TENANT]."
+    ),
+    click.option(
+        "--max-webhooks-per-user", type=int, help="Cap [env HOOKLINE_MAX_WEBHOOKS_PER_USER]."
+    ),
+]
+
+
+def _with_settings(*options: Callable[[Command], Command]) -> Callable[[Command], Command]:
+    """Add the flags for ``options`` and hand the command one validated Settings object."""
+
+    def decorate(command: Command) -> Command:
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            names = set(Settings.model_fields)
+            overrides = {name: kwargs.pop(name) for name in list(kwargs) if name in names}
+            command(load_settings(**overrides), **kwargs)
+
+        wrapped: Command = _handles_errors(wrapper)
+        decorators: list[Callable[[Command], Command]] = [_DATABASE, *options]
+        for option in reversed(decorators):
+            wrapped = option(wrapped)
+        return wrapped
+
+    return decorate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hookline")
+def main() -> None:
+    """hookline: self-hosted webhooks, wire-compatible with Qlik Cloud's Webhooks API."""
+
+
+@main.command()
+@_with_settings(
+    click.option("--host", help="Address to listen on [env HOOKLINE_HOST; default 127.0.0.1]."),
+    click.option("--port", type=int, help="Port [env HOOKLINE_PORT; default 8000]."),
+    *_DELIVERY_OPTIONS,
+)
+def serve(settings: Settings) -> None:
+    """Serve the API (and the database's migrations first)."""
+    _run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    services = Services.build(settings)
+    try:
+        await services.store.migrate()
+        issued = await accounts.bootstrap(services.store)
+        server = ApiServer(services, settings.host, settings.port)
+        await server.run(functools.partial(_announce, issued=issued))
+    finally:
+        await services.store.close()
+
+
+def _announce(url: str, issued: accounts.IssuedKey | None) -> None:
+    click.echo(f"hookline {__version__} serving {url}")
+    click.echo(f"  API: {url}/api/v1/webhooks   docs: {url}/docs")
+    if issued is not None:
+        click.echo(
+            f"First start: tenant {accounts.BOOTSTRAP_TENANT!r} and its admin API key "
+            "(shown once, keep it):"
+        )
+        click.echo(issued.key)
+    sys.stdout.flush()
+
+
+@main.command()
+@_with_settings()
+def migrate(settings: Settings) -> None:
+    """Bring the database schema up to date."""
+    _run(_with_store(settings, lambda services: services.store.migrate()))
+    click.echo("database is up to date")
+
+
+async def _with_store(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    services = Services.build(settings)
+    try:
+        await services.store.migrate()
+        return await work(services)
+    finally:
+        await services.store.close()
+
+
+@main.group()
+def tenant() -> None:
+    """Manage tenants."""
+
+
+@tenant.command("create")
+@click.argument("name")
+@_with_settings()
+def tenant_create(settings: Settings, name: str) -> None:
+    """Create a tenant and print its id."""
+    created = _run(_with_store(settings, lambda s: accounts.create_tenant(s.store, name)))
+    click.echo(created.id)
+
+
+@tenant.command("list")
+@_with_settings()
+def tenant_list(settings: Settings) -> None:
+    """List tenants: id and name."""
+    for found in _run(_with_store(settings, lambda s: s.store.list_tenants())):
+        click.echo(f"{found.id}\t{found.name}")
+
+
+@main.group()
+def key() -> None:
+    """Manage API keys."""
+
+
+@key.command("create")
+@click.option("--tenant", "tenant_name", help="Tenant name (not for operator keys).")
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
+@click.option("--user", "user_id", help="User the key acts as (created if new).")
+@_with_settings()
+def key_create(settings: Settings, tenant_name: str | None, role: str, user_id: str | None) -> None:
+    """Create an API key and print it, alone, on stdout (it is shown only once)."""
+
+    async def work(services: Services) -> accounts.IssuedKey:
+        found = await accounts.tenant_by_name(services.store, tenant_name) if tenant_name else None
+        return await accounts.issue_key(services.store, Role(role), found, user_id)
+
+    click.echo(_run(_with_store(settings, work)).key)
