@@ -1,0 +1,93 @@
+"""Throwaway databases for tests: a SQLite file, or a PostgreSQL database made from a template.
+
+PostgreSQL is the server named by HOOKLINE_TEST_POSTGRES_URL (default: the CI machine's,
+postgresql://postgres@127.0.0.1:5432/postgres). Each test gets a database of its own,
+copied from a template that was migrated once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+
+from hookline.settings import load_settings
+from hookline.store import open_store
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "HOOKLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = ("sqlite", "postgres")
+TEST_SECRET_KEY = "test-secret-key-0123456789abcdef-0123456789"
+
+
+def _postgres_url(database: str) -> str:
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def _migrate(url: str) -> None:
+    store = open_store(load_settings(database_url=url, secret_key=TEST_SECRET_KEY))
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
+
+
+class Templates:
+    """Migrated template databases, made on first use and removed at the end of the run."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._sqlite: Path | None = None
+        self._postgres: str | None = None
+
+    def sqlite(self) -> Path:
+        if self._sqlite is None:
+            path = self._directory / "template.db"
+            asyncio.run(_migrate(f"sqlite:///{path}"))
+            self._sqlite = path
+        return self._sqlite
+
+    def postgres(self) -> str:
+        if self._postgres is None:
+            name = f"hookline_template_{uuid.uuid4().hex[:12]}"
+            asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+            asyncio.run(_migrate(_postgres_url(name)))
+            self._postgres = name
+        return self._postgres
+
+    def remove(self) -> None:
+        if self._postgres is not None:
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{self._postgres}" WITH (FORCE)'))
+
+
+@contextmanager
+def fresh_database(backend: str, templates: Templates, directory: Path) -> Iterator[str]:
+    """The URL of a new, migrated, empty database, dropped afterwards."""
+    if backend == "sqlite":
+        path = directory / f"{uuid.uuid4().hex[:8]}.db"
+        shutil.copyfile(templates.sqlite(), path)
+        yield f"sqlite:///{path}"
+        return
+    template = templates.postgres()
+    name = f"hookline_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield _postgres_url(name)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

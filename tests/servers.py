@@ -1,0 +1,101 @@
+"""A real hookline API server on 127.0.0.1 in a background thread, and a client for it."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from hookline import accounts
+from hookline.auth import Role
+from hookline.server import ApiServer
+from hookline.services import Services
+from hookline.settings import load_settings
+from tests.databases import TEST_SECRET_KEY
+
+
+class Client(httpx.Client):
+    """An httpx client for one API key."""
+
+    def __init__(self, base_url: str, key: str | None) -> None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        super().__init__(base_url=base_url, headers=headers, timeout=30)
+
+
+@dataclass
+class RunningServer:
+    url: str
+    operator_key: str
+    _server: ApiServer
+    _thread: threading.Thread
+    _clients: list[Client] = field(default_factory=list)
+
+    def client(self, key: str | None) -> Client:
+        client = Client(self.url, key)
+        self._clients.append(client)
+        return client
+
+    def new_tenant(self, name: str | None = None) -> Tenant:
+        operator = self.client(self.operator_key)
+        response = operator.post(
+            "/api/v1/tenants", json={"name": name or f"t-{uuid.uuid4().hex[:10]}"}
+        )
+        response.raise_for_status()
+        return Tenant(self, response.json()["id"])
+
+    def stop(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._server.stop()
+        self._thread.join(timeout=30)
+
+
+@dataclass
+class Tenant:
+    """A tenant of a running server, with a way to get clients for each role."""
+
+    server: RunningServer
+    id: str
+
+    def key(self, role: str, user_id: str | None = None) -> str:
+        operator = self.server.client(self.server.operator_key)
+        body: dict[str, Any] = {"role": role, "userId": user_id}
+        response = operator.post(f"/api/v1/tenants/{self.id}/api-keys", json=body)
+        response.raise_for_status()
+        return str(response.json()["key"])
+
+    def client(self, role: str = "tenant-admin", user_id: str | None = None) -> Client:
+        return self.server.client(self.key(role, user_id))
+
+
+def start_server(database_url: str, **settings: Any) -> RunningServer:
+    """Start hookline's API on a free port of 127.0.0.1; the caller stops it."""
+    services = Services.build(
+        load_settings(database_url=database_url, secret_key=TEST_SECRET_KEY, **settings)
+    )
+    server = ApiServer(services, "127.0.0.1", 0)
+    started: queue.Queue[tuple[str, str] | BaseException] = queue.Queue()
+
+    async def main() -> None:
+        try:
+            await services.store.migrate()
+            operator = await accounts.issue_key(services.store, Role.OPERATOR)
+            await server.run(lambda url: started.put((url, operator.key)))
+        except BaseException as error:
+            started.put(error)
+            raise
+        finally:
+            await services.store.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    outcome = started.get(timeout=30)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    url, operator_key = outcome
+    return RunningServer(url, operator_key, server, thread)
