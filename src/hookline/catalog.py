@@ -52,7 +52,11 @@ def load_catalog(extra_file: Path | None = None) -> Catalog:
     builtin = resources.files("hookline").joinpath("catalog.json").read_text(encoding="utf-8")
     event_types = _parse(builtin, "built-in catalog")
     if extra_file is not None:
-        event_types += _parse(extra_file.read_text(encoding="utf-8"), str(extra_file))
+        try:
+            text = extra_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeError) as error:
+            raise ConfigError(f"invalid event catalog {extra_file}: {error}") from None
+        event_types += _parse(text, str(extra_file))
     return Catalog(event_types)
 
 
@@ -64,6 +68,8 @@ def _parse(text: str, source: str) -> list[EventType]:
 
 
 def _event_type(item: dict[str, Any]) -> EventType:
+    if not isinstance(item, dict):
+        raise TypeError(f"each event type must be an object, not {item!r}")
     levels = tuple(item.get("levels", ["tenant"]))
     if not levels or not set(levels) <= set(LEVELS):
         raise ValueError(f"{item['name']}: levels must be a non-empty subset of {LEVELS}")

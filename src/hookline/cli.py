@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -117,9 +118,16 @@ async def _serve(settings: Settings) -> None:
         await services.store.migrate()
         issued = await accounts.bootstrap(services.store)
         server = ApiServer(services, settings.host, settings.port)
+        _stop_on_signals(server.stop)
         await server.run(functools.partial(_announce, issued=issued))
     finally:
         await services.store.close()
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop)
 
 
 def _announce(url: str, issued: accounts.IssuedKey | None) -> None:

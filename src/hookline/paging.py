@@ -44,6 +44,8 @@ class Page(Generic[T]):
 def parse_sort(text: str | None, allowed: tuple[str, ...], default: Sort) -> Sort:
     if not text:
         return default
+    if text.startswith(" "):  # "?sort=+name" arrives as " name": "+" decodes to a space
+        text = "+" + text[1:]
     descending = text.startswith("-")
     key = text.lstrip("+-") if text[0] in "+-" else text
     if key not in allowed or len(text) - len(key) > 1:
@@ -67,7 +69,7 @@ def decode_cursor(text: str, field: str, sort: Sort) -> Cursor:
         cursor = Cursor(
             Sort(sort_text[1:], sort_text[0] == "-"), str(value), str(row_id), bool(backward)
         )
-    except (ValueError, TypeError, IndexError, binascii.Error):
+    except (ValueError, TypeError, IndexError, RecursionError, binascii.Error):
         raise InvalidInput.one(field, "is not a valid cursor") from None
     if cursor.sort != sort:
         raise InvalidInput.one(field, f"was made for sort {cursor.sort}, not {sort}")

@@ -55,9 +55,12 @@ def apply(
         if operation.op != "remove" and "value" not in operation.model_fields_set:
             raise InvalidInput.one(f"/{index}/value", f"is required for {operation.op}")
         if len(parts) == 1:
-            result[field] = None if operation.op == "remove" else operation.value
+            result[field] = None if operation.op == "remove" else copy.deepcopy(operation.value)
         elif len(parts) == 2 and field in maps:
-            result[field] = _patch_member(result[field] or {}, parts[1], operation, where)
+            members = result[field] or {}
+            if not isinstance(members, dict):
+                raise InvalidInput.one(where, f"/{field} is not an object")
+            result[field] = _patch_member(members, parts[1], operation, where)
         else:
             raise InvalidInput.one(where, f"{operation.path} is not a patchable path")
     return result
@@ -72,5 +75,5 @@ def _patch_member(
     if existing is not None:
         del members[existing]
     if operation.op != "remove":
-        members[name] = operation.value
+        members[name] = copy.deepcopy(operation.value)
     return members

@@ -142,13 +142,14 @@ class Registry:
         return updated
 
     def _draft_fields(self, draft: Draft) -> dict[str, Any]:
-        """The stored form of what a client writes: event types deduplicated, secrets sealed."""
+        """The stored form of what a client writes: event types deduplicated and sorted (the
+        order the store reads them back in, so every answer shows the same), secrets sealed."""
         encrypted = draft.encrypted_headers
         return {
             "name": draft.name,
             "description": draft.description,
             "url": draft.url,
-            "event_types": webhooks.unique(draft.event_types),
+            "event_types": tuple(sorted(webhooks.unique(draft.event_types))),
             "headers": dict(draft.headers),
             "encrypted_header_names": tuple(encrypted),
             "sealed_secret": self.vault.seal(draft.secret) if draft.secret else None,
@@ -156,7 +157,7 @@ class Registry:
             if encrypted
             else None,
             "enabled": draft.enabled,
-            "filter": draft.filter or None,
+            "filter": draft.filter if draft.filter and draft.filter.strip() else None,
             "check_certificate_revocation": draft.check_certificate_revocation,
             "enable_cloud_event_delivery": draft.enable_cloud_event_delivery,
         }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
@@ -13,7 +14,7 @@ from hookline.services import Services
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, telling when it listens."""
+    """uvicorn's server, telling when it listens; signals are left to the caller."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
@@ -23,6 +24,10 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             self.listening.set()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class ApiServer:
@@ -39,7 +44,7 @@ class ApiServer:
         self._server = _Server(config)
 
     async def run(self, on_started: Callable[[str], None] = lambda url: None) -> None:
-        """Serve until stopped (or SIGINT/SIGTERM); ``on_started`` gets the base URL."""
+        """Serve until ``stop()``; ``on_started`` gets the base URL once it listens."""
         serving = asyncio.create_task(self._server.serve())
         listening = asyncio.create_task(self._server.listening.wait())
         await asyncio.wait({serving, listening}, return_when=asyncio.FIRST_COMPLETED)

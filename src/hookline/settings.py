@@ -53,7 +53,9 @@ class Settings(BaseSettings):
                 "use sqlite:///path or postgresql://user@host/db"
             )
         if scheme == "sqlite" and not value.startswith("sqlite:///"):
-            raise ValueError(f"unsupported database URL {value!r}: use sqlite:///path")
+            raise ValueError(
+                f"unsupported database URL {_without_password(value)!r}: use sqlite:///path"
+            )
         return value
 
     @field_validator("allow_networks", "retry_schedule", mode="before")

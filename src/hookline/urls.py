@@ -55,7 +55,7 @@ def _host_problem(host: str, *, dev: bool) -> str | None:
     if dev and host in ("localhost", "localhost."):
         return None
     try:
-        ascii_host = idna.encode(host, uts46=True).decode("ascii").lower()
+        ascii_host = _ascii_host(host)
     except (idna.IDNAError, UnicodeError):
         return "must have a valid domain name as its host"
     labels = ascii_host.removesuffix(".").split(".")
@@ -63,6 +63,23 @@ def _host_problem(host: str, *, dev: bool) -> str | None:
         return "must use a domain name, not an IP address"
     if len(labels) < 2:
         return "must have a fully qualified domain name as its host (e.g. hooks.example.com)"
-    if not all(_LABEL.match(label) for label in labels) or len(ascii_host) > 253:
+    if not all(_LABEL.match(label) for label in labels) or len(".".join(labels)) > 253:
         return "must have a valid domain name as its host"
     return None
+
+
+def _ascii_host(host: str) -> str:
+    """``host`` mapped (UTS 46) and in A-labels; raises IDNAError for an invalid IDN label.
+
+    Plain LDH labels pass unchanged: IDNA's rule against hyphens in the 3rd and 4th
+    position concerns IDN labels only, and hosts like ``r3---sn-abc.example.com`` exist.
+    """
+    mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+    return ".".join(
+        label if label.isascii() and not label.startswith("xn--") else _alabel(label)
+        for label in mapped.split(".")
+    )
+
+
+def _alabel(label: str) -> str:
+    return idna.alabel(label).decode("ascii").lower()

@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from hookline import filters
 from hookline.catalog import Catalog, Level
-from hookline.errors import InvalidInput, Problem
+from hookline.errors import InvalidInput, Problem, pointer
 from hookline.urls import url_problem
 
 Origin = Literal["api", "automations", "management-console"]
@@ -42,7 +42,7 @@ RESERVED_HEADERS = frozenset(
         "Connection",
     )
 )
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
@@ -167,8 +167,8 @@ def header_problems(headers: Mapping[str, str], field: str) -> list[Problem]:
     problems = []
     seen: set[str] = set()
     for name, value in headers.items():
-        where = f"{field}/{name}"
-        if not _TOKEN.match(name):
+        where = field + pointer((name,))
+        if not _TOKEN.fullmatch(name):
             problems.append(Problem(where, "header name must be an HTTP token"))
         elif name.lower() in RESERVED_HEADERS:
             problems.append(Problem(where, f"{name} is set by hookline and cannot be overridden"))
@@ -192,7 +192,7 @@ def _duplicate_header_problems(
 ) -> list[Problem]:
     plain = {name.lower() for name in headers}
     return [
-        Problem(f"/encryptedHeaders/{name}", "is also given in headers")
+        Problem(pointer(("encryptedHeaders", name)), "is also given in headers")
         for name in encrypted
         if name.lower() in plain
     ]

@@ -1,0 +1,185 @@
+"""The hookline command, run as the scripts that depend on it run it: a subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.databases import TEST_SECRET_KEY
+
+HOOKLINE = [sys.executable, "-m", "hookline"]
+KEY = re.compile(r"^hlk_[A-Za-z0-9_-]{43}$")
+UUID = re.compile(r"^[0-9a-f-]{36}$")
+
+
+def hookline(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [*HOOKLINE, *args], capture_output=True, text=True, env=environment, cwd=cwd, timeout=60
+    )
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hookline.db'}"
+
+
+def test_tenant_create_prints_only_the_tenant_id(database: str) -> None:
+    result = hookline("tenant", "create", "acme", "--database", database)
+    assert result.returncode == 0, result.stderr
+    assert UUID.match(result.stdout.strip())
+    assert result.stdout.count("\n") == 1
+
+
+def test_key_create_prints_only_the_key(database: str) -> None:
+    hookline("tenant", "create", "acme", "--database", database)
+    for role in ("tenant-admin", "user", "publisher"):
+        result = hookline(
+            "key", "create", "--tenant", "acme", "--role", role, "--database", database
+        )
+        assert result.returncode == 0, result.stderr
+        assert KEY.match(result.stdout.strip()), result.stdout
+        assert result.stdout.count("\n") == 1
+    operator = hookline("key", "create", "--role", "operator", "--database", database)
+    assert KEY.match(operator.stdout.strip())
+
+
+def test_settings_come_from_the_environment_too(database: str) -> None:
+    env = {"HOOKLINE_DATABASE_URL": database}
+    assert hookline("tenant", "create", "acme", env=env).returncode == 0
+    listed = hookline("tenant", "list", env=env)
+    assert listed.stdout.strip().endswith("\tacme")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (
+            ["migrate"],
+            {"HOOKLINE_DATABASE_URL": "mysql://root:pw@db/x"},
+            "unsupported database URL 'mysql://root:***@db/x'",
+        ),
+        (["migrate", "--database", "mysql://db/x"], {}, "unsupported database URL"),
+        (["serve"], {"HOOKLINE_PORT": "eighty"}, "invalid HOOKLINE_PORT"),
+        (["serve"], {"HOOKLINE_ALLOW_NETWORKS": "10.0.0.0/33"}, "invalid HOOKLINE_ALLOW_NETWORKS"),
+        (["serve"], {"HOOKLINE_RETRY_SCHEDULE": "5,-1"}, "invalid HOOKLINE_RETRY_SCHEDULE"),
+        (["serve"], {"HOOKLINE_CA_BUNDLE": "/nonexistent.pem"}, "invalid HOOKLINE_CA_BUNDLE"),
+        (
+            ["migrate", "--database", "postgresql://postgres@127.0.0.1/postgres"],
+            {},
+            "HOOKLINE_SECRET_KEY is required",
+        ),
+        (["serve"], {"HOOKLINE_SECRET_KEY": "short"}, "invalid HOOKLINE_SECRET_KEY"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_code_2(
+    args: list[str], env: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    result = hookline(*args, env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_input_is_one_line_and_a_non_zero_exit(database: str) -> None:
+    unknown = hookline(
+        "key", "create", "--tenant", "nope", "--role", "user", "--database", database
+    )
+    assert unknown.returncode == 1
+    assert unknown.stderr == "hookline: no tenant named 'nope'\n"
+    hookline("tenant", "create", "acme", "--database", database)
+    twice = hookline("tenant", "create", "acme", "--database", database)
+    assert twice.returncode == 1
+    assert "exists already" in twice.stderr
+    no_tenant = hookline("key", "create", "--role", "user", "--database", database)
+    assert no_tenant.returncode == 1
+    assert "needs a tenant" in no_tenant.stderr
+    bad_role = hookline("key", "create", "--role", "king", "--database", database)
+    assert bad_role.returncode == 2
+    assert "Traceback" not in bad_role.stderr
+
+
+def test_migrate_on_postgres_with_a_key(database_url: str) -> None:
+    result = hookline(
+        "migrate", "--database", database_url, env={"HOOKLINE_SECRET_KEY": TEST_SECRET_KEY}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "database is up to date\n"
+
+
+class Serving:
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+
+    def read_until(self, predicate: str) -> str:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if predicate in line:
+                return line
+        raise AssertionError(f"serve ended before printing {predicate!r}: {self.lines}")
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[list[Serving]]:
+    started: list[Serving] = []
+    yield started
+    for serving in started:
+        serving.process.send_signal(signal.SIGTERM)
+        serving.process.wait(timeout=30)
+
+
+def _start(tmp_path: Path, started: list[Serving]) -> Serving:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
+    process = subprocess.Popen(
+        [*HOOKLINE, "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    serving = Serving(process)
+    started.append(serving)
+    return serving
+
+
+def test_serve_creates_the_database_and_prints_an_admin_key_on_first_start(
+    tmp_path: Path, serve: list[Serving]
+) -> None:
+    first = _start(tmp_path, serve)
+    url = first.read_until("serving").split()[-1]
+    first.read_until("shown once")
+    key = first.read_until("hlk_").strip()
+    assert KEY.match(key)
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {
+        "name": "a",
+        "url": "https://hooks.example.com/",
+        "eventTypes": ["com.qlik.v1.app.created"],
+    }
+    assert httpx.post(f"{url}/api/v1/webhooks", json=body, headers=headers).status_code == 201
+    assert (tmp_path / "hookline.db").exists()
+    assert (tmp_path / "hookline.db.key").stat().st_mode & 0o777 == 0o600
+    first.process.send_signal(signal.SIGTERM)
+    assert first.process.wait(timeout=30) == 0
+
+    second = _start(tmp_path, serve)
+    webhooks_url = second.read_until("docs:").split()[1]
+    listed = httpx.get(webhooks_url, headers=headers).json()
+    assert len(listed["data"]) == 1
+    second.process.send_signal(signal.SIGTERM)
+    assert second.process.wait(timeout=30) == 0
+    assert not any("hlk_" in line for line in second.lines)

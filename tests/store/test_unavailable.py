@@ -1,0 +1,39 @@
+"""A database that does not answer is a StorageUnavailable, never a driver error."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from hookline.errors import StorageUnavailable
+from hookline.settings import load_settings
+from hookline.store import open_store
+from tests.databases import TEST_SECRET_KEY
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_an_unreachable_postgres_is_unavailable() -> None:
+    url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/nothing"
+    store = open_store(load_settings(database_url=url, secret_key=TEST_SECRET_KEY))
+    try:
+        with pytest.raises(StorageUnavailable):
+            await store.ping()
+        with pytest.raises(StorageUnavailable):
+            await store.list_tenants()
+    finally:
+        await store.close()
+
+
+async def test_a_sqlite_file_in_a_missing_directory_is_unavailable() -> None:
+    store = open_store(load_settings(database_url="sqlite:////nonexistent/dir/hookline.db"))
+    try:
+        with pytest.raises(StorageUnavailable):
+            await store.ping()
+    finally:
+        await store.close()
