@@ -47,11 +47,12 @@ def tenant(server: RunningServer) -> Tenant:
 def make_server(
     request: pytest.FixtureRequest, templates: Templates, tmp_path: Path
 ) -> Iterator[Callable[..., RunningServer]]:
-    """Start servers with settings of their own (on SQLite); stopped after the test."""
+    """Start servers with settings of their own (on SQLite unless ``backend`` says
+    "postgres"); stopped after the test."""
     started: list[RunningServer] = []
 
-    def make(**settings: Any) -> RunningServer:
-        database = fresh_database("sqlite", templates, tmp_path)
+    def make(backend: str = "sqlite", **settings: Any) -> RunningServer:
+        database = fresh_database(backend, templates, tmp_path)
         url = database.__enter__()
         request.addfinalizer(lambda: database.__exit__(None, None, None))
         running = start_server(url, **settings)

@@ -79,6 +79,8 @@ def _event_type(item: dict[str, Any]) -> EventType:
     description = item.get("description", {})
     if not isinstance(description, dict):
         description = {"en": description}
+    if not all(isinstance(text, str) for text in [*title.values(), *description.values()]):
+        raise ValueError(f"{item['name']}: titles and descriptions must be text")
     return EventType(
         str(item["name"]),
         str(item["category"]),

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 import uvloop
 
-from hookline import __version__, accounts
+from hookline import __version__, accounts, logs
 from hookline.auth import Role
 from hookline.errors import ConfigError, HooklineError
 from hookline.server import ApiServer
@@ -99,6 +99,7 @@ def _with_settings(*options: Callable[[Command], Command]) -> Callable[[Command]
 @click.version_option(__version__, prog_name="hookline")
 def main() -> None:
     """hookline: self-hosted webhooks, wire-compatible with Qlik Cloud's Webhooks API."""
+    logs.configure()
 
 
 @main.command()

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from hookline.errors import InvalidInput
@@ -29,7 +30,7 @@ class Sort:
 @dataclass(frozen=True)
 class Cursor:
     sort: Sort
-    value: str
+    value: str | datetime
     id: str
     backward: bool
 
@@ -55,19 +56,20 @@ def parse_sort(text: str | None, allowed: tuple[str, ...], default: Sort) -> Sor
 
 
 def encode_cursor(cursor: Cursor) -> str:
-    raw = json.dumps(
-        [str(cursor.sort), cursor.value, cursor.id, cursor.backward], separators=(",", ":")
-    )
+    value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
+    raw = json.dumps([str(cursor.sort), value, cursor.id, cursor.backward], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode("ascii").rstrip("=")
 
 
-def decode_cursor(text: str, field: str, sort: Sort) -> Cursor:
-    """The cursor in ``text``; it must have been made for ``sort``."""
+def decode_cursor(text: str, field: str, sort: Sort, *, time_sort: bool = False) -> Cursor:
+    """The cursor in ``text``; it must have been made for ``sort``, whose values are
+    datetimes when ``time_sort``."""
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         sort_text, value, row_id, backward = json.loads(raw)
+        position = datetime.fromisoformat(value) if time_sort else str(value)
         cursor = Cursor(
-            Sort(sort_text[1:], sort_text[0] == "-"), str(value), str(row_id), bool(backward)
+            Sort(sort_text[1:], sort_text[0] == "-"), position, str(row_id), bool(backward)
         )
     except (ValueError, TypeError, IndexError, RecursionError, binascii.Error):
         raise InvalidInput.one(field, "is not a valid cursor") from None

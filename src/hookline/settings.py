@@ -58,7 +58,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("allow_networks", "retry_schedule", mode="before")
+    @field_validator("retry_schedule", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         return _comma_list(value)
@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     @field_validator("allow_networks", mode="before")
     @classmethod
     def _parse_networks(cls, value: Any) -> Any:
+        value = _comma_list(value)  # here, not in a second validator: those run last-first
         if isinstance(value, list):
             return [ipaddress.ip_network(item, strict=False) for item in value]
         return value

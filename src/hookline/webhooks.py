@@ -43,7 +43,7 @@ RESERVED_HEADERS = frozenset(
     )
 )
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")  # + lone surrogates
 
 
 class Draft(BaseModel):
@@ -184,7 +184,12 @@ def header_problems(headers: Mapping[str, str], field: str) -> list[Problem]:
 
 def headers_size(headers: Mapping[str, str]) -> int:
     """Bytes of names plus values, UTF-8 encoded: the measure the 2048-byte limit applies to."""
-    return sum(len(name.encode()) + len(value.encode()) for name, value in headers.items())
+    return sum(_utf8_length(name) + _utf8_length(value) for name, value in headers.items())
+
+
+def _utf8_length(text: str) -> int:
+    # A lone surrogate (JSON allows "\ud800") has no UTF-8 form; it counts as 3 and is refused.
+    return len(text.encode(errors="surrogatepass"))
 
 
 def _duplicate_header_problems(

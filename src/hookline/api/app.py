@@ -36,7 +36,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(operator.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     app.add_api_route(
-        "/readyz", _readyz, methods=["GET"], tags=["health"], responses=error_responses()
+        "/readyz", _readyz, methods=["GET"], tags=["health"], responses=error_responses(public=True)
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

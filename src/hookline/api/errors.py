@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from hookline import errors
 from hookline.errors import HooklineError, InvalidInput, Problem, pointer
+
+log = structlog.get_logger()
 
 
 class ErrorSource(BaseModel):
@@ -58,11 +62,13 @@ DESCRIPTIONS = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for these error statuses (every route also has 401 and 503)."""
+def error_responses(*statuses: int, public: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, plus 503 and, unless the route is
+    ``public``, 401."""
+    always = {503} if public else {401, 503}
     return {
         status: {"model": ErrorResponse, "description": DESCRIPTIONS[status]}
-        for status in sorted({*statuses, 401, 503})
+        for status in sorted({*statuses, *always})
     }
 
 
@@ -117,16 +123,38 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     code, title = _HTTP_CODES.get(error.status_code, ("error", "Error"))
     detail = str(error.detail)
+    headers = dict(error.headers or {})
     if error.status_code == 404 and detail == "Not Found":
         detail = f"no route {request.url.path}"
     elif error.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
+        allowed = ", ".join(_allowed_methods(request))
+        headers["Allow"] = allowed
+        detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
     response = respond(request, error.status_code, [Error(code=code, title=title, detail=detail)])
-    response.headers.update(error.headers or {})
+    response.headers.update(headers)
     return response
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods some route accepts on this request's path."""
+    return [
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.error(
+        "unexpected error",
+        trace_id=getattr(request.state, "trace_id", ""),
+        method=request.method,
+        path=request.url.path,
+        exc_info=error,
+    )
     detail = "an unexpected error occurred; the trace id identifies it in the logs"
     return respond(
         request, 500, [Error(code="internal-error", title="Internal error", detail=detail)]

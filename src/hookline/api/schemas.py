@@ -97,7 +97,7 @@ class WebhookReplace(Draft):
 
     def read_only_given(self) -> dict[str, Any]:
         return {
-            self.model_fields[name].alias or name: getattr(self, name)
+            type(self).model_fields[name].alias or name: getattr(self, name)
             for name in self.model_fields_set
             if name not in Draft.model_fields
         }

@@ -22,7 +22,7 @@ from hookline.errors import InvalidInput
 from hookline.paging import Cursor, Sort, decode_cursor, encode_cursor, parse_sort
 from hookline.patch import Operation
 from hookline.store import WebhookQuery
-from hookline.store.base import DEFAULT_WEBHOOK_SORT, WEBHOOK_SORT_KEYS
+from hookline.store.base import DEFAULT_WEBHOOK_SORT, WEBHOOK_SORT_KEYS, WEBHOOK_TIME_SORT_KEYS
 from hookline.webhooks import NewWebhook, Origin
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -60,7 +60,7 @@ async def list_webhooks(
     next: Annotated[str | None, Query(description="Cursor from links.next.")] = None,
     prev: Annotated[str | None, Query(description="Cursor from links.prev.")] = None,
 ) -> WebhookList:
-    order = parse_sort(sort, WEBHOOK_SORT_KEYS, DEFAULT_WEBHOOK_SORT)
+    order = parse_sort(_unencoded_plus(sort), WEBHOOK_SORT_KEYS, DEFAULT_WEBHOOK_SORT)
     query = WebhookQuery(
         tenant_id="",
         name=name,
@@ -87,6 +87,11 @@ async def list_webhooks(
     )
 
 
+def _unencoded_plus(text: str | None) -> str | None:
+    """``sort`` as meant: a ``+`` left unencoded in a URL (``?sort=+name``) arrives as a space."""
+    return text.replace(" ", "+") if text else text
+
+
 def _comma_list(text: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (text or "").split(",") if item.strip())
 
@@ -105,10 +110,14 @@ def _cursor(next_text: str | None, prev_text: str | None, order: Sort) -> Cursor
     if next_text and prev_text:
         raise InvalidInput.one("next", "give either next or prev, not both")
     if next_text:
-        return decode_cursor(next_text, "next", order)
+        return decode_cursor(next_text, "next", order, time_sort=_is_time(order))
     if prev_text:
-        return decode_cursor(prev_text, "prev", order)
+        return decode_cursor(prev_text, "prev", order, time_sort=_is_time(order))
     return None
+
+
+def _is_time(order: Sort) -> bool:
+    return order.key in WEBHOOK_TIME_SORT_KEYS
 
 
 def _link(request: Request, cursor: Cursor | None) -> Href | None:

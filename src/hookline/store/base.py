@@ -12,6 +12,7 @@ from hookline.paging import Cursor, Page, Sort
 from hookline.webhooks import Webhook
 
 WEBHOOK_SORT_KEYS = ("name", "url", "createdAt", "updatedAt")
+WEBHOOK_TIME_SORT_KEYS = ("createdAt", "updatedAt")
 DEFAULT_WEBHOOK_SORT = Sort("createdAt", descending=True)
 
 

@@ -10,7 +10,6 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -262,10 +261,7 @@ class SqlStore:
     def _after(
         self, sort: Sort, sort_value: sa.ColumnElement[Any], cursor: Cursor
     ) -> sa.ColumnElement[bool]:
-        value: Any = cursor.value
-        if sort.key in ("createdAt", "updatedAt"):
-            value = datetime.fromisoformat(cursor.value)
-            sort_value = _SORT_COLUMNS[sort.key]
+        value = cursor.value
         if sort.descending != cursor.backward:
             return sa.or_(
                 sort_value < value, sa.and_(sort_value == value, webhooks.c.id < cursor.id)
@@ -331,9 +327,7 @@ async def _count(conn: AsyncConnection, *where: sa.ColumnElement[bool]) -> int:
 
 def _page(query: WebhookQuery, rows: list[Any], items: list[Webhook], more: bool) -> Page[Webhook]:
     def cursor_at(row: Any, backward: bool) -> Cursor:
-        value = row.sort_value
-        text = value.isoformat() if isinstance(value, datetime) else str(value)
-        return Cursor(query.sort, text, row.id, backward)
+        return Cursor(query.sort, row.sort_value, row.id, backward)
 
     backward = query.cursor is not None and query.cursor.backward
     has_next = (more and not backward) or (backward and bool(rows))
