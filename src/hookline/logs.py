@@ -10,6 +10,7 @@ import structlog
 
 def configure(level: int = logging.INFO) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO is chatter about itself
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,

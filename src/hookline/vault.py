@@ -8,8 +8,10 @@ commas: the first seals, all of them open, so keys can be rotated.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -62,14 +64,30 @@ def vault_from_settings(settings: Settings) -> Vault:
 
 
 def _key_file_secret(path: Path) -> str:
-    """Read the key file, creating it with mode 0600 on first use."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    except OSError as error:
-        raise ConfigError(f"cannot create the key file {path}: {error.strerror}") from None
-    key = secrets.token_urlsafe(48)
-    with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(key + "\n")
+    """Read the key file, creating it (mode 0600) on first use.
+
+    The key is written to a temporary file that is then linked into place, so a reader
+    never sees a half-written file and two processes starting together agree on one key.
+    """
+    if not path.exists():
+        try:
+            _create_key_file(path)
+        except OSError as error:
+            raise ConfigError(f"cannot create the key file {path}: {error.strerror}") from None
+    key = path.read_text(encoding="ascii").strip()
+    if not key:
+        raise ConfigError(f"the key file {path} is empty")
     return key
+
+
+def _create_key_file(path: Path) -> None:
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".hookline-key-")
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)

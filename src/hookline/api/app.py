@@ -12,7 +12,8 @@ from fastapi.openapi.utils import get_openapi
 from hookline import __version__
 from hookline.api import errors, operator, webhooks
 from hookline.api.deps import ServicesDep
-from hookline.api.errors import error_responses
+from hookline.api.errors import Error, error_responses, respond, respond_invalid
+from hookline.errors import Problem
 from hookline.services import Services
 
 DESCRIPTION = """hookline's REST API. The webhooks API is wire-compatible with Qlik Cloud's
@@ -31,7 +32,8 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    app.middleware("http")(_trace_id)
+    app.middleware("http")(_refuse_nul)
+    app.middleware("http")(_trace_id)  # added last, so it runs first
     app.include_router(webhooks.router)
     app.include_router(operator.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
@@ -49,6 +51,26 @@ async def _trace_id(
     response = await call_next(request)
     response.headers["X-Trace-Id"] = request.state.trace_id
     return response
+
+
+async def _refuse_nul(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """A NUL character is never part of an id, a name or a cursor, and PostgreSQL cannot
+    even compare text holding one: refuse it in the path or the query (400)."""
+    if "\x00" in request.url.path:
+        detail = "the URL path must not contain NUL characters"
+        return respond(
+            request, 400, [Error(code="invalid-input", title="Invalid input", detail=detail)]
+        )
+    problems = [
+        Problem(name, "must not contain NUL characters")
+        for name, value in request.query_params.multi_items()
+        if "\x00" in name + value
+    ]
+    if problems:
+        return respond_invalid(request, problems)
+    return await call_next(request)
 
 
 async def _healthz() -> dict[str, str]:

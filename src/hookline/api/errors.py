@@ -81,6 +81,11 @@ def respond(request: Request, status: int, entries: list[Error]) -> JSONResponse
     return JSONResponse(error_body(request, entries), status_code=status)
 
 
+def respond_invalid(request: Request, problems: list[Problem]) -> JSONResponse:
+    """A 400 naming, for each problem, its body field (a JSON pointer) or query parameter."""
+    return respond(request, 400, [_problem_entry(p) for p in problems])
+
+
 def _problem_entry(problem: Problem) -> Error:
     field = problem.field.lstrip("/")
     source = (
@@ -99,7 +104,7 @@ def _problem_entry(problem: Problem) -> Error:
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HooklineError)
     if isinstance(error, InvalidInput):
-        return respond(request, 400, [_problem_entry(p) for p in error.problems])
+        return respond_invalid(request, error.problems)
     for kind, status, code, title in _KINDS:
         if isinstance(error, kind):
             return respond(request, status, [Error(code=code, title=title, detail=str(error))])
@@ -111,12 +116,17 @@ async def _request_invalid(request: Request, error: Exception) -> JSONResponse:
     problems = []
     for item in error.errors():
         where, *rest = item["loc"] or ("body",)
-        message = "is not valid JSON" if item["type"] == "json_invalid" else item["msg"]
-        if where == "body":
-            problems.append(Problem(pointer(tuple(rest)) or "/", message))
+        if item["type"] == "json_invalid":
+            # its location is the character offset of the syntax error, not a field
+            at = f" at character {rest[0]}" if rest else ""
+            problems.append(Problem("/", f"the request body is not valid JSON{at}"))
+        elif where == "body" and not rest and item["type"] == "missing":
+            problems.append(Problem("/", "a JSON request body is required"))
+        elif where == "body":
+            problems.append(Problem(pointer(tuple(rest)) or "/", item["msg"]))
         else:
-            problems.append(Problem(str(rest[0]) if rest else str(where), message))
-    return respond(request, 400, [_problem_entry(p) for p in problems])
+            problems.append(Problem(str(rest[0]) if rest else str(where), item["msg"]))
+    return respond_invalid(request, problems)
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:

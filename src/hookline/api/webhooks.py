@@ -60,7 +60,7 @@ async def list_webhooks(
     next: Annotated[str | None, Query(description="Cursor from links.next.")] = None,
     prev: Annotated[str | None, Query(description="Cursor from links.prev.")] = None,
 ) -> WebhookList:
-    order = parse_sort(_unencoded_plus(sort), WEBHOOK_SORT_KEYS, DEFAULT_WEBHOOK_SORT)
+    order = parse_sort(sort, WEBHOOK_SORT_KEYS, DEFAULT_WEBHOOK_SORT)
     query = WebhookQuery(
         tenant_id="",
         name=name,
@@ -85,11 +85,6 @@ async def list_webhooks(
             prev=_link(request, page.prev),
         ),
     )
-
-
-def _unencoded_plus(text: str | None) -> str | None:
-    """``sort`` as meant: a ``+`` left unencoded in a URL (``?sort=+name``) arrives as a space."""
-    return text.replace(" ", "+") if text else text
 
 
 def _comma_list(text: str | None) -> tuple[str, ...]:

@@ -1,0 +1,425 @@
+"""Tests for hookline.urls: the form rules of a webhook URL (SPEC 2, 5.5)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hookline.urls import MAX_URL_LENGTH, url_problem
+
+IP_PROBLEM = "must use a domain name, not an IP address"
+INVALID_HOST = "must have a valid domain name as its host"
+NOT_FQDN = "must have a fully qualified domain name as its host (e.g. hooks.example.com)"
+
+
+def url_of_length(length: int) -> str:
+    """An otherwise valid URL exactly ``length`` characters long."""
+    prefix = "https://hooks.example.com/"
+    return prefix + "a" * (length - len(prefix))
+
+
+# -- accepted ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/",
+        "https://hooks.example.com",
+        "https://example.com/path/to/hook?x=1&y=%23",
+        "https://hooks.example.com:8443/hook",
+        "https://hooks.example.com:/hook",
+        "HTTPS://Hooks.Example.COM/",
+        "https://a.b/",
+        "https://1-2.example.com/",
+        "https://123.example.com/",
+        "https://1.2.3.4.example.com/",
+        "https://example.c0m/",
+        "https://" + "a" * 63 + ".example.com/",
+    ],
+)
+def test_well_formed_https_url_is_accepted(url: str) -> None:
+    assert url_problem(url) is None
+
+
+def test_host_with_trailing_dot_is_accepted() -> None:
+    assert url_problem("https://hooks.example.com./") is None
+
+
+def test_host_with_two_trailing_dots_is_refused() -> None:
+    assert url_problem("https://hooks.example.com../") == INVALID_HOST
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bücher.example/",
+        "https://xn--bcher-kva.example/",
+        "https://XN--BCHER-KVA.example/",
+        "https://münchen.de./",
+        "https://straße.de/",
+        "https://bücher。example/",
+        "https://ｅｘａｍｐｌｅ.com/",
+    ],
+)
+def test_internationalised_host_is_accepted(url: str) -> None:
+    assert url_problem(url) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://xn--a.example/",
+        "https://xn--.example/",
+        "https://xn--abc-.example/",
+        "https://xn--55555555.example/",
+        "https://hooks.xn--a/",
+    ],
+)
+def test_host_with_invalid_punycode_is_refused(url: str) -> None:
+    assert url_problem(url) == INVALID_HOST
+
+
+def test_host_with_a_disallowed_code_point_is_refused() -> None:
+    assert url_problem("https://💩.example/") == INVALID_HOST
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ab--c.example.com/",
+        "https://r3---sn-4g5e6nsz.googlevideo.com/",
+    ],
+)
+def test_ascii_label_with_hyphens_in_third_and_fourth_position_is_accepted(url: str) -> None:
+    # Valid DNS (LDH) labels; IDNA's hyphen rule applies to IDN labels only.
+    assert url_problem(url) is None
+
+
+# -- length --------------------------------------------------------------------------------
+
+
+def test_url_of_exactly_2048_characters_is_accepted() -> None:
+    url = url_of_length(MAX_URL_LENGTH)
+    assert len(url) == 2048
+    assert url_problem(url) is None
+
+
+def test_url_of_2049_characters_is_refused() -> None:
+    url = url_of_length(MAX_URL_LENGTH + 1)
+    assert len(url) == 2049
+    assert url_problem(url) == "must be at most 2048 characters"
+
+
+def test_host_of_253_characters_is_accepted_with_or_without_trailing_dot() -> None:
+    host = "a." * 125 + "abc"
+    assert len(host) == 253
+    assert url_problem(f"https://{host}/") is None
+    assert url_problem(f"https://{host}./") is None
+
+
+def test_host_of_254_characters_is_refused() -> None:
+    host = "a." * 125 + "abcd"
+    assert url_problem(f"https://{host}/") == INVALID_HOST
+
+
+def test_label_of_64_characters_is_refused() -> None:
+    assert url_problem("https://" + "a" * 64 + ".example.com/") == INVALID_HOST
+
+
+# -- scheme, userinfo, fragment, port ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example.com/",
+        "ftp://hooks.example.com/",
+        "wss://hooks.example.com/",
+        "hooks.example.com/path",
+        "//hooks.example.com/",
+    ],
+)
+def test_url_without_https_scheme_is_refused(url: str) -> None:
+    assert url_problem(url) == "must use https"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user@hooks.example.com/",
+        "https://user:password@hooks.example.com/",
+        "https://:@hooks.example.com/",
+        "https://hooks.example.com@/",
+        "https://hooks.example.com%2F@evil.example/",
+        "https://user@127.0.0.1/",
+    ],
+)
+def test_url_with_userinfo_is_refused(url: str) -> None:
+    assert url_problem(url) == "must not contain a user name or password"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://hooks.example.com/#frag", "https://hooks.example.com/#", "https://a.b/?#"],
+)
+def test_url_with_fragment_is_refused(url: str) -> None:
+    assert url_problem(url) == "must not contain a fragment (#...)"
+
+
+def test_url_with_encoded_hash_in_path_is_accepted() -> None:
+    assert url_problem("https://hooks.example.com/%23") is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/a b",
+        "https://hooks.example.com/\t",
+        "https://hooks.example.com/\n",
+        "https://hooks.example.com\r\n/",
+        "https://hooks.example.com\\@evil.example/",
+        "https://hooks.example.com/\x00",
+        "https://hooks.example.com/\x7f",
+    ],
+)
+def test_url_with_space_control_character_or_backslash_is_refused(url: str) -> None:
+    assert url_problem(url) == "must not contain spaces, control characters or backslashes"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com:65536/",
+        "https://hooks.example.com:abc/",
+        "https://hooks.example.com:99999999999999999999/",
+        "https://::1/",
+    ],
+)
+def test_url_with_invalid_port_is_refused(url: str) -> None:
+    problem = url_problem(url)
+    assert problem is not None
+    assert problem.startswith("is not a valid URL")
+
+
+def test_url_with_port_zero_is_refused() -> None:
+    assert url_problem("https://hooks.example.com:0/") == "must not use port 0"
+
+
+@pytest.mark.parametrize("url", ["https:///path", "https:hooks.example.com", "https://"])
+def test_url_without_host_is_refused(url: str) -> None:
+    assert url_problem(url) == "must have a host"
+
+
+# -- host form -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["https://example/", "https://localhost/", "https://com./"])
+def test_single_label_host_is_refused(url: str) -> None:
+    assert url_problem(url) == NOT_FQDN
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks..example.com/",
+        "https://.example.com/",
+        "https://-hooks.example.com/",
+        "https://hooks-.example.com/",
+        "https://hooks_1.example.com/",
+        "https://hooks.example.com%2e/",
+        "https://%68ooks.example.com/",
+    ],
+)
+def test_host_that_is_not_a_valid_domain_name_is_refused(url: str) -> None:
+    assert url_problem(url) == INVALID_HOST
+
+
+# -- IP literals ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/",
+        "https://8.8.8.8/",
+        "https://1.2.3.4./",
+        "https://127.0.0.1:8443/",
+        "https://0/",
+        "https://1.2.3.4.5/",
+        "https://a.b.c.123/",
+    ],
+)
+def test_url_with_ipv4_literal_in_dotted_decimal_is_refused(url: str) -> None:
+    assert url_problem(url) == IP_PROBLEM
+
+
+def test_url_with_ipv4_literal_in_decimal_is_refused() -> None:
+    assert url_problem("https://2130706433/") == IP_PROBLEM
+
+
+@pytest.mark.parametrize("url", ["https://0177.0.0.1/", "https://017700000001/"])
+def test_url_with_ipv4_literal_in_octal_is_refused(url: str) -> None:
+    assert url_problem(url) == IP_PROBLEM
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://0x7f.0.0.1/",
+        "https://0x7f000001/",
+        "https://0X7F000001/",
+        "https://0x7f.0x0.0x0.0x1/",
+        "https://1.2.3.0x/",
+        "https://0x.0/",
+    ],
+)
+def test_url_with_ipv4_literal_in_hex_is_refused(url: str) -> None:
+    assert url_problem(url) == IP_PROBLEM
+
+
+@pytest.mark.parametrize(
+    "url", ["https://127.1/", "https://127.0.1/", "https://0x7f.1/", "https://10.1/"]
+)
+def test_url_with_ipv4_literal_in_short_form_is_refused(url: str) -> None:
+    assert url_problem(url) == IP_PROBLEM
+
+
+def test_url_with_percent_encoded_ipv4_literal_is_refused() -> None:
+    assert url_problem("https://%31%32%37.0.0.1/") is not None
+
+
+@pytest.mark.parametrize("url", ["https://１２７.0.0.1/", "https://127。0。0。1/"])
+def test_url_with_ipv4_literal_in_fullwidth_characters_is_refused(url: str) -> None:
+    assert url_problem(url) == IP_PROBLEM
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::1]/",
+        "https://[::1]:443/",
+        "https://[2001:db8::1]/",
+        "https://[fe80::1%25eth0]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://[::ffff:7f00:1]/",
+        "https://[v1.x]/",
+    ],
+)
+def test_url_with_ipv6_literal_is_refused(url: str) -> None:
+    assert url_problem(url) == IP_PROBLEM
+
+
+# -- dev mode ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost/",
+        "http://localhost:8080/hook",
+        "http://LOCALHOST/",
+        "http://localhost./",
+        "https://localhost/",
+        "http://hooks.example.com/",
+    ],
+)
+def test_dev_mode_permits_http_and_localhost(url: str) -> None:
+    assert url_problem(url, dev=True) is None
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost/", "http://localhost:8080/hook", "http://hooks.example.com/"]
+)
+def test_http_and_localhost_are_refused_outside_dev_mode(url: str) -> None:
+    assert url_problem(url) is not None
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://127.0.0.1/", IP_PROBLEM),
+        ("http://[::1]/", IP_PROBLEM),
+        ("http://2130706433/", IP_PROBLEM),
+        ("ftp://localhost/", "must use https"),
+        ("http://user@localhost/", "must not contain a user name or password"),
+        ("http://localhost/#x", "must not contain a fragment (#...)"),
+    ],
+)
+def test_dev_mode_still_refuses_ip_literals_userinfo_and_other_schemes(
+    url: str, problem: str
+) -> None:
+    assert url_problem(url, dev=True) == problem
+
+
+# -- properties ----------------------------------------------------------------------------
+
+_LDH = "abcdefghijklmnopqrstuvwxyz0123456789-"
+labels = st.text(_LDH, min_size=1, max_size=63).filter(
+    lambda label: not label.startswith(("-", "xn--")) and not label.endswith("-")
+)
+top_level_labels = st.text("abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=20)
+fqdns = (
+    st.tuples(st.lists(labels, min_size=1, max_size=4), top_level_labels)
+    .map(lambda parts: ".".join([*parts[0], parts[1]]))
+    .filter(lambda host: len(host) <= 253)
+)
+paths = st.text("abcdefghijklmnopqrstuvwxyz0123456789-._~/?=&%", max_size=100)
+
+
+@settings(deadline=None)
+@given(host=fqdns, path=paths, trailing_dot=st.booleans())
+def test_any_url_with_a_valid_fqdn_host_is_accepted(
+    host: str, path: str, trailing_dot: bool
+) -> None:
+    assert url_problem(f"https://{host}{'.' if trailing_dot else ''}/{path}") is None
+
+
+def ipv4_renderings(address: int) -> list[str]:
+    """``address`` in the notations a WHATWG URL parser reads as IPv4."""
+    octets = list(ipaddress.IPv4Address(address).packed)
+    a, b, c, d = octets
+    return [
+        ".".join(str(octet) for octet in octets),
+        ".".join(f"0{octet:o}" for octet in octets),
+        ".".join(hex(octet) for octet in octets),
+        ".".join(hex(octet).upper().replace("0X", "0x") for octet in octets),
+        str(address),
+        hex(address),
+        f"0{address:o}",
+        f"{a}.{(b << 16) | (c << 8) | d}",
+        f"{a}.{b}.{(c << 8) | d}",
+        f"{hex(a)}.{b}.0{c:o}.{d}",
+    ]
+
+
+@settings(deadline=None)
+@given(address=st.integers(min_value=0, max_value=2**32 - 1), trailing_dot=st.booleans())
+def test_any_ipv4_address_in_any_notation_is_refused(address: int, trailing_dot: bool) -> None:
+    for rendering in ipv4_renderings(address):
+        host = rendering + ("." if trailing_dot else "")
+        assert url_problem(f"https://{host}/") == IP_PROBLEM, host
+        assert url_problem(f"http://{host}/", dev=True) == IP_PROBLEM, host
+
+
+@settings(deadline=None)
+@given(address=st.ip_addresses(v=6))
+def test_any_ipv6_literal_is_refused(address: ipaddress.IPv6Address) -> None:
+    assert url_problem(f"https://[{address}]/") == IP_PROBLEM
+    assert url_problem(f"https://[{address.exploded}]:8443/hook") == IP_PROBLEM
+
+
+@settings(deadline=None)
+@given(address=st.ip_addresses(v=4))
+def test_any_ipv4_mapped_ipv6_literal_is_refused(address: ipaddress.IPv4Address) -> None:
+    assert url_problem(f"https://[::ffff:{address}]/") == IP_PROBLEM
+
+
+@settings(deadline=None)
+@given(url=st.text(max_size=300))
+def test_url_problem_never_raises(url: str) -> None:
+    problem = url_problem(url)
+    assert problem is None or isinstance(problem, str)
