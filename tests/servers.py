@@ -19,7 +19,6 @@ from hookline.services import Services
 from hookline.settings import load_settings
 from tests.databases import TEST_SECRET_KEY
 
-
 # One TLS context for every client: httpx builds (and loads CAs into) a new one per client
 # otherwise, which costs tens of milliseconds each time.
 _TLS = ssl.create_default_context()

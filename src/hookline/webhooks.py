@@ -9,15 +9,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from hookline import filters
 from hookline.catalog import Catalog, Level
 from hookline.errors import InvalidInput, Problem, pointer
-from hookline.urls import url_problem
+from hookline.urls import MAX_URL_LENGTH, url_problem
 
 Origin = Literal["api", "automations", "management-console"]
 
@@ -43,7 +43,19 @@ RESERVED_HEADERS = frozenset(
     )
 )
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")  # + lone surrogates
+_FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _unicode(text: str) -> str:
+    # JSON may carry a lone surrogate ("\\ud800"), which no database or header can hold.
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no unpaired surrogates)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
 
 
 class Draft(BaseModel):
@@ -57,22 +69,37 @@ class Draft(BaseModel):
         alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
     )
 
-    name: str = Field(description="1 to 512 characters.")
-    url: str = Field(description="https URL with a fully qualified domain name, <= 2048 chars.")
-    event_types: list[str] = Field(description="Event type names from /webhooks/event-types.")
-    description: str = Field(default="", description="At most 1024 characters.")
-    secret: str | None = Field(
-        default=None, description="32 to 64 characters; write-only, never returned."
+    name: Text = Field(
+        description="1 to 512 characters.",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_NAME_LENGTH},
     )
-    headers: dict[str, str] = Field(
+    url: Text = Field(
+        description="https URL with a fully qualified domain name as host.",
+        json_schema_extra={"maxLength": MAX_URL_LENGTH, "format": "uri"},
+    )
+    event_types: list[Text] = Field(
+        description="Event type names from /webhooks/event-types.",
+        json_schema_extra={"minItems": 1},
+    )
+    description: Text = Field(
+        default="",
+        description="At most 1024 characters.",
+        json_schema_extra={"maxLength": MAX_DESCRIPTION_LENGTH},
+    )
+    secret: Text | None = Field(
+        default=None,
+        description="32 to 64 characters; write-only, never returned.",
+        json_schema_extra={"minLength": SECRET_LENGTHS.start, "maxLength": SECRET_LENGTHS.stop - 1},
+    )
+    headers: dict[Text, Text] = Field(
         default_factory=dict, description="Headers sent with each delivery."
     )
-    encrypted_headers: dict[str, str] = Field(
+    encrypted_headers: dict[Text, Text] = Field(
         default_factory=dict,
         description="Headers stored encrypted; responses list only their names.",
     )
     enabled: bool = False
-    filter: str | None = Field(default=None, description='SCIM filter, e.g. id eq "a1".')
+    filter: Text | None = Field(default=None, description='SCIM filter, e.g. id eq "a1".')
     check_certificate_revocation: bool = False
     enable_cloud_event_delivery: bool = False
 
@@ -184,12 +211,7 @@ def header_problems(headers: Mapping[str, str], field: str) -> list[Problem]:
 
 def headers_size(headers: Mapping[str, str]) -> int:
     """Bytes of names plus values, UTF-8 encoded: the measure the 2048-byte limit applies to."""
-    return sum(_utf8_length(name) + _utf8_length(value) for name, value in headers.items())
-
-
-def _utf8_length(text: str) -> int:
-    # A lone surrogate (JSON allows "\ud800") has no UTF-8 form; it counts as 3 and is refused.
-    return len(text.encode(errors="surrogatepass"))
+    return sum(len(name.encode()) + len(value.encode()) for name, value in headers.items())
 
 
 def _duplicate_header_problems(

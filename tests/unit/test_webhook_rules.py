@@ -340,11 +340,6 @@ def test_header_size_limit_counts_multibyte_characters_as_bytes() -> None:
     assert fields_of(problems_of(make_draft(headers=refused))) == ["/headers"]
 
 
-def test_header_size_of_a_lone_surrogate_is_counted_without_raising() -> None:
-    # JSON allows "\ud800"; it has no UTF-8 form, so its 3-byte encoding is counted.
-    assert headers_size({"X-A": "\ud800"}) == 6
-
-
 def test_header_size_limit_counts_names_and_sums_every_header() -> None:
     headers = {"X-One": "a" * 1000, "X-Two": "b" * 1038}
     assert headers_size(headers) == 2048
@@ -399,7 +394,6 @@ def test_header_name_that_is_an_http_token_is_accepted(name: str) -> None:
         "X-Foo\r\n",
         "X\x00Foo",
         "X\x7fFoo",
-        "X-\udc00",
     ],
 )
 def test_header_name_that_is_not_an_http_token_is_refused(name: str) -> None:
@@ -423,7 +417,6 @@ def test_reserved_name_followed_by_newline_is_refused() -> None:
         "a\x00b",
         "a\x1bb",
         "a\x7fb",
-        "a\ud800b",
     ],
 )
 @pytest.mark.parametrize("field", ["headers", "encryptedHeaders"])
@@ -656,3 +649,22 @@ def test_invalid_input_message_names_every_field() -> None:
     assert str(caught.value) == (
         "/name: is required and must not be blank; /secret: must be 32 to 64 characters long"
     )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"name": "a\ud800"},
+        {"description": "\udfff"},
+        {"secret": "s" * 31 + "\ud800"},
+        {"filter": 'id eq "\ud800"'},
+        {"headers": {"X-A": "\ud800"}},
+        {"encryptedHeaders": {"X-\ud800": "v"}},
+        {"eventTypes": ["\ud800"]},
+    ],
+)
+def test_text_with_a_lone_surrogate_is_refused_when_read(fields: dict[str, object]) -> None:
+    # JSON may carry "\ud800"; no database or HTTP header can hold it.
+    body = {"name": "n", "url": "https://hooks.example.com/", "eventTypes": ["x"], **fields}
+    with pytest.raises(pydantic.ValidationError, match="unpaired surrogates"):
+        Draft.model_validate(body)
