@@ -46,16 +46,20 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def _unicode(text: str) -> str:
-    # JSON may carry a lone surrogate ("\\ud800"), which no database or header can hold.
+def _storable(text: str) -> str:
+    # JSON may carry NUL ("\\u0000") or a lone surrogate ("\\ud800"); PostgreSQL text
+    # holds neither, and no HTTP header can.
     try:
         text.encode()
     except UnicodeEncodeError:
         raise ValueError("must be valid Unicode text (no unpaired surrogates)") from None
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
     return text
 
 
-Text = Annotated[str, AfterValidator(_unicode)]
+Text = Annotated[str, AfterValidator(_storable)]
+"""Text that any database and header can hold: valid Unicode, without NUL."""
 
 
 class Draft(BaseModel):
@@ -116,7 +120,7 @@ class NewWebhook(Draft):
 
     enabled: bool = True
     level: Level = "tenant"
-    owner_id: str | None = Field(default=None, description="Owner of a user-level webhook.")
+    owner_id: Text | None = Field(default=None, description="The owner; default the caller.")
     origin: Origin = "api"
 
 

@@ -392,7 +392,6 @@ def test_header_name_that_is_an_http_token_is_accepted(name: str) -> None:
         "X\nFoo",
         "X-Foo\n",
         "X-Foo\r\n",
-        "X\x00Foo",
         "X\x7fFoo",
     ],
 )
@@ -414,7 +413,6 @@ def test_reserved_name_followed_by_newline_is_refused() -> None:
         "a\r\nX-Injected: 1",
         "\n",
         "trailing\r\n",
-        "a\x00b",
         "a\x1bb",
         "a\x7fb",
     ],
@@ -661,10 +659,16 @@ def test_invalid_input_message_names_every_field() -> None:
         {"headers": {"X-A": "\ud800"}},
         {"encryptedHeaders": {"X-\ud800": "v"}},
         {"eventTypes": ["\ud800"]},
+        {"name": "a\x00b"},
+        {"url": "https://hooks.example.com/\x00"},
+        {"headers": {"X\x00Foo": "v"}},
+        {"headers": {"X-Foo": "a\x00b"}},
     ],
 )
-def test_text_with_a_lone_surrogate_is_refused_when_read(fields: dict[str, object]) -> None:
-    # JSON may carry "\ud800"; no database or HTTP header can hold it.
+def test_text_that_no_database_or_header_can_hold_is_refused_when_read(
+    fields: dict[str, object],
+) -> None:
+    # JSON may carry "\ud800" or "\u0000"; PostgreSQL text holds neither.
     body = {"name": "n", "url": "https://hooks.example.com/", "eventTypes": ["x"], **fields}
-    with pytest.raises(pydantic.ValidationError, match="unpaired surrogates"):
+    with pytest.raises(pydantic.ValidationError, match=r"unpaired surrogates|NUL"):
         Draft.model_validate(body)

@@ -8,11 +8,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic.alias_generators import to_camel
 
 from hookline import __version__
 from hookline.api import errors, operator, webhooks
 from hookline.api.deps import ServicesDep
 from hookline.api.errors import Error, error_responses, respond, respond_invalid
+from hookline.catalog import Catalog
 from hookline.errors import Problem
 from hookline.services import Services
 
@@ -21,9 +24,26 @@ Webhooks API. Authenticate with `Authorization: Bearer <API key>`. Every error a
 `{"errors": [{"code", "title", "detail", "source"}], "traceId"}`."""
 
 
+# Qlik Cloud's operation ids, so generated clients get the same method names.
+OPERATION_IDS = {
+    "list_webhooks": "getWebhooks",
+    "create_webhook": "createWebhook",
+    "get_webhook": "getWebhook",
+    "replace_webhook": "updateWebhook",
+    "patch_webhook": "patchWebhook",
+    "delete_webhook": "deleteWebhook",
+    "list_event_types": "getWebhookEventTypes",
+}
+
+
+def _operation_id(route: APIRoute) -> str:
+    return OPERATION_IDS.get(route.name) or to_camel(route.name.strip("_"))
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="hookline",
+        generate_unique_id_function=_operation_id,
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
@@ -36,11 +56,16 @@ def create_app(services: Services) -> FastAPI:
     app.middleware("http")(_trace_id)  # added last, so it runs first
     app.include_router(webhooks.router)
     app.include_router(operator.router)
-    app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
+    app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"], name="healthz")
     app.add_api_route(
-        "/readyz", _readyz, methods=["GET"], tags=["health"], responses=error_responses(public=True)
+        "/readyz",
+        _readyz,
+        methods=["GET"],
+        tags=["health"],
+        name="readyz",
+        responses=error_responses(public=True),
     )
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app, services.catalog)  # type: ignore[method-assign]
     return app
 
 
@@ -48,7 +73,10 @@ async def _trace_id(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
     request.state.trace_id = uuid.uuid4().hex
-    response = await call_next(request)
+    try:
+        response = await call_next(request)
+    except Exception as error:  # answered here, so the connection stays usable
+        response = errors.respond_unexpected(request, error)
     response.headers["X-Trace-Id"] = request.state.trace_id
     return response
 
@@ -84,8 +112,9 @@ async def _readyz(services: ServicesDep) -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, less its 422 answers: hookline reports invalid input as 400."""
+def _openapi(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
+    """FastAPI's schema, less its 422 answers (hookline reports invalid input as 400), with
+    the catalog's event type names and links from a created webhook to its operations."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
@@ -93,7 +122,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for path in schema["paths"].values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
+        schemas = schema["components"]["schemas"]
         for name in ("HTTPValidationError", "ValidationError"):
-            schema.get("components", {}).get("schemas", {}).pop(name, None)
+            schemas.pop(name, None)
+        for name in ("NewWebhook", "WebhookReplace"):
+            items = schemas[name]["properties"]["eventTypes"]["items"]
+            items["enum"] = [event_type.name for event_type in catalog.all()]
+        created = schema["paths"]["/api/v1/webhooks"]["post"]["responses"]["201"]
+        created["links"] = {
+            operation_id: {"operationId": operation_id, "parameters": {"id": "$response.body#/id"}}
+            for operation_id in ("getWebhook", "updateWebhook", "patchWebhook", "deleteWebhook")
+        }
         app.openapi_schema = schema
     return app.openapi_schema

@@ -157,7 +157,8 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+def respond_unexpected(request: Request, error: Exception) -> JSONResponse:
+    """A 500 for an error nobody expected, logged with its trace id and traceback."""
     log.error(
         "unexpected error",
         trace_id=getattr(request.state, "trace_id", ""),
@@ -175,4 +176,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HooklineError, _domain_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

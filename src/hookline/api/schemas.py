@@ -10,7 +10,7 @@ from pydantic.alias_generators import to_camel
 
 from hookline.catalog import EventType, Level
 from hookline.store import Tenant
-from hookline.webhooks import Draft, Origin, Webhook
+from hookline.webhooks import Draft, Origin, Text, Webhook
 
 
 def _iso_millis(moment: datetime) -> str:
@@ -143,7 +143,7 @@ class EventTypeList(BaseModel):
 
 
 class TenantIn(BaseModel):
-    name: str
+    name: Text
 
 
 class TenantOut(WireModel):
@@ -162,7 +162,7 @@ class TenantList(BaseModel):
 
 class ApiKeyIn(WireModel):
     role: str = Field(description="tenant-admin, user or publisher.")
-    user_id: str | None = Field(default=None, description="Created if new; generated if omitted.")
+    user_id: Text | None = Field(default=None, description="Created if new; generated if omitted.")
 
 
 class ApiKeyOut(WireModel):
