@@ -149,7 +149,7 @@ class Registry:
             "name": draft.name,
             "description": draft.description,
             "url": draft.url,
-            "event_types": tuple(sorted(webhooks.unique(draft.event_types))),
+            "event_types": tuple(sorted(set(draft.event_types))),
             "headers": dict(draft.headers),
             "encrypted_header_names": tuple(encrypted),
             "sealed_secret": self.vault.seal(draft.secret) if draft.secret else None,

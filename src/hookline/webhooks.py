@@ -256,8 +256,3 @@ def _filter_problems(expression: str | None) -> list[Problem]:
     except InvalidInput as error:
         return error.problems
     return []
-
-
-def unique(event_types: list[str]) -> tuple[str, ...]:
-    """The event types in their given order without repeats."""
-    return tuple(dict.fromkeys(event_types))

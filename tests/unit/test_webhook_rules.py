@@ -19,7 +19,6 @@ from hookline.webhooks import (
     event_type_problems,
     header_problems,
     headers_size,
-    unique,
     validate,
 )
 
@@ -568,18 +567,9 @@ def test_event_type_problems_report_each_bad_entry() -> None:
     assert fields_of(problems) == ["/eventTypes/0", "/eventTypes/2"]
 
 
-def test_repeated_event_type_is_accepted_and_unique_removes_repeats_in_order() -> None:
+def test_repeated_event_type_is_accepted() -> None:
     names = [APP_CREATED, "com.qlik.v1.app.deleted", APP_CREATED, "com.qlik.v1.app.deleted"]
     assert problems_of(make_draft(eventTypes=names)) == []
-    assert unique(names) == (APP_CREATED, "com.qlik.v1.app.deleted")
-
-
-@given(st.lists(st.sampled_from(USER_LEVEL_TYPES)))
-def test_unique_keeps_first_occurrences_in_order(names: list[str]) -> None:
-    result = unique(names)
-    assert len(set(result)) == len(result)
-    assert set(result) == set(names)
-    assert list(result) == sorted(set(names), key=names.index)
 
 
 # -- filter --------------------------------------------------------------------------------
