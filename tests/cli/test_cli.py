@@ -171,7 +171,7 @@ def test_serve_creates_the_database_and_prints_an_admin_key_on_first_start(
         "eventTypes": ["com.qlik.v1.app.created"],
     }
     assert httpx.post(f"{url}/api/v1/webhooks", json=body, headers=headers).status_code == 201
-    assert (tmp_path / "hookline.db").exists()
+    assert (tmp_path / "hookline.db").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "hookline.db.key").stat().st_mode & 0o777 == 0o600
     first.process.send_signal(signal.SIGTERM)
     assert first.process.wait(timeout=30) == 0

@@ -7,6 +7,8 @@ small pool of their own and never wait for the writer.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,18 @@ BUSY_TIMEOUT_MS = 5000
 
 class SqliteStore(SqlStore):
     def __init__(self, path: Path) -> None:
+        _create_private(path)
         url = f"sqlite+aiosqlite:///{path}"
         reader = _engine(url, begin="BEGIN", pool_size=4)
         writer = _engine(url, begin="BEGIN IMMEDIATE", pool_size=1)
         super().__init__(reader, writer)
+
+
+def _create_private(path: Path) -> None:
+    """Create a new database file readable by its owner only (SQLite gives its -wal and -shm
+    files the same mode); an existing file, or one that cannot be made, is left to SQLite."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _engine(url: str, *, begin: str, pool_size: int) -> AsyncEngine:
