@@ -1,31 +1,26 @@
-"""The storage interface on SQLAlchemy Core, shared by the SQLite and PostgreSQL stores.
-
-Subclasses provide the engines and what differs between the databases: how a write
-transaction keeps concurrent caps honest, and how text sorts.
-"""
+"""Tenants, users, API keys and webhooks on SQLAlchemy Core, for SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookline.auth import Principal, Role
 from hookline.clock import now
-from hookline.errors import InvalidInput, LimitReached, StorageUnavailable
-from hookline.paging import Cursor, Page, Sort
-from hookline.store import migrations
+from hookline.errors import InvalidInput, LimitReached
+from hookline.paging import Page, Sort
 from hookline.store.base import ApiKey, Caps, Tenant, WebhookQuery
+from hookline.store.keyset import read_page
 from hookline.store.schema import api_keys, tenants, users, webhook_event_types, webhooks
+from hookline.store.sql_base import SqlBase
 from hookline.webhooks import Webhook
 
-_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError)
 _SORT_COLUMNS = {
     "name": webhooks.c.name,
     "url": webhooks.c.url,
@@ -34,48 +29,7 @@ _SORT_COLUMNS = {
 }
 
 
-class SqlStore:
-    def __init__(self, read_engine: AsyncEngine, write_engine: AsyncEngine) -> None:
-        self._read_engine = read_engine
-        self._write_engine = write_engine
-
-    # Connections ---------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._read_engine.connect() as conn:
-                yield conn
-        except _UNAVAILABLE as error:
-            raise StorageUnavailable(f"the database is unavailable: {error}") from error
-
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._write_engine.begin() as conn:
-                yield conn
-        except _UNAVAILABLE as error:
-            raise StorageUnavailable(f"the database is unavailable: {error}") from error
-
-    async def _lock_tenant(self, conn: AsyncConnection, tenant_id: str) -> None:
-        """Serialize writes that check a tenant's caps (the SQLite store's writes already are)."""
-
-    def _text_sort_key(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return sa.func.lower(column)
-
-    async def migrate(self) -> None:
-        async with self._writing() as conn:
-            await conn.run_sync(migrations.upgrade)
-
-    async def ping(self) -> None:
-        async with self._reading() as conn:
-            await conn.execute(sa.text("SELECT 1"))
-
-    async def close(self) -> None:
-        await self._read_engine.dispose()
-        if self._write_engine is not self._read_engine:
-            await self._write_engine.dispose()
-
+class SqlStore(SqlBase):
     # Tenants, users and keys -----------------------------------------------------------
 
     async def create_tenant(self, name: str) -> Tenant:
@@ -236,37 +190,22 @@ class SqlStore:
         statement = sa.select(webhooks, sort_value.label("sort_value")).where(
             *self._webhook_filters(query)
         )
-        cursor = query.cursor
-        backward = cursor is not None and cursor.backward
-        if cursor is not None:
-            statement = statement.where(self._after(query.sort, sort_value, cursor))
-        descending = query.sort.descending != backward
-        order = (
-            (sort_value.desc(), webhooks.c.id.desc()) if descending else (sort_value, webhooks.c.id)
-        )
-        statement = statement.order_by(*order).limit(query.limit + 1)
         async with self._reading() as conn:
-            rows = list((await conn.execute(statement)).all())
-            more = len(rows) > query.limit
-            rows = rows[: query.limit]
-            if backward:
-                rows.reverse()
-            items = await self._with_event_types(conn, rows)
-        return _page(query, rows, items, more)
+            window = await read_page(
+                conn,
+                statement,
+                sort_value=sort_value,
+                row_id=webhooks.c.id,
+                sort=query.sort,
+                cursor=query.cursor,
+                limit=query.limit,
+            )
+            items = await self._with_event_types(conn, window.rows)
+        return Page(items, window.next, window.prev)
 
     def _sort_expression(self, sort: Sort) -> sa.ColumnElement[Any]:
         column = _SORT_COLUMNS[sort.key]
         return self._text_sort_key(column) if sort.key in ("name", "url") else column
-
-    def _after(
-        self, sort: Sort, sort_value: sa.ColumnElement[Any], cursor: Cursor
-    ) -> sa.ColumnElement[bool]:
-        value = cursor.value
-        if sort.descending != cursor.backward:
-            return sa.or_(
-                sort_value < value, sa.and_(sort_value == value, webhooks.c.id < cursor.id)
-            )
-        return sa.or_(sort_value > value, sa.and_(sort_value == value, webhooks.c.id > cursor.id))
 
     @staticmethod
     def _webhook_filters(query: WebhookQuery) -> list[sa.ColumnElement[bool]]:
@@ -323,20 +262,6 @@ def _contains(column: sa.Column[Any], text: str) -> sa.ColumnElement[bool]:
 async def _count(conn: AsyncConnection, *where: sa.ColumnElement[bool]) -> int:
     result = await conn.execute(sa.select(sa.func.count()).select_from(webhooks).where(*where))
     return int(result.scalar_one())
-
-
-def _page(query: WebhookQuery, rows: list[Any], items: list[Webhook], more: bool) -> Page[Webhook]:
-    def cursor_at(row: Any, backward: bool) -> Cursor:
-        return Cursor(query.sort, row.sort_value, row.id, backward)
-
-    backward = query.cursor is not None and query.cursor.backward
-    has_next = (more and not backward) or (backward and bool(rows))
-    has_prev = (more and backward) or (query.cursor is not None and not backward and bool(rows))
-    return Page(
-        items,
-        next=cursor_at(rows[-1], False) if has_next else None,
-        prev=cursor_at(rows[0], True) if has_prev else None,
-    )
 
 
 def _webhook_row(webhook: Webhook) -> dict[str, Any]:

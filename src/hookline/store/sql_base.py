@@ -1,0 +1,63 @@
+"""Connections and transactions on SQLAlchemy Core, shared by every part of the SQL store.
+
+Subclasses provide the engines and what differs between the databases: how a write
+transaction keeps concurrent caps honest, and how text sorts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hookline.errors import StorageUnavailable
+from hookline.store import migrations
+
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError)
+
+
+class SqlBase:
+    def __init__(self, read_engine: AsyncEngine, write_engine: AsyncEngine) -> None:
+        self._read_engine = read_engine
+        self._write_engine = write_engine
+
+    # Connections ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._read_engine.connect() as conn:
+                yield conn
+        except _UNAVAILABLE as error:
+            raise StorageUnavailable(f"the database is unavailable: {error}") from error
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._write_engine.begin() as conn:
+                yield conn
+        except _UNAVAILABLE as error:
+            raise StorageUnavailable(f"the database is unavailable: {error}") from error
+
+    async def _lock_tenant(self, conn: AsyncConnection, tenant_id: str) -> None:
+        """Serialize writes that check a tenant's caps (the SQLite store's writes already are)."""
+
+    def _text_sort_key(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.lower(column)
+
+    async def migrate(self) -> None:
+        async with self._writing() as conn:
+            await conn.run_sync(migrations.upgrade)
+
+    async def ping(self) -> None:
+        async with self._reading() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self._read_engine.dispose()
+        if self._write_engine is not self._read_engine:
+            await self._write_engine.dispose()
