@@ -14,7 +14,7 @@ import httpx
 
 from hookline import accounts
 from hookline.auth import Role
-from hookline.server import ApiServer
+from hookline.runtime import Runtime
 from hookline.services import Services
 from hookline.settings import load_settings
 from tests.databases import TEST_SECRET_KEY
@@ -36,7 +36,9 @@ class Client(httpx.Client):
 class RunningServer:
     url: str
     operator_key: str
-    _server: ApiServer
+    services: Services
+    _runtime: Runtime
+    _loop: asyncio.AbstractEventLoop
     _thread: threading.Thread
     _clients: list[Client] = field(default_factory=list)
 
@@ -56,7 +58,7 @@ class RunningServer:
     def stop(self) -> None:
         for client in self._clients:
             client.close()
-        self._server.stop()
+        self._loop.call_soon_threadsafe(self._runtime.stop)
         self._thread.join(timeout=30)
 
 
@@ -79,28 +81,31 @@ class Tenant:
 
 
 def start_server(database_url: str, **settings: Any) -> RunningServer:
-    """Start hookline's API on a free port of 127.0.0.1; the caller stops it."""
+    """Start hookline (API and delivery workers) on a free port of 127.0.0.1 in a thread of
+    its own; the caller stops it."""
     services = Services.build(
-        load_settings(database_url=database_url, secret_key=TEST_SECRET_KEY, **settings)
+        load_settings(database_url=database_url, secret_key=TEST_SECRET_KEY, port=0, **settings)
     )
-    server = ApiServer(services, "127.0.0.1", 0)
-    started: queue.Queue[tuple[str, str] | BaseException] = queue.Queue()
+    started: queue.Queue[tuple[str, str, asyncio.AbstractEventLoop] | BaseException] = queue.Queue()
+
+    runtime = Runtime(services)
 
     async def main() -> None:
         try:
-            await services.store.migrate()
+            await services.start()
             operator = await accounts.issue_key(services.store, Role.OPERATOR)
-            await server.run(lambda url: started.put((url, operator.key)))
+            loop = asyncio.get_running_loop()
+            await runtime.run(lambda url: started.put((url, operator.key, loop)))
         except BaseException as error:
             started.put(error)
             raise
         finally:
-            await services.store.close()
+            await services.close()
 
     thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
     thread.start()
     outcome = started.get(timeout=30)
     if isinstance(outcome, BaseException):
         raise outcome
-    url, operator_key = outcome
-    return RunningServer(url, operator_key, server, thread)
+    url, operator_key, loop = outcome
+    return RunningServer(url, operator_key, services, runtime, loop, thread)

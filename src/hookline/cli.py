@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -14,8 +15,8 @@ import uvloop
 
 from hookline import __version__, accounts, logs
 from hookline.auth import Role
-from hookline.errors import ConfigError, HooklineError
-from hookline.server import ApiServer
+from hookline.errors import ConfigError, HooklineError, InvalidInput
+from hookline.runtime import Runtime, purge_history
 from hookline.services import Services
 from hookline.settings import Settings, load_settings
 
@@ -109,20 +110,30 @@ def main() -> None:
     *_DELIVERY_OPTIONS,
 )
 def serve(settings: Settings) -> None:
-    """Serve the API (and the database's migrations first)."""
-    _run(_serve(settings))
+    """Serve the API and deliver (migrating the database first)."""
+    _run(_serve(settings, serve_api=True))
 
 
-async def _serve(settings: Settings) -> None:
+@main.command()
+@_with_settings(*_DELIVERY_OPTIONS)
+def worker(settings: Settings) -> None:
+    """Deliver only: run delivery workers (and the history purge) without the API."""
+    _run(_serve(settings, serve_api=False))
+
+
+async def _serve(settings: Settings, *, serve_api: bool) -> None:
     services = Services.build(settings)
     try:
-        await services.store.migrate()
-        issued = await accounts.bootstrap(services.store)
-        server = ApiServer(services, settings.host, settings.port)
-        _stop_on_signals(server.stop)
-        await server.run(functools.partial(_announce, issued=issued))
+        await services.start()
+        runtime = Runtime(services, serve_api=serve_api)
+        _stop_on_signals(runtime.stop)
+        if serve_api:
+            issued = await accounts.bootstrap(services.store)
+            await runtime.run(functools.partial(_announce, issued=issued))
+        else:
+            await runtime.run(lambda _: click.echo("hookline worker delivering", err=True))
     finally:
-        await services.store.close()
+        await services.close()
 
 
 def _stop_on_signals(stop: Callable[[], None]) -> None:
@@ -200,3 +211,35 @@ def key_create(settings: Settings, tenant_name: str | None, role: str, user_id: 
         return await accounts.issue_key(services.store, Role(role), found, user_id)
 
     click.echo(_run(_with_store(settings, work)).key)
+
+
+@main.command()
+@click.option("--tenant", "tenant_name", required=True, help="Tenant name.")
+@click.argument("event_type")
+@click.option("--data", default="{}", help="The event's data, as JSON.")
+@click.option("--id", "event_id", help="Event id (default: a new UUID).")
+@_with_settings()
+def emit(
+    settings: Settings, tenant_name: str, event_type: str, data: str, event_id: str | None
+) -> None:
+    """Publish one event of EVENT_TYPE and print its id."""
+    try:
+        payload = {"type": event_type, "data": json.loads(data), "id": event_id}
+    except ValueError as error:
+        raise InvalidInput.one("--data", f"is not JSON: {error}") from None
+
+    async def work(services: Services) -> list[str]:
+        found = await accounts.tenant_by_name(services.store, tenant_name)
+        return await services.publisher.publish(found.id, payload)
+
+    click.echo(_run(_with_store(settings, work))[0])
+
+
+@main.command()
+@_with_settings(
+    click.option("--history-days", type=int, help="Retention [env HOOKLINE_HISTORY_DAYS]."),
+)
+def purge(settings: Settings) -> None:
+    """Delete delivery history older than the retention now, and print how much."""
+    deleted = _run(_with_store(settings, purge_history))
+    click.echo(f"purged {deleted} deliveries older than {settings.history_days} days")

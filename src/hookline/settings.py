@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hookline import __version__
@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     max_webhooks_per_user: int = Field(default=150, ge=1)
     catalog_file: Path | None = None
     user_agent: str = f"hookline-webhook/{__version__}"
+    connect_timeout: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    request_timeout: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    concurrency: int = Field(default=256, ge=1)
+    endpoint_concurrency: int = Field(default=16, ge=1)
+    lease_seconds: float = Field(default=120.0, gt=0, allow_inf_nan=False)
+    poll_interval: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    retry_after_cap: float = Field(default=3600.0, ge=0, allow_inf_nan=False)
+    disable_after_failures: int = Field(default=20, ge=1)
+    purge_interval: float = Field(default=600.0, gt=0, allow_inf_nan=False)
 
     @field_validator("database_url")
     @classmethod
@@ -99,6 +108,15 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"no such file: {value}")
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        if self.lease_seconds <= self.connect_timeout + self.request_timeout:
+            raise ValueError(
+                "HOOKLINE_LEASE_SECONDS must be longer than an attempt can take "
+                "(HOOKLINE_CONNECT_TIMEOUT + HOOKLINE_REQUEST_TIMEOUT)"
+            )
+        return self
 
     @property
     def is_postgres(self) -> bool:

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from pydantic.alias_generators import to_camel
 
 from hookline import __version__
-from hookline.api import errors, operator, webhooks
+from hookline.api import deliveries, errors, events, operator, webhooks
 from hookline.api.deps import ServicesDep
 from hookline.api.errors import Error, error_responses, respond, respond_invalid
 from hookline.catalog import Catalog
@@ -33,6 +33,9 @@ OPERATION_IDS = {
     "patch_webhook": "patchWebhook",
     "delete_webhook": "deleteWebhook",
     "list_event_types": "getWebhookEventTypes",
+    "list_deliveries": "getWebhookDeliveries",
+    "get_delivery": "getWebhookDelivery",
+    "resend_delivery": "resendWebhookDelivery",
 }
 
 
@@ -55,6 +58,8 @@ def create_app(services: Services) -> FastAPI:
     app.middleware("http")(_refuse_nul)
     app.middleware("http")(_trace_id)  # added last, so it runs first
     app.include_router(webhooks.router)
+    app.include_router(deliveries.router)
+    app.include_router(events.router)
     app.include_router(operator.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"], name="healthz")
     app.add_api_route(

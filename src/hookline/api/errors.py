@@ -43,6 +43,7 @@ _KINDS: list[tuple[type[HooklineError], int, str, str]] = [
     (errors.NotAllowed, 403, "forbidden", "Not allowed"),
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.ReadOnlyField, 409, "read-only", "Read-only field"),
+    (errors.PayloadTooLarge, 413, "payload-too-large", "Payload too large"),
     (errors.StorageUnavailable, 503, "unavailable", "Service unavailable"),
 ]
 _HTTP_CODES = {
@@ -58,6 +59,7 @@ DESCRIPTIONS = {
     403: "The key's role may not do this, or a limit is reached.",
     404: "No such object visible to the caller.",
     409: "The request tries to change a read-only field.",
+    413: "The request body is over its size limit.",
     503: "The database is unavailable; retry later.",
 }
 

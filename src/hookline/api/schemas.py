@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from hookline.catalog import EventType, Level
+from hookline.deliveries import Delivery
 from hookline.store import Tenant
 from hookline.webhooks import Draft, Origin, Text, Webhook
 
@@ -171,3 +173,88 @@ class ApiKeyOut(WireModel):
     role: str
     tenant_id: str | None
     user_id: str | None
+
+
+class PublishedEvent(BaseModel):
+    id: str
+
+
+class Published(BaseModel):
+    data: list[PublishedEvent] = Field(description="The ids of the accepted events, in order.")
+
+
+class AttemptOut(WireModel):
+    number: int
+    started_at: Timestamp
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+
+
+class DeliveryRequestOut(WireModel):
+    url: str | None
+    headers: dict[str, str] = Field(description="Encrypted header values show **OMITTED**.")
+    body: Any = Field(description="The JSON body sent (the event envelope).")
+
+
+class DeliveryResponseOut(WireModel):
+    status_code: int | None
+    headers: dict[str, str]
+    body: str
+
+
+class DeliveryOut(WireModel):
+    id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    triggered_at: Timestamp
+    status: Literal["pending", "success", "fail"]
+    status_message: str
+    request: DeliveryRequestOut
+    response: DeliveryResponseOut | None
+    attempts: list[AttemptOut]
+    next_attempt_at: Timestamp | None
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOut:
+        attempted = delivery.attempt_count > 0
+        return cls(
+            id=delivery.id,
+            webhook_id=delivery.webhook_id,
+            event_id=delivery.event_id,
+            event_type=delivery.event_type,
+            triggered_at=delivery.triggered_at,
+            status=delivery.status,
+            status_message=delivery.status_message,
+            request=DeliveryRequestOut(
+                url=delivery.request_url,
+                headers=delivery.request_headers or {},
+                body=orjson.loads(delivery.body),
+            ),
+            response=(
+                DeliveryResponseOut(
+                    status_code=delivery.response_status,
+                    headers=delivery.response_headers or {},
+                    body=delivery.response_body or "",
+                )
+                if attempted
+                else None
+            ),
+            attempts=[
+                AttemptOut(
+                    number=a.number,
+                    started_at=a.started_at,
+                    duration_ms=a.duration_ms,
+                    status_code=a.status_code,
+                    error=a.error,
+                )
+                for a in delivery.attempts
+            ],
+            next_attempt_at=delivery.next_attempt_at,
+        )
+
+
+class DeliveryList(BaseModel):
+    data: list[DeliveryOut]
+    links: Links

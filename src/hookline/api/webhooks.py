@@ -8,18 +8,17 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from hookline.api.deps import Caller, ServicesDep
 from hookline.api.errors import error_responses
+from hookline.api.pages import Limit, Next, Prev, cursor_of, links
 from hookline.api.schemas import (
     EventTypeList,
     EventTypeOut,
-    Href,
-    Links,
     WebhookList,
     WebhookOut,
     WebhookReplace,
 )
 from hookline.catalog import Level
 from hookline.errors import InvalidInput
-from hookline.paging import Cursor, Sort, decode_cursor, encode_cursor, parse_sort
+from hookline.paging import parse_sort
 from hookline.patch import Operation
 from hookline.store import WebhookQuery
 from hookline.store.base import DEFAULT_WEBHOOK_SORT, WEBHOOK_SORT_KEYS, WEBHOOK_TIME_SORT_KEYS
@@ -56,9 +55,9 @@ async def list_webhooks(
             "(default -createdAt)."
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    next: Annotated[str | None, Query(description="Cursor from links.next.")] = None,
-    prev: Annotated[str | None, Query(description="Cursor from links.prev.")] = None,
+    limit: Limit = 20,
+    next: Next = None,
+    prev: Prev = None,
 ) -> WebhookList:
     order = parse_sort(sort, WEBHOOK_SORT_KEYS, DEFAULT_WEBHOOK_SORT)
     query = WebhookQuery(
@@ -74,16 +73,11 @@ async def list_webhooks(
         updated_by_user_id=updated_by_user_id,
         sort=order,
         limit=limit,
-        cursor=_cursor(next, prev, order),
+        cursor=cursor_of(next, prev, order, WEBHOOK_TIME_SORT_KEYS),
     )
     page = await services.registry.list_webhooks(caller, query)
     return WebhookList(
-        data=[WebhookOut.of(webhook) for webhook in page.items],
-        links=Links(
-            self=Href(href=str(request.url)),
-            next=_link(request, page.next),
-            prev=_link(request, page.prev),
-        ),
+        data=[WebhookOut.of(webhook) for webhook in page.items], links=links(request, page)
     )
 
 
@@ -99,30 +93,6 @@ def _origins(text: str | None) -> tuple[str, ...]:
             "origins", f"unknown origin {unknown[0]!r}: use {', '.join(ORIGINS)}"
         )
     return origins
-
-
-def _cursor(next_text: str | None, prev_text: str | None, order: Sort) -> Cursor | None:
-    if next_text and prev_text:
-        raise InvalidInput.one("next", "give either next or prev, not both")
-    if next_text:
-        return decode_cursor(next_text, "next", order, time_sort=_is_time(order))
-    if prev_text:
-        return decode_cursor(prev_text, "prev", order, time_sort=_is_time(order))
-    return None
-
-
-def _is_time(order: Sort) -> bool:
-    return order.key in WEBHOOK_TIME_SORT_KEYS
-
-
-def _link(request: Request, cursor: Cursor | None) -> Href | None:
-    if cursor is None:
-        return None
-    name = "prev" if cursor.backward else "next"
-    url = request.url.remove_query_params(["next", "prev"]).include_query_params(
-        **{name: encode_cursor(cursor)}
-    )
-    return Href(href=str(url))
 
 
 @router.post("", status_code=201, response_model=WebhookOut, responses=error_responses(400, 403))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from hookline.auth import Principal, Role
 from hookline.catalog import Level
+from hookline.deliveries import Claimed, Delivery, FailurePolicy, NewDelivery, Result
+from hookline.events import Event
 from hookline.paging import Cursor, Page, Sort
 from hookline.webhooks import Webhook
 
@@ -50,6 +53,33 @@ class WebhookQuery:
     updated_by_user_id: str | None = None
     only_owned_by: str | None = None  # a user-role caller sees only its user-level webhooks
     sort: Sort = DEFAULT_WEBHOOK_SORT
+    limit: int = 20
+    cursor: Cursor | None = None
+
+
+DELIVERY_SORT_KEYS = ("status", "triggeredAt")
+DEFAULT_DELIVERY_SORT = Sort("triggeredAt", descending=True)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What new events cause: deliveries to make, and users whose deletion disables the
+    user-level webhooks they own."""
+
+    deliveries: list[NewDelivery] = field(default_factory=list)
+    deleted_owners: frozenset[str] = frozenset()
+
+
+Planner = Callable[[list[Event], list[Webhook]], Plan]
+
+
+@dataclass(frozen=True)
+class DeliveryQuery:
+    tenant_id: str
+    webhook_id: str
+    event_type: str | None = None
+    status: str | None = None
+    sort: Sort = DEFAULT_DELIVERY_SORT
     limit: int = 20
     cursor: Cursor | None = None
 
@@ -103,3 +133,31 @@ class Store(Protocol):
     async def delete_webhook(self, tenant_id: str, webhook_id: str) -> bool: ...
 
     async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]: ...
+
+    # Events and deliveries
+    async def publish(self, tenant_id: str, batch: list[Event], plan: Planner) -> list[Event]:
+        """Store the events not seen before in the tenant and, in the same transaction,
+        what ``plan`` makes of them (given the enabled webhooks subscribed to their types);
+        return the new events."""
+
+    async def wait_for_work(self, at_most: float) -> None:
+        """Return when new work may be due, or after ``at_most`` seconds."""
+
+    async def claim(
+        self, *, owner: str, limit: int, lease_seconds: float, exclude: Collection[str]
+    ) -> list[Claimed]:
+        """Lease up to ``limit`` due deliveries, skipping the webhooks in ``exclude``."""
+
+    async def record(self, results: list[Result], failures: FailurePolicy) -> None: ...
+
+    async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> None:
+        """Store a delivery already leased to ``owner`` (a resend, sent at once)."""
+
+    async def get_delivery(
+        self, tenant_id: str, webhook_id: str, delivery_id: str
+    ) -> Delivery | None: ...
+
+    async def list_deliveries(self, query: DeliveryQuery) -> Page[Delivery]: ...
+
+    async def purge(self, before: datetime, batch: int) -> int:
+        """Delete up to ``batch`` deliveries triggered before ``before``; return how many."""

@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from hookline.store.schema import tenants
 from hookline.store.sql import SqlStore
+from hookline.store.sql_base import Insert
+
+WORK_CHANNEL = "hookline_work"
 
 
 class PostgresStore(SqlStore):
@@ -18,6 +23,34 @@ class PostgresStore(SqlStore):
             asyncpg_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
         super().__init__(engine, engine)
+        self._listener_url = asyncpg_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
+        self._listener: asyncpg.Connection | None = None
+
+    def _insert(self, table: sa.Table) -> Insert:
+        return postgresql.insert(table)
+
+    async def _announce_work(self, conn: AsyncConnection) -> None:
+        await conn.execute(sa.select(sa.func.pg_notify(WORK_CHANNEL, "")))
+
+    async def wait_for_work(self, at_most: float) -> None:
+        await self._listen()
+        await super().wait_for_work(at_most)
+
+    async def _listen(self) -> None:
+        """Keep a connection LISTENing for work announced by any process; without one
+        (the database is away), waiting falls back to polling."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            self._listener = await asyncpg.connect(self._listener_url, timeout=5)
+            await self._listener.add_listener(WORK_CHANNEL, lambda *_: self._work_arrived())
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            self._listener = None
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+        await super().close()
 
     async def _lock_tenant(self, conn: AsyncConnection, tenant_id: str) -> None:
         await conn.execute(

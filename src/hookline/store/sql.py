@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,8 +15,9 @@ from hookline.errors import InvalidInput, LimitReached
 from hookline.paging import Page, Sort
 from hookline.store.base import ApiKey, Caps, Tenant, WebhookQuery
 from hookline.store.keyset import read_page
+from hookline.store.queue import DeliveryQueue
 from hookline.store.schema import api_keys, tenants, users, webhook_event_types, webhooks
-from hookline.store.sql_base import SqlBase
+from hookline.store.webhook_rows import webhook_row, with_event_types
 from hookline.webhooks import Webhook
 
 _SORT_COLUMNS = {
@@ -29,7 +28,7 @@ _SORT_COLUMNS = {
 }
 
 
-class SqlStore(SqlBase):
+class SqlStore(DeliveryQueue):
     # Tenants, users and keys -----------------------------------------------------------
 
     async def create_tenant(self, name: str) -> Tenant:
@@ -126,7 +125,7 @@ class SqlStore(SqlBase):
         async with self._writing() as conn:
             await self._lock_tenant(conn, webhook.tenant_id)
             await self._check_caps(conn, webhook, caps)
-            await conn.execute(webhooks.insert().values(**_webhook_row(webhook)))
+            await conn.execute(webhooks.insert().values(**webhook_row(webhook)))
             await self._insert_event_types(conn, webhook)
 
     async def _check_caps(self, conn: AsyncConnection, webhook: Webhook, caps: Caps) -> None:
@@ -152,7 +151,7 @@ class SqlStore(SqlBase):
         )
         async with self._reading() as conn:
             rows = (await conn.execute(query)).all()
-            found = await self._with_event_types(conn, rows)
+            found = await with_event_types(conn, rows)
         return found[0] if found else None
 
     async def update_webhook(self, webhook: Webhook) -> bool:
@@ -160,7 +159,7 @@ class SqlStore(SqlBase):
             result = await conn.execute(
                 webhooks.update()
                 .where(webhooks.c.tenant_id == webhook.tenant_id, webhooks.c.id == webhook.id)
-                .values(**_webhook_row(webhook))
+                .values(**webhook_row(webhook))
             )
             if result.rowcount == 0:
                 return False
@@ -200,7 +199,7 @@ class SqlStore(SqlBase):
                 cursor=query.cursor,
                 limit=query.limit,
             )
-            items = await self._with_event_types(conn, window.rows)
+            items = await with_event_types(conn, window.rows)
         return Page(items, window.next, window.prev)
 
     def _sort_expression(self, sort: Sort) -> sa.ColumnElement[Any]:
@@ -239,20 +238,6 @@ class SqlStore(SqlBase):
             )
         return where
 
-    @staticmethod
-    async def _with_event_types(conn: AsyncConnection, rows: Sequence[Any]) -> list[Webhook]:
-        ids = [row.id for row in rows]
-        subscribed: dict[str, list[str]] = {webhook_id: [] for webhook_id in ids}
-        if ids:
-            result = await conn.execute(
-                sa.select(webhook_event_types.c.webhook_id, webhook_event_types.c.event_type)
-                .where(webhook_event_types.c.webhook_id.in_(ids))
-                .order_by(webhook_event_types.c.event_type)
-            )
-            for webhook_id, event_type in result:
-                subscribed[webhook_id].append(event_type)
-        return [_webhook(row, subscribed[row.id]) for row in rows]
-
 
 def _contains(column: sa.Column[Any], text: str) -> sa.ColumnElement[bool]:
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -262,21 +247,3 @@ def _contains(column: sa.Column[Any], text: str) -> sa.ColumnElement[bool]:
 async def _count(conn: AsyncConnection, *where: sa.ColumnElement[bool]) -> int:
     result = await conn.execute(sa.select(sa.func.count()).select_from(webhooks).where(*where))
     return int(result.scalar_one())
-
-
-def _webhook_row(webhook: Webhook) -> dict[str, Any]:
-    row = dataclasses.asdict(webhook)
-    del row["event_types"]  # kept in webhook_event_types
-    row["encrypted_header_names"] = list(webhook.encrypted_header_names)
-    return row
-
-
-_WEBHOOK_COLUMNS = [
-    field.name for field in dataclasses.fields(Webhook) if field.name != "event_types"
-]
-
-
-def _webhook(row: Any, event_types: list[str]) -> Webhook:
-    values = {name: row._mapping[name] for name in _WEBHOOK_COLUMNS}
-    values["encrypted_header_names"] = tuple(values["encrypted_header_names"])
-    return Webhook(**values, event_types=tuple(event_types))

@@ -6,17 +6,23 @@ transaction keeps concurrent caps honest, and how text sorts.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hookline.clock import now
 from hookline.errors import StorageUnavailable
 from hookline.store import migrations
 
+Insert = sqlite.Insert | postgresql.Insert
 _UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError)
 
 
@@ -24,6 +30,7 @@ class SqlBase:
     def __init__(self, read_engine: AsyncEngine, write_engine: AsyncEngine) -> None:
         self._read_engine = read_engine
         self._write_engine = write_engine
+        self._work = asyncio.Event()
 
     # Connections ---------------------------------------------------------------------
 
@@ -45,6 +52,26 @@ class SqlBase:
 
     async def _lock_tenant(self, conn: AsyncConnection, tenant_id: str) -> None:
         """Serialize writes that check a tenant's caps (the SQLite store's writes already are)."""
+
+    def _insert(self, table: sa.Table) -> Insert:
+        """An INSERT that can skip rows whose key exists (``on_conflict_do_nothing``)."""
+        return sqlite.insert(table)
+
+    def _now(self) -> datetime:
+        return now()
+
+    async def _announce_work(self, conn: AsyncConnection) -> None:
+        """Tell other processes that work is due, when the transaction commits."""
+
+    def _work_arrived(self) -> None:
+        self._work.set()
+
+    async def wait_for_work(self, at_most: float) -> None:
+        """Return when new work may be due (published here or, on PostgreSQL, anywhere),
+        or after ``at_most`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._work.wait(), at_most)
+        self._work.clear()
 
     def _text_sort_key(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return sa.func.lower(column)

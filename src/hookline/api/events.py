@@ -1,0 +1,87 @@
+"""``/api/v1/events``: publishing events (SPEC 4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+
+from hookline.api.deps import Caller, ServicesDep
+from hookline.api.errors import error_responses
+from hookline.api.schemas import Published, PublishedEvent
+from hookline.auth import Principal, Role
+from hookline.errors import InvalidInput, NotAllowed, NotFound, PayloadTooLarge
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+MAX_BODY_BYTES = 8 * 1024 * 1024
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "CloudEvents 1.0 structured JSON, the legacy envelope, or the short form "
+    '{"type", "data", "id"?, "time"?, "source"?, "userId"?, "ownerId"?, "spaceId"?, '
+    '"topLevelResourceId"?}.',
+    "additionalProperties": True,
+}
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        _EVENT_SCHEMA,
+                        {"type": "array", "items": _EVENT_SCHEMA, "minItems": 1, "maxItems": 1000},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Published,
+    responses=error_responses(400, 403, 404, 413),
+    openapi_extra=_BODY,
+)
+async def publish_events(
+    request: Request,
+    services: ServicesDep,
+    caller: Caller,
+    tenant_id: Annotated[
+        str | None, Query(alias="tenantId", description="The tenant, for operator keys only.")
+    ] = None,
+) -> Published:
+    """Publish one event or a list of up to 1,000. Answers 202 once they are stored; an
+    event id the tenant published before is accepted again but delivered only once."""
+    tenant = await _tenant_of(services, caller, tenant_id)
+    payload = await _json_body(request)
+    ids = await services.publisher.publish(tenant, payload)
+    return Published(data=[PublishedEvent(id=event_id) for event_id in ids])
+
+
+async def _tenant_of(services: ServicesDep, caller: Principal, tenant_id: str | None) -> str:
+    if caller.role is Role.OPERATOR:
+        if tenant_id is None:
+            raise InvalidInput.one("tenantId", "is required with an operator key")
+        if await services.store.get_tenant(tenant_id) is None:
+            raise NotFound(f"no tenant {tenant_id}")
+        return tenant_id
+    if caller.role not in (Role.PUBLISHER, Role.TENANT_ADMIN):
+        raise NotAllowed(f"a {caller.role} key cannot publish events")
+    assert caller.tenant_id is not None
+    return caller.tenant_id
+
+
+async def _json_body(request: Request) -> object:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput.one("/", f"the request body is not valid JSON ({error})") from None

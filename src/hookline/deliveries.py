@@ -1,0 +1,116 @@
+"""Deliveries: one event sent to one webhook, its attempts, and what the queue hands a worker.
+
+A delivery is due while ``next_attempt_at`` is set and has passed; a worker that claims it
+holds a lease until ``lease_until`` (a crashed worker's lease runs out and the delivery is
+due again). ``status`` is the latest outcome: ``pending`` before the first, then
+``success`` or ``fail`` (a failed delivery may still have retries due).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Status = Literal["pending", "success", "fail"]
+OMITTED = "**OMITTED**"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    id: str
+    tenant_id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    body: str
+    triggered_at: datetime
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    tenant_id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    triggered_at: datetime
+    status: Status
+    status_message: str
+    body: str
+    attempt_count: int
+    next_attempt_at: datetime | None
+    request_url: str | None
+    request_headers: dict[str, str] | None
+    response_status: int | None
+    response_headers: dict[str, str] | None
+    response_body: str | None
+    attempts: tuple[Attempt, ...] = ()
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A due delivery claimed by a worker, with the webhook's current settings to send it."""
+
+    delivery_id: str
+    tenant_id: str
+    webhook_id: str
+    event_id: str
+    body: str
+    attempt_count: int
+    webhook_enabled: bool
+    url: str
+    headers: dict[str, str]
+    sealed_secret: str | None
+    sealed_encrypted_headers: str | None
+    encrypted_header_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Disable:
+    """Disable a webhook, saying why (``disabledReasonCode`` and ``disabledReason``)."""
+
+    webhook_id: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one attempt, as the queue records it."""
+
+    delivery_id: str
+    webhook_id: str
+    attempt: Attempt
+    status: Literal["success", "fail"]
+    status_message: str
+    next_attempt_at: datetime | None
+    request_url: str
+    request_headers: dict[str, str]
+    response_status: int | None
+    response_headers: dict[str, str]
+    response_body: str
+    disable: Disable | None = None
+
+    @property
+    def final_failure(self) -> bool:
+        return self.status == "fail" and self.next_attempt_at is None
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    """When a webhook whose deliveries keep failing is disabled (SPEC 5.2): every delivery
+    that ended within ``window_seconds`` failed, and at least ``threshold`` of them."""
+
+    threshold: int = 20
+    window_seconds: float = 24 * 3600

@@ -1,0 +1,244 @@
+"""Workers: claim due deliveries, send them, record the outcomes in batches.
+
+Concurrency is bounded in total and per webhook; a webhook at its bound is left out of
+claims, so a slow or dead endpoint holds only its own slots and never delays the others.
+Outcomes are written in batches; a claimed delivery whose outcome is never written (the
+process died) is due again when its lease runs out: at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from collections import Counter, deque
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from hookline import signing
+from hookline.clock import now
+from hookline.deliveries import OMITTED, Attempt, Claimed, Disable, FailurePolicy, Result
+from hookline.errors import StorageUnavailable
+from hookline.retry import Decision, RetryPolicy, Verdict
+from hookline.sender import Outcome, Sender
+from hookline.store import Store
+from hookline.vault import Vault
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Limits:
+    total: int = 256
+    per_endpoint: int = 16
+    claim_batch: int = 128
+    lease_seconds: float = 120.0
+    poll_seconds: float = 1.0
+    flush_seconds: float = 0.01
+
+
+@dataclass
+class Attempter:
+    """Makes one attempt of a claimed delivery and says what it came to."""
+
+    sender: Sender
+    vault: Vault
+    policy: RetryPolicy
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def attempt(self, claimed: Claimed) -> Result:
+        started = now()
+        body = claimed.body.encode()
+        headers = self.headers(claimed, body, int(started.timestamp()))
+        if claimed.webhook_enabled:
+            outcome = await self.sender.send(claimed.url, headers, body)
+        else:
+            outcome = Outcome(status_code=None, error="not sent: the webhook is disabled")
+        return self.result(claimed, outcome, started, _shown(headers, claimed))
+
+    def headers(self, claimed: Claimed, body: bytes, timestamp: int) -> dict[str, str]:
+        """The request's headers: the webhook's own, its decrypted encrypted ones, and the
+        signatures (``Qlik-Signature`` and Standard Webhooks) when it has a secret."""
+        headers = dict(claimed.headers)
+        if claimed.sealed_encrypted_headers:
+            headers.update(json.loads(self.vault.open(claimed.sealed_encrypted_headers)))
+        headers["Content-Type"] = "application/json"
+        if claimed.sealed_secret:
+            secret = self.vault.open(claimed.sealed_secret)
+            headers["Qlik-Signature"] = signing.qlik_signature(secret, body)
+            headers.update(
+                signing.standard_webhook_headers(secret, claimed.event_id, timestamp, body)
+            )
+        else:
+            headers.update({"webhook-id": claimed.event_id, "webhook-timestamp": str(timestamp)})
+        return headers
+
+    def result(
+        self, claimed: Claimed, outcome: Outcome, started: datetime, shown: dict[str, str]
+    ) -> Result:
+        number = claimed.attempt_count + 1
+        if claimed.webhook_enabled:
+            decision = self.policy.decide(
+                outcome.status_code, outcome.retry_after, number, self.rng
+            )
+        else:
+            decision = Decision(Verdict.FAILED)
+        message = _message(outcome, decision.verdict, number)
+        return Result(
+            delivery_id=claimed.delivery_id,
+            webhook_id=claimed.webhook_id,
+            attempt=Attempt(
+                number, started, outcome.duration_ms, outcome.status_code, outcome.error
+            ),
+            status="success" if decision.verdict is Verdict.SUCCESS else "fail",
+            status_message=message,
+            next_attempt_at=(
+                started + timedelta(seconds=decision.delay) if decision.delay is not None else None
+            ),
+            request_url=claimed.url,
+            request_headers=shown,
+            response_status=outcome.status_code,
+            response_headers=outcome.headers,
+            response_body=outcome.body,
+            disable=(
+                Disable(claimed.webhook_id, "endpoint-gone", GONE_REASON)
+                if decision.verdict is Verdict.GONE
+                else None
+            ),
+        )
+
+
+GONE_REASON = "the endpoint answered 410 Gone"
+
+
+def _message(outcome: Outcome, verdict: Verdict, number: int) -> str:
+    what = outcome.error or f"HTTP {outcome.status_code}"
+    if verdict is Verdict.SUCCESS:
+        return what
+    if verdict is Verdict.GONE:
+        return f"{what}: the endpoint is gone; the webhook is disabled"
+    if verdict is Verdict.FAILED:
+        return f"{what}; gave up after {number} attempt{'s' if number > 1 else ''}"
+    return f"{what}; will retry"
+
+
+def _shown(headers: dict[str, str], claimed: Claimed) -> dict[str, str]:
+    """The headers as the history shows them: encrypted header values omitted."""
+    hidden = {name.lower() for name in claimed.encrypted_header_names}
+    return {name: OMITTED if name.lower() in hidden else value for name, value in headers.items()}
+
+
+class Dispatcher:
+    """One worker: claims, sends with bounded concurrency, records in batches."""
+
+    def __init__(
+        self, store: Store, attempter: Attempter, limits: Limits, failures: FailurePolicy
+    ) -> None:
+        self._store = store
+        self._attempter = attempter
+        self._limits = limits
+        self._failures = failures
+        self._owner = f"worker-{uuid.uuid4().hex[:12]}"
+        self._in_flight: Counter[str] = Counter()
+        self._waiting: dict[str, deque[Claimed]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._results: list[Result] = []
+        self._slot_freed = asyncio.Event()
+
+    @property
+    def busy(self) -> int:
+        return sum(self._in_flight.values()) + sum(len(q) for q in self._waiting.values())
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Work until ``stopping`` is set, then finish what is in flight and record it."""
+        recorder = asyncio.create_task(self._record_until(stopping))
+        try:
+            while not stopping.is_set():
+                await self._claim_and_start(stopping)
+        finally:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await recorder
+
+    async def _claim_and_start(self, stopping: asyncio.Event) -> None:
+        free = self._limits.total - self.busy
+        if free <= 0:
+            self._slot_freed.clear()
+            await _first(self._slot_freed.wait(), stopping.wait())
+            return
+        try:
+            claimed = await self._store.claim(
+                owner=self._owner,
+                limit=min(free, self._limits.claim_batch),
+                lease_seconds=self._limits.lease_seconds,
+                exclude=self._saturated(),
+            )
+        except StorageUnavailable as error:
+            log.warning("claim failed; retrying", error=str(error))
+            claimed = []
+        for delivery in claimed:
+            self._waiting.setdefault(delivery.webhook_id, deque()).append(delivery)
+            self._start_waiting(delivery.webhook_id)
+        if len(claimed) < min(free, self._limits.claim_batch):
+            await _first(self._store.wait_for_work(self._limits.poll_seconds), stopping.wait())
+
+    def _saturated(self) -> list[str]:
+        return [
+            webhook_id
+            for webhook_id in self._waiting.keys() | self._in_flight.keys()
+            if self._in_flight[webhook_id] >= self._limits.per_endpoint
+            or self._waiting.get(webhook_id)
+        ]
+
+    def _start_waiting(self, webhook_id: str) -> None:
+        waiting = self._waiting.get(webhook_id)
+        while waiting and self._in_flight[webhook_id] < self._limits.per_endpoint:
+            self._in_flight[webhook_id] += 1
+            task = asyncio.create_task(self._attempt(waiting.popleft()))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if waiting is not None and not waiting:
+            del self._waiting[webhook_id]
+
+    async def _attempt(self, claimed: Claimed) -> None:
+        try:
+            self._results.append(await self._attempter.attempt(claimed))
+        except Exception:
+            # Never expected; the lease runs out and the delivery is tried again.
+            log.exception("attempt failed unexpectedly", delivery=claimed.delivery_id)
+        finally:
+            self._in_flight[claimed.webhook_id] -= 1
+            if not self._in_flight[claimed.webhook_id]:
+                del self._in_flight[claimed.webhook_id]
+            self._start_waiting(claimed.webhook_id)
+            self._slot_freed.set()
+
+    async def _record_until(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set() or self._tasks or self._results:
+            await asyncio.sleep(self._limits.flush_seconds)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._results:
+            return
+        batch, self._results = self._results, []
+        try:
+            await self._store.record(batch, self._failures)
+        except StorageUnavailable as error:
+            log.warning("recording outcomes failed; retrying", error=str(error), count=len(batch))
+            self._results = batch + self._results
+            await asyncio.sleep(self._limits.poll_seconds)
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait until the first of ``waits`` finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -1,0 +1,85 @@
+"""Delivery history of a webhook: list, read, and resend — for whoever may see the webhook."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from hookline.auth import Principal
+from hookline.clock import now
+from hookline.deliveries import Claimed, Delivery, FailurePolicy, NewDelivery
+from hookline.dispatcher import Attempter
+from hookline.errors import NotFound
+from hookline.paging import Page
+from hookline.registry import Registry
+from hookline.store import Store
+from hookline.store.base import DeliveryQuery
+from hookline.store.queue import new_delivery_id
+from hookline.webhooks import Webhook
+
+
+@dataclass(frozen=True)
+class History:
+    store: Store
+    registry: Registry
+    attempter: Attempter
+    failures: FailurePolicy
+    lease_seconds: float
+
+    async def list_deliveries(
+        self, caller: Principal, webhook_id: str, query: DeliveryQuery
+    ) -> Page[Delivery]:
+        webhook = await self.registry.get(caller, webhook_id)
+        return await self.store.list_deliveries(
+            dataclasses.replace(query, tenant_id=webhook.tenant_id, webhook_id=webhook.id)
+        )
+
+    async def get(self, caller: Principal, webhook_id: str, delivery_id: str) -> Delivery:
+        webhook = await self.registry.get(caller, webhook_id)
+        return await self._delivery(webhook, delivery_id)
+
+    async def resend(self, caller: Principal, webhook_id: str, delivery_id: str) -> Delivery:
+        """A new delivery of the same body (same event id), sent now with the webhook's
+        current URL, headers and secret; its outcome counts like any other's."""
+        webhook = await self.registry.get(caller, webhook_id)
+        original = await self._delivery(webhook, delivery_id)
+        at = now()
+        new = NewDelivery(
+            id=new_delivery_id(),
+            tenant_id=webhook.tenant_id,
+            webhook_id=webhook.id,
+            event_id=original.event_id,
+            event_type=original.event_type,
+            body=original.body,
+            triggered_at=at,
+            next_attempt_at=at,
+        )
+        await self.store.add_delivery(
+            new, owner=f"resend-{new.id}", lease_seconds=self.lease_seconds
+        )
+        result = await self.attempter.attempt(_claimed(new, webhook))
+        await self.store.record([result], self.failures)
+        return await self._delivery(webhook, new.id)
+
+    async def _delivery(self, webhook: Webhook, delivery_id: str) -> Delivery:
+        found = await self.store.get_delivery(webhook.tenant_id, webhook.id, delivery_id)
+        if found is None:
+            raise NotFound(f"no delivery {delivery_id} of webhook {webhook.id}")
+        return found
+
+
+def _claimed(new: NewDelivery, webhook: Webhook) -> Claimed:
+    return Claimed(
+        delivery_id=new.id,
+        tenant_id=new.tenant_id,
+        webhook_id=webhook.id,
+        event_id=new.event_id,
+        body=new.body,
+        attempt_count=0,
+        webhook_enabled=webhook.enabled,
+        url=webhook.url,
+        headers=webhook.headers,
+        sealed_secret=webhook.sealed_secret,
+        sealed_encrypted_headers=webhook.sealed_encrypted_headers,
+        encrypted_header_names=webhook.encrypted_header_names,
+    )

@@ -1,0 +1,63 @@
+"""Publishing events: parse, store once per tenant, and fan out to the webhooks they reach,
+all in one transaction, so an accepted event is never lost and never delivered twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from hookline import envelopes, filters
+from hookline.catalog import Catalog
+from hookline.clock import now
+from hookline.deliveries import NewDelivery
+from hookline.events import Event, parse_events
+from hookline.matching import reaches, resource_id
+from hookline.store import Store
+from hookline.store.base import Plan
+from hookline.store.queue import new_delivery_id
+from hookline.webhooks import Webhook
+
+USER_DELETED = "com.qlik.v1.user.deleted"
+
+
+@dataclass(frozen=True)
+class Publisher:
+    store: Store
+    catalog: Catalog
+
+    async def publish(self, tenant_id: str, payload: object) -> list[str]:
+        """Accept one event or a list (any of the three forms); return their ids once they
+        are durably stored. An id the tenant published before is accepted again but
+        stored and delivered only once."""
+        batch = parse_events(payload, tenant_id=tenant_id, catalog=self.catalog, now=now())
+        await self.publish_events(tenant_id, batch)
+        return [event.id for event in batch]
+
+    async def publish_events(self, tenant_id: str, batch: list[Event]) -> list[Event]:
+        """Store parsed events; return those that were new."""
+        return await self.store.publish(
+            tenant_id, batch, lambda new, hooks: plan(new, hooks, now())
+        )
+
+
+def plan(batch: list[Event], candidates: list[Webhook], at: datetime) -> Plan:
+    """The deliveries ``batch`` makes to ``candidates`` (the enabled webhooks subscribed to
+    its types), each due at once, and the users whose deletion it announces."""
+    compiled = {hook.id: filters.parse(hook.filter) if hook.filter else None for hook in candidates}
+    deliveries = [
+        NewDelivery(
+            id=new_delivery_id(),
+            tenant_id=event.tenant_id,
+            webhook_id=hook.id,
+            event_id=event.id,
+            event_type=event.type,
+            body=envelopes.render(event, cloud_events=hook.enable_cloud_event_delivery).decode(),
+            triggered_at=at,
+            next_attempt_at=at,
+        )
+        for event in batch
+        for hook in candidates
+        if reaches(hook, event, compiled[hook.id])
+    ]
+    deleted = {resource_id(event) for event in batch if event.type == USER_DELETED}
+    return Plan(deliveries, frozenset(owner for owner in deleted if isinstance(owner, str)))

@@ -1,0 +1,263 @@
+"""Sending one delivery attempt: an HTTPS POST whose every outcome is an `Outcome`.
+
+One `Sender` holds one aiohttp session for the life of the process: its connection pool,
+its TLS context (always verifying: the system CAs plus ``ca_bundle``) and the egress
+guard's resolver are built once in `Sender.start`, so `Sender.send`, the hot path, only
+builds the request. `send` never raises for anything the network or the receiver does:
+timeouts, refused connections, TLS failures and egress refusals become an Outcome's
+``error``; a response, whatever its status, becomes its ``status_code``, headers (up to
+2048 bytes) and body (up to 64 KiB; a longer body is cut off and its connection closed
+rather than drained). Redirects are not followed, and the session keeps no cookies.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import ssl
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
+
+from hookline.egress import EgressRefused, GuardedResolver
+from hookline.settings import Settings
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 2048
+DEFAULT_CONNECTION_LIMIT = 256
+
+# What the network and the receiver can make a request fail with.
+_NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError, EgressRefused)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt came to: a response (``status_code``) or an ``error``, in words."""
+
+    status_code: int | None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    error: str | None = None
+    duration_ms: float = 0.0
+    retry_after: float | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class Sender:
+    """Sends delivery attempts over one long-lived, guarded connection pool."""
+
+    def __init__(self, settings: Settings, *, limit: int = DEFAULT_CONNECTION_LIMIT) -> None:
+        self._settings = settings
+        self._limit = limit
+        self._schemes = frozenset({"https", "http"} if settings.dev else {"https"})
+        self._resolver = GuardedResolver(settings)
+        connect = min(settings.connect_timeout, settings.request_timeout)
+        self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout, connect=connect)
+        self._connect_timeout_message = f"connect timeout after {connect:g} s"
+        self._timeout_message = f"request timeout after {settings.request_timeout:g} s"
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Build the session; call once, inside the event loop that will send."""
+        if self._session is not None:
+            return
+        connector = aiohttp.TCPConnector(
+            limit=self._limit,
+            limit_per_host=0,  # hookline bounds concurrency per endpoint itself
+            resolver=self._resolver,
+            use_dns_cache=False,  # every new connection is resolved and checked again
+            ssl=_tls_context(self._settings),
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),  # one receiver's cookies are no one else's
+            trust_env=False,  # a proxy from the environment would bypass the egress guard
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> Outcome:
+        """POST ``body`` to ``url``; every failure is an Outcome, never an exception."""
+        if self._session is None:
+            raise RuntimeError("Sender.send before Sender.start")
+        started = time.perf_counter()
+        target, refusal = self._check_url(url)
+        if target is None:
+            return Outcome(None, error=refusal, duration_ms=_since(started))
+        request_headers = CIMultiDict(headers)
+        request_headers["User-Agent"] = self._settings.user_agent
+        try:
+            async with self._session.post(
+                target, data=body, headers=request_headers, allow_redirects=False
+            ) as response:
+                return await self._outcome(response, started)
+        except _NETWORK_ERRORS as error:
+            return Outcome(None, error=self._describe(error), duration_ms=_since(started))
+
+    def _check_url(self, url: str) -> tuple[URL | None, str]:
+        """The URL to request, or None and why it is not sent."""
+        try:
+            target = URL(url)
+        except ValueError as error:
+            return None, f"invalid URL: {error}"
+        if target.scheme not in self._schemes:
+            allowed = " or ".join(f"{scheme}://" for scheme in sorted(self._schemes))
+            return None, f"only {allowed} URLs are delivered"
+        if not target.raw_host:
+            return None, "invalid URL: no host"
+        # aiohttp does not ask the resolver about an IP-literal host, so check it here.
+        problem = self._resolver.literal_problem(target.raw_host)
+        if problem is not None:
+            return None, _refused_message(problem)
+        return target, ""
+
+    async def _outcome(self, response: aiohttp.ClientResponse, started: float) -> Outcome:
+        body = bytearray()
+        error: str | None = None
+        try:
+            await _read_capped(response.content, body)
+        except _NETWORK_ERRORS as failure:  # the status arrived; keep it, and say what broke
+            error = f"reading the response body failed: {self._describe(failure)}"
+        if not response.content.at_eof():
+            response.close()  # drop the connection rather than drain the rest
+        return Outcome(
+            status_code=response.status,
+            headers=capture_headers(response.raw_headers),
+            body=body.decode("utf-8", errors="replace"),
+            error=error,
+            duration_ms=_since(started),
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+
+    def _describe(self, error: BaseException) -> str:
+        """A short message for a failed attempt."""
+        if isinstance(error, EgressRefused):
+            return _refused_message(error.reason)
+        if isinstance(error, aiohttp.ConnectionTimeoutError):
+            return self._connect_timeout_message
+        if isinstance(error, TimeoutError):
+            return self._timeout_message
+        if isinstance(error, aiohttp.ClientConnectorCertificateError):
+            certificate_error = error.certificate_error
+            reason = getattr(certificate_error, "verify_message", None) or certificate_error
+            return f"TLS certificate verify failed: {reason}"
+        if isinstance(error, aiohttp.ClientConnectorSSLError | ssl.SSLError):
+            return f"TLS handshake failed: {_tls_reason(error)}"
+        if isinstance(error, aiohttp.ClientConnectorDNSError):
+            return f"cannot resolve {error.host}: {_os_reason(error.os_error)}"
+        if isinstance(error, aiohttp.ClientConnectorError):
+            return f"cannot connect to {error.host}:{error.port}: {_os_reason(error.os_error)}"
+        if isinstance(error, aiohttp.ServerDisconnectedError):
+            return "the server closed the connection without a complete response"
+        if isinstance(error, aiohttp.ClientResponseError):
+            return f"invalid response: {error.message}"
+        if isinstance(error, aiohttp.InvalidURL):
+            return f"invalid URL: {error}"
+        return str(error) or type(error).__name__
+
+
+def capture_headers(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Response headers in arrival order while name + value bytes total at most 2048.
+
+    A repeated name is joined with ", ". Capture stops at the first header that would
+    not fit, so what is kept is always a prefix of what was sent.
+    """
+    captured: dict[str, str] = {}
+    used = 0
+    for raw_name, raw_value in raw_headers:
+        used += len(raw_name) + len(raw_value)
+        if used > MAX_HEADER_BYTES:
+            break
+        name = raw_name.decode("utf-8", errors="replace")
+        value = raw_value.decode("utf-8", errors="replace")
+        captured[name] = f"{captured[name]}, {value}" if name in captured else value
+    return captured
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
+
+    A date is taken relative to ``now`` (a POSIX timestamp, default the current time) and
+    a date in the past is 0. None when the value is absent or invalid.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        seconds = float(value)
+        return seconds if math.isfinite(seconds) else None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:  # "-0000": UTC, without a stated zone
+        moment = moment.replace(tzinfo=UTC)
+    reference = time.time() if now is None else now
+    return max(0.0, moment.timestamp() - reference)
+
+
+async def _read_capped(content: aiohttp.StreamReader, into: bytearray) -> None:
+    while len(into) < MAX_BODY_BYTES:
+        chunk = await content.read(MAX_BODY_BYTES - len(into))
+        if not chunk:
+            return
+        into += chunk
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verifying TLS: the system's CAs, plus the operator's extra bundle when set."""
+    context = ssl.create_default_context()
+    if settings.ca_bundle is not None:
+        context.load_verify_locations(cafile=settings.ca_bundle)
+    return context
+
+
+def _refused_message(reason: str) -> str:
+    return f"refused by egress guard: {reason}"
+
+
+def _os_reason(error: OSError) -> str:
+    """``connection refused`` rather than ``[Errno 111] Connect call failed (...)``."""
+    if error.errno is not None and not isinstance(error, socket.gaierror):
+        return os.strerror(error.errno).lower()
+    return error.strerror or str(error) or type(error).__name__
+
+
+def _tls_reason(error: BaseException) -> str:
+    """``wrong version number`` rather than ``[SSL: WRONG_VERSION_NUMBER] ... (_ssl.c:1006)``."""
+    if isinstance(error, aiohttp.ClientConnectorError):
+        error = error.os_error
+    reason = getattr(error, "reason", None)
+    return reason.lower().replace("_", " ") if isinstance(reason, str) else str(error)
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0

@@ -1,0 +1,418 @@
+"""The delivery queue: events in, deliveries claimed with leases, outcomes recorded in
+batches, history read and purged. Deliveries and attempts are rows; the row is the retry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hookline.deliveries import (
+    Attempt,
+    Claimed,
+    Delivery,
+    Disable,
+    FailurePolicy,
+    NewDelivery,
+    Result,
+)
+from hookline.events import Event
+from hookline.paging import Page
+from hookline.store.base import DeliveryQuery, Planner
+from hookline.store.keyset import read_page
+from hookline.store.schema import (
+    deliveries,
+    delivery_attempts,
+    events,
+    webhook_event_types,
+    webhooks,
+)
+from hookline.store.sql_base import SqlBase
+from hookline.store.webhook_rows import with_event_types
+from hookline.webhooks import Webhook
+
+_DELIVERY_SORT_COLUMNS = {"status": deliveries.c.status, "triggeredAt": deliveries.c.triggered_at}
+
+
+class DeliveryQueue(SqlBase):
+    async def publish(self, tenant_id: str, batch: list[Event], plan: Planner) -> list[Event]:
+        """Store the events not seen before in the tenant and, in the same transaction,
+        what ``plan`` makes of them; return the new events."""
+        async with self._writing() as conn:
+            new = await self._insert_new_events(conn, tenant_id, batch)
+            if new:
+                candidates = await self._subscribed(conn, tenant_id, {event.type for event in new})
+                planned = plan(new, candidates)
+                await self._insert_deliveries(conn, planned.deliveries)
+                await self._disable(
+                    conn, await self._owned(conn, tenant_id, planned.deleted_owners)
+                )
+                if planned.deliveries:
+                    await self._announce_work(conn)
+        if new:
+            self._work_arrived()
+        return new
+
+    async def _insert_new_events(
+        self, conn: AsyncConnection, tenant_id: str, batch: list[Event]
+    ) -> list[Event]:
+        unique = list({event.id: event for event in batch}.values())
+        received = self._now()
+        statement = (
+            self._insert(events)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "id"])
+            .returning(events.c.id)
+        )
+        rows = [
+            {"tenant_id": tenant_id, "id": event.id, "type": event.type, "received_at": received}
+            for event in unique
+        ]
+        inserted = {row.id for row in await conn.execute(statement, rows)}
+        return [event for event in unique if event.id in inserted]
+
+    @staticmethod
+    async def _subscribed(
+        conn: AsyncConnection, tenant_id: str, types: Collection[str]
+    ) -> list[Webhook]:
+        subscribed = (
+            sa.select(webhooks)
+            .where(
+                webhooks.c.tenant_id == tenant_id,
+                webhooks.c.enabled.is_(True),
+                webhooks.c.id.in_(
+                    sa.select(webhook_event_types.c.webhook_id).where(
+                        webhook_event_types.c.tenant_id == tenant_id,
+                        webhook_event_types.c.event_type.in_(types),
+                    )
+                ),
+            )
+            .order_by(webhooks.c.id)
+        )
+        return await with_event_types(conn, (await conn.execute(subscribed)).all())
+
+    @staticmethod
+    async def _owned(
+        conn: AsyncConnection, tenant_id: str, owners: Collection[str]
+    ) -> list[Disable]:
+        if not owners:
+            return []
+        owned = sa.select(webhooks.c.id, webhooks.c.owner_id).where(
+            webhooks.c.tenant_id == tenant_id,
+            webhooks.c.level == "user",
+            webhooks.c.owner_id.in_(owners),
+        )
+        return [
+            Disable(row.id, "owner-deleted", f"its owner {row.owner_id} was deleted")
+            for row in await conn.execute(owned)
+        ]
+
+    @staticmethod
+    async def _insert_deliveries(conn: AsyncConnection, planned: Iterable[NewDelivery]) -> None:
+        rows = [
+            {
+                "id": new.id,
+                "tenant_id": new.tenant_id,
+                "webhook_id": new.webhook_id,
+                "event_id": new.event_id,
+                "event_type": new.event_type,
+                "triggered_at": new.triggered_at,
+                "status": "pending",
+                "status_message": "",
+                "body": new.body,
+                "attempt_count": 0,
+                "next_attempt_at": new.next_attempt_at,
+            }
+            for new in planned
+        ]
+        if rows:
+            await conn.execute(deliveries.insert(), rows)
+
+    async def _disable(self, conn: AsyncConnection, disables: Iterable[Disable]) -> None:
+        for disable in disables:
+            await conn.execute(
+                webhooks.update()
+                .where(webhooks.c.id == disable.webhook_id, webhooks.c.enabled.is_(True))
+                .values(
+                    enabled=False,
+                    disabled_reason=disable.reason,
+                    disabled_reason_code=disable.code,
+                    updated_at=self._now(),
+                )
+            )
+
+    # Workers ---------------------------------------------------------------------------
+
+    async def claim(
+        self, *, owner: str, limit: int, lease_seconds: float, exclude: Collection[str]
+    ) -> list[Claimed]:
+        """Lease up to ``limit`` due deliveries, oldest due first, skipping the webhooks in
+        ``exclude`` and rows another worker holds."""
+        now = self._now()
+        due = (
+            sa.select(deliveries.c.id)
+            .where(
+                deliveries.c.next_attempt_at <= now,
+                sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
+            )
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if exclude:
+            due = due.where(deliveries.c.webhook_id.not_in(exclude))
+        async with self._writing() as conn:
+            ids = list((await conn.execute(due)).scalars())
+            if not ids:
+                return []
+            await conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(ids))
+                .values(lease_until=now + timedelta(seconds=lease_seconds), lease_owner=owner)
+            )
+            rows = await conn.execute(_CLAIMED.where(deliveries.c.id.in_(ids)))
+            return [_claimed(row) for row in rows]
+
+    async def record(self, results: list[Result], failures: FailurePolicy) -> None:
+        """Record attempt outcomes in one transaction; a delivery deleted meanwhile (its
+        webhook was deleted) is skipped. Webhooks are disabled as the results say, or when
+        their deliveries keep failing."""
+        if not results:
+            return
+        async with self._writing() as conn:
+            live = set(
+                (
+                    await conn.execute(
+                        sa.select(deliveries.c.id).where(
+                            deliveries.c.id.in_([result.delivery_id for result in results])
+                        )
+                    )
+                ).scalars()
+            )
+            kept = [result for result in results if result.delivery_id in live]
+            if not kept:
+                return
+            await conn.execute(_RECORD_OUTCOME, [_outcome_row(result) for result in kept])
+            await conn.execute(
+                self._insert(delivery_attempts).on_conflict_do_nothing(),
+                [_attempt_row(result) for result in kept],
+            )
+            await self._disable(conn, [r.disable for r in kept if r.disable is not None])
+            failing = {result.webhook_id for result in kept if result.final_failure}
+            await self._disable(conn, await self._keep_failing(conn, failing, failures))
+
+    async def _keep_failing(
+        self, conn: AsyncConnection, webhook_ids: Iterable[str], policy: FailurePolicy
+    ) -> list[Disable]:
+        since = self._now() - timedelta(seconds=policy.window_seconds)
+        ended = sa.and_(deliveries.c.next_attempt_at.is_(None), deliveries.c.triggered_at >= since)
+        found = []
+        for webhook_id in webhook_ids:
+            result = await conn.execute(
+                sa.select(deliveries.c.status, sa.func.count())
+                .where(deliveries.c.webhook_id == webhook_id, ended)
+                .group_by(deliveries.c.status)
+            )
+            counts: dict[str, int] = dict(result.tuples().all())
+            if counts.get("success", 0) == 0 and counts.get("fail", 0) >= policy.threshold:
+                reason = (
+                    f"every delivery of the last {policy.window_seconds / 3600:g} h failed "
+                    f"after all retries ({counts['fail']} deliveries)"
+                )
+                found.append(Disable(webhook_id, "delivery-failures", reason))
+        return found
+
+    async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> None:
+        """Store a delivery already leased to ``owner``, who sends it now (a resend)."""
+        async with self._writing() as conn:
+            await self._insert_deliveries(conn, [new])
+            await conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id == new.id)
+                .values(
+                    lease_owner=owner,
+                    lease_until=self._now() + timedelta(seconds=lease_seconds),
+                )
+            )
+
+    # History ---------------------------------------------------------------------------
+
+    async def get_delivery(
+        self, tenant_id: str, webhook_id: str, delivery_id: str
+    ) -> Delivery | None:
+        query = sa.select(deliveries).where(
+            deliveries.c.tenant_id == tenant_id,
+            deliveries.c.webhook_id == webhook_id,
+            deliveries.c.id == delivery_id,
+        )
+        async with self._reading() as conn:
+            found = await _with_attempts(conn, (await conn.execute(query)).all())
+        return found[0] if found else None
+
+    async def list_deliveries(self, query: DeliveryQuery) -> Page[Delivery]:
+        sort_value = _DELIVERY_SORT_COLUMNS[query.sort.key]
+        statement = sa.select(deliveries, sort_value.label("sort_value")).where(
+            deliveries.c.tenant_id == query.tenant_id,
+            deliveries.c.webhook_id == query.webhook_id,
+        )
+        if query.event_type is not None:
+            statement = statement.where(deliveries.c.event_type == query.event_type)
+        if query.status is not None:
+            statement = statement.where(deliveries.c.status == query.status)
+        async with self._reading() as conn:
+            window = await read_page(
+                conn,
+                statement,
+                sort_value=sort_value,
+                row_id=deliveries.c.id,
+                sort=query.sort,
+                cursor=query.cursor,
+                limit=query.limit,
+            )
+            items = await _with_attempts(conn, window.rows)
+        return Page(items, window.next, window.prev)
+
+    async def purge(self, before: datetime, batch: int) -> int:
+        """Delete up to ``batch`` deliveries triggered before ``before`` (and events received
+        before it, which ends their de-duplication); return how many deliveries went."""
+        async with self._writing() as conn:
+            old = sa.select(deliveries.c.id).where(deliveries.c.triggered_at < before).limit(batch)
+            ids = list((await conn.execute(old)).scalars())
+            if ids:
+                await conn.execute(
+                    delivery_attempts.delete().where(delivery_attempts.c.delivery_id.in_(ids))
+                )
+                await conn.execute(deliveries.delete().where(deliveries.c.id.in_(ids)))
+            old_events = sa.select(events.c.tenant_id, events.c.id).where(
+                events.c.received_at < before
+            )
+            await conn.execute(
+                events.delete().where(
+                    sa.tuple_(events.c.tenant_id, events.c.id).in_(old_events.limit(batch))
+                )
+            )
+        return len(ids)
+
+
+_CLAIMED = sa.select(
+    deliveries.c.id,
+    deliveries.c.tenant_id,
+    deliveries.c.webhook_id,
+    deliveries.c.event_id,
+    deliveries.c.body,
+    deliveries.c.attempt_count,
+    webhooks.c.enabled,
+    webhooks.c.url,
+    webhooks.c.headers,
+    webhooks.c.sealed_secret,
+    webhooks.c.sealed_encrypted_headers,
+    webhooks.c.encrypted_header_names,
+).join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
+
+
+def _claimed(row: Any) -> Claimed:
+    return Claimed(
+        delivery_id=row.id,
+        tenant_id=row.tenant_id,
+        webhook_id=row.webhook_id,
+        event_id=row.event_id,
+        body=row.body,
+        attempt_count=row.attempt_count,
+        webhook_enabled=row.enabled,
+        url=row.url,
+        headers=dict(row.headers),
+        sealed_secret=row.sealed_secret,
+        sealed_encrypted_headers=row.sealed_encrypted_headers,
+        encrypted_header_names=tuple(row.encrypted_header_names),
+    )
+
+
+_RECORD_OUTCOME = (
+    deliveries.update()
+    .where(deliveries.c.id == sa.bindparam("delivery_id"))
+    .values(
+        status=sa.bindparam("status"),
+        status_message=sa.bindparam("status_message"),
+        attempt_count=sa.bindparam("attempt_count"),
+        next_attempt_at=sa.bindparam("next_attempt_at"),
+        lease_until=None,
+        lease_owner=None,
+        request_url=sa.bindparam("request_url"),
+        request_headers=sa.bindparam("request_headers"),
+        response_status=sa.bindparam("response_status"),
+        response_headers=sa.bindparam("response_headers"),
+        response_body=sa.bindparam("response_body"),
+    )
+)
+
+
+def _outcome_row(result: Result) -> dict[str, Any]:
+    return {
+        "delivery_id": result.delivery_id,
+        "status": result.status,
+        "status_message": result.status_message,
+        "attempt_count": result.attempt.number,
+        "next_attempt_at": result.next_attempt_at,
+        "request_url": result.request_url,
+        "request_headers": result.request_headers,
+        "response_status": result.response_status,
+        "response_headers": result.response_headers,
+        "response_body": result.response_body,
+    }
+
+
+def _attempt_row(result: Result) -> dict[str, Any]:
+    attempt = result.attempt
+    return {
+        "delivery_id": result.delivery_id,
+        "number": attempt.number,
+        "started_at": attempt.started_at,
+        "duration_ms": attempt.duration_ms,
+        "status_code": attempt.status_code,
+        "error": attempt.error,
+    }
+
+
+async def _with_attempts(conn: AsyncConnection, rows: Iterable[Any]) -> list[Delivery]:
+    rows = list(rows)
+    attempts: dict[str, list[Attempt]] = {row.id: [] for row in rows}
+    if rows:
+        found = await conn.execute(
+            sa.select(delivery_attempts)
+            .where(delivery_attempts.c.delivery_id.in_(list(attempts)))
+            .order_by(delivery_attempts.c.number)
+        )
+        for a in found:
+            attempts[a.delivery_id].append(
+                Attempt(a.number, a.started_at, a.duration_ms, a.status_code, a.error)
+            )
+    return [_delivery(row, attempts[row.id]) for row in rows]
+
+
+def _delivery(row: Any, attempts: list[Attempt]) -> Delivery:
+    return Delivery(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        webhook_id=row.webhook_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        triggered_at=row.triggered_at,
+        status=row.status,
+        status_message=row.status_message,
+        body=row.body,
+        attempt_count=row.attempt_count,
+        next_attempt_at=row.next_attempt_at,
+        request_url=row.request_url,
+        request_headers=row.request_headers,
+        response_status=row.response_status,
+        response_headers=row.response_headers,
+        response_body=row.response_body,
+        attempts=tuple(attempts),
+    )
+
+
+def new_delivery_id() -> str:
+    return str(uuid.uuid4())
