@@ -32,7 +32,8 @@ The short form, otherwise::
     {"type": "…", "data": {…}, "id"?, "time"?, "source"?, "userId"?, "ownerId"?,
      "spaceId"?, "topLevelResourceId"?}
 
-Rules for every form (JSON ``null`` means absent; other unknown members are ignored):
+Rules for every form (JSON ``null`` means absent; in the legacy and short forms, members
+not named here are ignored):
 
 - ``type`` must name an event type of the catalog.
 - The id defaults to a new UUID4. It, and the user, owner, space and top-level resource
@@ -70,7 +71,7 @@ MAX_SOURCE_LENGTH = 1024
 MAX_JSON_DEPTH = 100
 DEFAULT_SOURCE = "hookline"
 
-Location = tuple[str | int, ...]
+_Location = tuple[str | int, ...]
 
 _TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?", re.ASCII
@@ -140,14 +141,16 @@ def as_utc(moment: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class _Layout:
-    """Where one event object keeps each Event field and extension, and what it requires."""
+    """Where one event object keeps each Event field, what it requires, and its other
+    extensions (found at ``extensions_at``)."""
 
-    fields: dict[str, Location]
+    fields: dict[str, _Location]
     required: tuple[str, ...]
-    extensions: dict[str, Location]
+    extensions: dict[str, Any]
+    extensions_at: _Location = ()
 
 
-_CLOUD_EVENT_FIELDS: dict[str, Location] = {
+_CLOUD_EVENT_FIELDS: dict[str, _Location] = {
     "id": ("id",),
     "type": ("type",),
     "time": ("time",),
@@ -158,11 +161,12 @@ _CLOUD_EVENT_FIELDS: dict[str, Location] = {
     "space_id": ("spaceid",),
     "top_level_resource_id": ("toplevelresourceid",),
 }
+# The attributes read above, and those handled or refused; the rest are extensions.
 _CLOUD_EVENT_MEMBERS = frozenset(
-    {"specversion", "datacontenttype", "data_base64", "tenantid"}
-    | {location[0] for location in _CLOUD_EVENT_FIELDS.values()}
+    {"specversion", "id", "source", "type", "time", "datacontenttype", "data", "data_base64"}
+    | {"tenantid", "userid", "ownerid", "spaceid", "toplevelresourceid"}
 )
-_LEGACY_FIELDS: dict[str, Location] = {
+_LEGACY_FIELDS: dict[str, _Location] = {
     "id": ("eventId",),
     "type": ("eventType",),
     "time": ("eventTime",),
@@ -173,11 +177,9 @@ _LEGACY_FIELDS: dict[str, Location] = {
     "space_id": ("extensions", "spaceId"),
     "top_level_resource_id": ("extensions", "topLevelResourceId"),
 }
-_LEGACY_EXTENSIONS = frozenset(
-    {"tenantId"} | {location[1] for location in _LEGACY_FIELDS.values() if len(location) == 2}
-)
+_LEGACY_EXTENSIONS = frozenset({"ownerId", "tenantId", "userId", "spaceId", "topLevelResourceId"})
 _OPTIONAL_IDS = ("user_id", "owner_id", "space_id", "top_level_resource_id")
-_SHORT_FIELDS: dict[str, Location] = {
+_SHORT_FIELDS: dict[str, _Location] = {
     "id": ("id",),
     "type": ("type",),
     "time": ("time",),
@@ -193,21 +195,21 @@ _SHORT_FIELDS: dict[str, Location] = {
 class _Reader:
     """Reads the members of one event object, collecting every problem it finds."""
 
-    def __init__(self, payload: dict[str, Any], prefix: Location) -> None:
+    def __init__(self, payload: dict[str, Any], prefix: _Location) -> None:
         self.payload = payload
         self.prefix = prefix
         self.problems: list[Problem] = []
 
-    def get(self, location: Location) -> Any:
+    def get(self, location: _Location) -> Any:
         value: Any = self.payload
         for key in location:
             value = value.get(key) if isinstance(value, dict) else None
         return value
 
-    def problem(self, location: Location, message: str) -> None:
+    def problem(self, location: _Location, message: str) -> None:
         self.problems.append(Problem(pointer(self.prefix + location) or "/", message))
 
-    def text(self, location: Location, max_length: int) -> str | None:
+    def text(self, location: _Location, max_length: int) -> str | None:
         value = self.get(location)
         if value is None:
             return None
@@ -217,7 +219,7 @@ class _Reader:
             return None
         return str(value)
 
-    def event_type(self, location: Location, catalog: Catalog) -> str | None:
+    def event_type(self, location: _Location, catalog: Catalog) -> str | None:
         value = self.get(location)
         if value is None:
             return None
@@ -226,7 +228,7 @@ class _Reader:
             return None
         return value
 
-    def time(self, location: Location) -> datetime | None:
+    def time(self, location: _Location) -> datetime | None:
         value = self.get(location)
         if value is None:
             return None
@@ -235,27 +237,29 @@ class _Reader:
             self.problem(location, "must be a date-time like 2021-03-08T14:51:29Z")
         return moment
 
-    def json(self, location: Location) -> Any:
-        value = self.get(location)
+    def json(self, location: _Location) -> Any:
+        return self.checked_json(self.get(location), location)
+
+    def checked_json(self, value: Any, location: _Location) -> Any:
         found = _json_problem(value, 0)
         if found:
             where, message = found
             self.problem(location + where, message)
         return value
 
-    def expect(self, location: Location, version: str) -> None:
+    def expect(self, location: _Location, version: str) -> None:
         value = self.get(location)
         if value is not None and value != version:
             self.problem(location, f'must be "{version}"')
 
-    def expect_json_content(self, location: Location) -> None:
+    def expect_json_content(self, location: _Location) -> None:
         value = self.get(location)
         if value is not None and not _is_json_media_type(value):
             self.problem(location, "must be application/json or another JSON media type")
 
 
 def _parse(
-    payload: object, prefix: Location, tenant_id: str, catalog: Catalog, now: datetime
+    payload: object, prefix: _Location, tenant_id: str, catalog: Catalog, now: datetime
 ) -> Event:
     if not isinstance(payload, dict):
         raise InvalidInput.one(pointer(prefix) or "/", "must be a JSON object")
@@ -274,8 +278,8 @@ def _cloud_event_layout(reader: _Reader) -> _Layout:
     reader.expect_json_content(("datacontenttype",))
     if reader.payload.get("data_base64") is not None:
         reader.problem(("data_base64",), "binary data is not accepted; send JSON in data")
-    extensions: dict[str, Location] = {
-        name: (name,)
+    extensions = {
+        name: value
         for name, value in reader.payload.items()
         if name not in _CLOUD_EVENT_MEMBERS and value is not None
     }
@@ -288,12 +292,12 @@ def _legacy_layout(reader: _Reader) -> _Layout:
     members = reader.get(("extensions",))
     if members is not None and not isinstance(members, dict):
         reader.problem(("extensions",), "must be an object")
-    extensions: dict[str, Location] = {
-        name: ("extensions", name)
+    extensions = {
+        name: value
         for name, value in (members if isinstance(members, dict) else {}).items()
         if name not in _LEGACY_EXTENSIONS and value is not None
     }
-    return _Layout(_LEGACY_FIELDS, ("type",), extensions)
+    return _Layout(_LEGACY_FIELDS, ("type",), extensions, ("extensions",))
 
 
 def _build(
@@ -311,7 +315,7 @@ def _build(
         "source": reader.text(fields["source"], MAX_SOURCE_LENGTH) or DEFAULT_SOURCE,
         "data": {} if data is None else data,
         **{name: reader.text(fields[name], MAX_ID_LENGTH) for name in _OPTIONAL_IDS},
-        "extensions": {name: reader.json(where) for name, where in layout.extensions.items()},
+        "extensions": reader.checked_json(layout.extensions, layout.extensions_at),
     }
     if reader.problems or event_type is None:
         raise InvalidInput(reader.problems)
@@ -362,7 +366,7 @@ def _is_json_media_type(value: object) -> bool:
     return media_type == "application/json" or ("/" in media_type and media_type.endswith("+json"))
 
 
-def _json_problem(value: object, depth: int) -> tuple[Location, str] | None:
+def _json_problem(value: object, depth: int) -> tuple[_Location, str] | None:
     """The first part of ``value`` that is not storable JSON: where it is, and why."""
     if depth > MAX_JSON_DEPTH:
         return (), f"must not be nested more than {MAX_JSON_DEPTH} levels deep"
@@ -374,17 +378,19 @@ def _json_problem(value: object, depth: int) -> tuple[Location, str] | None:
     return ((), message) if message else None
 
 
-def _object_problem(members: dict[Any, Any], depth: int) -> tuple[Location, str] | None:
+def _object_problem(members: dict[Any, Any], depth: int) -> tuple[_Location, str] | None:
     for name in members:
-        message = _string_problem(name) if isinstance(name, str) else "names must be strings"
+        if not isinstance(name, str):
+            return (str(name),), "member names must be strings"
+        message = _string_problem(name)
         if message:
-            return (str(name),), f"member name {message}"
+            return (name,), f"member name {message}"
     return _first_problem(members.items(), depth)
 
 
 def _first_problem(
     children: Iterable[tuple[str | int, Any]], depth: int
-) -> tuple[Location, str] | None:
+) -> tuple[_Location, str] | None:
     for key, child in children:
         found = _json_problem(child, depth + 1)
         if found:

@@ -35,8 +35,9 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 2048
 DEFAULT_CONNECTION_LIMIT = 256
 
-# What the network and the receiver can make a request fail with.
-_NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError, EgressRefused)
+# What the network, the receiver or a webhook's own settings (a header value aiohttp
+# refuses to send, say) can make an attempt fail with; anything else is a bug and raises.
+_FAILURES = (aiohttp.ClientError, OSError, TimeoutError, EgressRefused, ValueError)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class Sender:
                 target, data=body, headers=request_headers, allow_redirects=False
             ) as response:
                 return await self._outcome(response, started)
-        except _NETWORK_ERRORS as error:
+        except _FAILURES as error:
             return Outcome(None, error=self._describe(error), duration_ms=_since(started))
 
     def _check_url(self, url: str) -> tuple[URL | None, str]:
@@ -144,7 +145,7 @@ class Sender:
         error: str | None = None
         try:
             await _read_capped(response.content, body)
-        except _NETWORK_ERRORS as failure:  # the status arrived; keep it, and say what broke
+        except _FAILURES as failure:  # the status arrived; keep it, and say what broke
             error = f"reading the response body failed: {self._describe(failure)}"
         if not response.content.at_eof():
             response.close()  # drop the connection rather than drain the rest
@@ -177,10 +178,14 @@ class Sender:
             return f"cannot connect to {error.host}:{error.port}: {_os_reason(error.os_error)}"
         if isinstance(error, aiohttp.ServerDisconnectedError):
             return "the server closed the connection without a complete response"
+        if isinstance(error, aiohttp.ClientPayloadError):
+            return "the response body was cut short"
         if isinstance(error, aiohttp.ClientResponseError):
             return f"invalid response: {error.message}"
         if isinstance(error, aiohttp.InvalidURL):
             return f"invalid URL: {error}"
+        if isinstance(error, ValueError):
+            return f"invalid request: {error}"
         return str(error) or type(error).__name__
 
 

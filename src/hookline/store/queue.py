@@ -216,7 +216,7 @@ class DeliveryQueue(SqlBase):
                 .where(deliveries.c.webhook_id == webhook_id, ended)
                 .group_by(deliveries.c.status)
             )
-            counts: dict[str, int] = dict(result.tuples().all())
+            counts: dict[str, int] = dict(result.all())
             if counts.get("success", 0) == 0 and counts.get("fail", 0) >= policy.threshold:
                 reason = (
                     f"every delivery of the last {policy.window_seconds / 3600:g} h failed "

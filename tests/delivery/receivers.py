@@ -1,0 +1,92 @@
+"""A scriptable HTTPS receiver on 127.0.0.1: each path answers from a script of responses
+and records every request it gets."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b"ok"
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class Receiver:
+    def __init__(self, tls: ssl.SSLContext) -> None:
+        self._tls = tls
+        self._scripts: dict[str, list[Reply]] = {}
+        self._received: dict[str, list[Received]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def start(self) -> None:
+        ready = threading.Event()
+        threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
+        ready.wait(10)
+
+    def _serve(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._tls)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        ready.set()
+        self._loop.run_forever()
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def script(self, path: str, *replies: Reply) -> None:
+        """Answer requests to ``path`` with ``replies`` in turn; the last one repeats."""
+        with self._lock:
+            self._scripts[path] = list(replies)
+
+    def received(self, path: str) -> list[Received]:
+        with self._lock:
+            return list(self._received[path])
+
+    def wait_for(self, path: str, count: int, timeout: float = 20) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.received(path)
+            if len(got) >= count:
+                return got
+            time.sleep(0.02)
+        raise AssertionError(f"{path} got {len(self.received(path))} requests, not {count}")
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        with self._lock:
+            self._received[request.path].append(
+                Received(request.path, dict(request.headers), body, time.monotonic())
+            )
+            script = self._scripts.get(request.path, [Reply()])
+            reply = script.pop(0) if len(script) > 1 else script[0]
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        return web.Response(status=reply.status, headers=reply.headers, body=reply.body)

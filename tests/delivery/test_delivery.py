@@ -1,0 +1,413 @@
+"""Events in, signed deliveries out, over real HTTPS on 127.0.0.1, on both databases."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from standardwebhooks import Webhook as StandardWebhook
+
+from hookline.signing import qlik_signature
+from tests.delivery.conftest import HOST
+from tests.delivery.receivers import Receiver, Reply
+from tests.servers import RunningServer, Tenant
+
+APP_CREATED = "com.qlik.v1.app.created"
+SECRET = "0123456789abcdef0123456789abcdef"
+
+
+class Setup:
+    def __init__(self, hookline: RunningServer, receiver: Receiver) -> None:
+        self.receiver = receiver
+        self.tenant: Tenant = hookline.new_tenant()
+        self.admin = self.tenant.client()
+        self.publisher = self.tenant.client("publisher")
+
+    def url(self, path: str, host: str = HOST) -> str:
+        return f"https://{host}:{self.receiver.port}{path}"
+
+    def webhook(self, path: str, **fields: Any) -> dict[str, Any]:
+        body = {"name": path, "url": self.url(path), "eventTypes": [APP_CREATED], **fields}
+        response = self.admin.post("/api/v1/webhooks", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def publish(self, *events: dict[str, Any]) -> list[str]:
+        response = self.publisher.post("/api/v1/events", json=list(events))
+        assert response.status_code == 202, response.text
+        return [item["id"] for item in response.json()["data"]]
+
+    def deliveries(self, webhook_id: str) -> list[dict[str, Any]]:
+        response = self.admin.get(
+            f"/api/v1/webhooks/{webhook_id}/deliveries", params={"limit": 100}
+        )
+        assert response.status_code == 200, response.text
+        return list(response.json()["data"])
+
+    def settle(
+        self, webhook_id: str, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 20
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.deliveries(webhook_id)
+            if done(found):
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"deliveries never settled: {found}")
+
+    def webhook_now(self, webhook_id: str) -> dict[str, Any]:
+        return dict(self.admin.get(f"/api/v1/webhooks/{webhook_id}").json())
+
+
+@pytest.fixture
+def setup(hookline: RunningServer, receiver: Receiver) -> Setup:
+    return Setup(hookline, receiver)
+
+
+def _path() -> str:
+    return f"/{uuid.uuid4().hex[:12]}"
+
+
+def _ended(count: int) -> Callable[[list[dict[str, Any]]], bool]:
+    return lambda found: (
+        len(found) >= count
+        and all(d["nextAttemptAt"] is None and d["status"] != "pending" for d in found)
+    )
+
+
+def test_an_event_is_delivered_signed_both_ways(setup: Setup) -> None:
+    path = _path()
+    hook = setup.webhook(
+        path, secret=SECRET, headers={"X-Team": "blue"}, encryptedHeaders={"X-Token": "t0p"}
+    )
+    [event_id] = setup.publish({"type": APP_CREATED, "data": {"id": "app-1"}, "ownerId": "o1"})
+
+    [got] = setup.receiver.wait_for(path, 1)
+    envelope = json.loads(got.body)
+    assert envelope["eventId"] == event_id
+    assert envelope["eventType"] == APP_CREATED
+    assert envelope["data"] == {"id": "app-1"}
+    assert envelope["extensions"]["tenantId"] == setup.tenant.id
+    assert b" " not in got.body
+    assert got.headers["Content-Type"] == "application/json"
+    assert got.headers["User-Agent"].startswith("hookline-webhook/")
+    assert got.headers["Qlik-Signature"] == qlik_signature(SECRET, got.body)
+    key = "whsec_" + base64.b64encode(SECRET.encode()).decode()
+    StandardWebhook(key).verify(got.body, got.headers)
+    assert got.headers["webhook-id"] == event_id
+    assert got.headers["X-Team"] == "blue"
+    assert got.headers["X-Token"] == "t0p"
+
+    [delivery] = setup.settle(hook["id"], _ended(1))
+    assert delivery["status"] == "success"
+    assert delivery["eventId"] == event_id
+    assert delivery["request"]["body"] == envelope
+    assert delivery["request"]["headers"]["X-Token"] == "**OMITTED**"
+    assert delivery["request"]["headers"]["X-Team"] == "blue"
+    assert delivery["response"]["statusCode"] == 200
+    assert delivery["response"]["body"] == "ok"
+    assert [a["statusCode"] for a in delivery["attempts"]] == [200]
+
+
+def test_cloud_events_delivery_sends_cloudevents_json(setup: Setup) -> None:
+    path = _path()
+    setup.webhook(path, enableCloudEventDelivery=True)
+    [event_id] = setup.publish({"type": APP_CREATED, "data": {"id": "a"}, "spaceId": "s1"})
+    [got] = setup.receiver.wait_for(path, 1)
+    envelope = json.loads(got.body)
+    assert envelope["specversion"] == "1.0"
+    assert envelope["id"] == event_id
+    assert envelope["spaceid"] == "s1"
+
+
+def test_a_failing_endpoint_is_retried_until_it_succeeds(setup: Setup) -> None:
+    path = _path()
+    setup.receiver.script(path, Reply(500), Reply(503), Reply(200))
+    hook = setup.webhook(path)
+    [event_id] = setup.publish({"type": APP_CREATED, "data": {}})
+    got = setup.receiver.wait_for(path, 3)
+    assert {json.loads(r.body)["eventId"] for r in got} == {event_id}
+    [delivery] = setup.settle(hook["id"], _ended(1))
+    assert delivery["status"] == "success"
+    assert [a["statusCode"] for a in delivery["attempts"]] == [500, 503, 200]
+
+
+def test_the_schedule_used_up_ends_in_fail(setup: Setup) -> None:
+    path = _path()
+    setup.receiver.script(path, Reply(500))
+    hook = setup.webhook(path)
+    setup.publish({"type": APP_CREATED, "data": {}})
+    [delivery] = setup.settle(hook["id"], _ended(1))
+    assert delivery["status"] == "fail"
+    assert len(delivery["attempts"]) == 3
+    assert "gave up after 3 attempts" in delivery["statusMessage"]
+    assert len(setup.receiver.received(path)) == 3
+
+
+def test_retry_after_is_honoured(setup: Setup) -> None:
+    path = _path()
+    setup.receiver.script(path, Reply(429, headers={"Retry-After": "1"}), Reply(200))
+    hook = setup.webhook(path)
+    setup.publish({"type": APP_CREATED, "data": {}})
+    first, second = setup.receiver.wait_for(path, 2)
+    assert second.at - first.at >= 0.9
+    setup.settle(hook["id"], _ended(1))
+
+
+def test_410_disables_the_webhook_at_once(setup: Setup) -> None:
+    path = _path()
+    setup.receiver.script(path, Reply(410))
+    hook = setup.webhook(path)
+    setup.publish({"type": APP_CREATED, "data": {}})
+    [delivery] = setup.settle(hook["id"], _ended(1))
+    assert delivery["status"] == "fail"
+    assert len(delivery["attempts"]) == 1
+    now = setup.webhook_now(hook["id"])
+    assert now["enabled"] is False
+    assert now["disabledReasonCode"] == "endpoint-gone"
+    assert "410" in now["disabledReason"]
+    setup.publish({"type": APP_CREATED, "data": {}})
+    time.sleep(0.5)
+    assert len(setup.receiver.received(path)) == 1
+    patched = setup.admin.patch(
+        f"/api/v1/webhooks/{hook['id']}",
+        json=[{"op": "replace", "path": "/enabled", "value": True}],
+    )
+    assert patched.status_code == 204
+    again = setup.webhook_now(hook["id"])
+    assert (again["enabled"], again["disabledReason"], again["disabledReasonCode"]) == (
+        True,
+        None,
+        None,
+    )
+
+
+def test_a_webhook_whose_deliveries_keep_failing_is_disabled(setup: Setup) -> None:
+    path = _path()
+    setup.receiver.script(path, Reply(500))
+    hook = setup.webhook(path)
+    setup.publish(*({"type": APP_CREATED, "data": {"n": n}} for n in range(3)))
+    setup.settle(hook["id"], _ended(3))
+    deadline = time.monotonic() + 10
+    while setup.webhook_now(hook["id"])["enabled"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    now = setup.webhook_now(hook["id"])
+    assert now["enabled"] is False
+    assert now["disabledReasonCode"] == "delivery-failures"
+
+
+def test_a_redirect_is_not_followed(setup: Setup) -> None:
+    path, target = _path(), _path()
+    setup.receiver.script(path, Reply(302, headers={"Location": setup.url(target)}))
+    hook = setup.webhook(path)
+    setup.publish({"type": APP_CREATED, "data": {}})
+    [delivery] = setup.settle(hook["id"], _ended(1))
+    assert delivery["status"] == "fail"
+    assert delivery["attempts"][0]["statusCode"] == 302
+    assert setup.receiver.received(target) == []
+
+
+def test_a_slow_endpoint_times_out(setup: Setup) -> None:
+    path = _path()
+    setup.receiver.script(path, Reply(200, delay=5))
+    hook = setup.webhook(path)
+    setup.publish({"type": APP_CREATED, "data": {}})
+    [delivery] = setup.settle(hook["id"], lambda found: bool(found and found[0]["attempts"]))
+    assert delivery["attempts"][0]["statusCode"] is None
+    assert "timeout" in delivery["attempts"][0]["error"]
+
+
+def test_an_oversize_response_is_captured_to_64_kib(setup: Setup) -> None:
+    path = _path()
+    setup.receiver.script(path, Reply(200, body=b"x" * (1024 * 1024)))
+    hook = setup.webhook(path)
+    setup.publish({"type": APP_CREATED, "data": {}})
+    [delivery] = setup.settle(hook["id"], _ended(1))
+    assert delivery["status"] == "success"
+    assert len(delivery["response"]["body"]) == 64 * 1024
+
+
+def test_a_certificate_for_another_name_fails(setup: Setup) -> None:
+    path = _path()
+    hook = setup.webhook(path)
+    # other.example.test is in the certificate; wrong.example.test is not
+    hook_wrong = setup.admin.put(
+        f"/api/v1/webhooks/{hook['id']}",
+        json={
+            "name": "w",
+            "url": setup.url(path, "wrong.example.test"),
+            "eventTypes": [APP_CREATED],
+            "enabled": True,
+        },
+    )
+    assert hook_wrong.status_code == 200
+    setup.publish({"type": APP_CREATED, "data": {}})
+    [delivery] = setup.settle(hook["id"], lambda found: bool(found and found[0]["attempts"]))
+    assert delivery["attempts"][0]["statusCode"] is None
+    assert "certificate" in delivery["attempts"][0]["error"]
+    assert setup.receiver.received(path) == []
+
+
+def test_the_egress_guard_refuses_an_unlisted_address(setup: Setup) -> None:
+    path = _path()
+    hook = setup.webhook(path)
+    setup.admin.put(
+        f"/api/v1/webhooks/{hook['id']}",
+        json={
+            "name": "g",
+            "url": f"https://private.example.test:{setup.receiver.port}{path}",
+            "eventTypes": [APP_CREATED],
+            "enabled": True,
+        },
+    )
+    setup.publish({"type": APP_CREATED, "data": {}})
+    [delivery] = setup.settle(hook["id"], lambda found: bool(found and found[0]["attempts"]))
+    assert (
+        "egress" in delivery["attempts"][0]["error"]
+        or "refused" in delivery["attempts"][0]["error"]
+    )
+    assert setup.receiver.received(path) == []
+
+
+def test_the_same_event_id_is_delivered_once(setup: Setup) -> None:
+    path = _path()
+    hook = setup.webhook(path)
+    event = {"type": APP_CREATED, "data": {}, "id": "dup-1"}
+    assert setup.publish(event, event) == ["dup-1", "dup-1"]
+    assert setup.publish(event) == ["dup-1"]
+    setup.settle(hook["id"], _ended(1))
+    time.sleep(0.3)
+    assert len(setup.receiver.received(path)) == 1
+    assert len(setup.deliveries(hook["id"])) == 1
+
+
+def test_resend_sends_the_same_body_again_now(setup: Setup) -> None:
+    path = _path()
+    hook = setup.webhook(path)
+    setup.publish({"type": APP_CREATED, "data": {"id": "r"}})
+    [first] = setup.settle(hook["id"], _ended(1))
+    setup.admin.patch(
+        f"/api/v1/webhooks/{hook['id']}",
+        json=[{"op": "add", "path": "/headers/X-New", "value": "1"}],
+    )
+    response = setup.admin.post(
+        f"/api/v1/webhooks/{hook['id']}/deliveries/{first['id']}/actions/resend"
+    )
+    assert response.status_code == 201, response.text
+    resent = response.json()
+    assert resent["id"] != first["id"]
+    assert resent["eventId"] == first["eventId"]
+    assert resent["status"] == "success"
+    assert resent["request"]["body"] == first["request"]["body"]
+    original, again = setup.receiver.wait_for(path, 2)
+    assert original.body == again.body
+    assert again.headers["X-New"] == "1"
+    assert len(setup.deliveries(hook["id"])) == 2
+
+
+def test_deleting_a_webhook_cancels_its_pending_deliveries(setup: Setup) -> None:
+    path = _path()
+    setup.receiver.script(path, Reply(500))
+    hook = setup.webhook(path)
+    setup.publish({"type": APP_CREATED, "data": {}})
+    setup.receiver.wait_for(path, 1)
+    assert setup.admin.delete(f"/api/v1/webhooks/{hook['id']}").status_code == 204
+    time.sleep(1.0)
+    assert len(setup.receiver.received(path)) <= 2  # at most the attempt in flight
+
+
+def test_history_filters_and_pages(setup: Setup) -> None:
+    path = _path()
+    setup.receiver.script(path, Reply(200))
+    hook = setup.webhook(path, eventTypes=[APP_CREATED, "com.qlik.v1.app.published"])
+    setup.publish(
+        *({"type": APP_CREATED, "data": {"n": n}} for n in range(3)),
+        {"type": "com.qlik.v1.app.published", "data": {}},
+    )
+    setup.settle(hook["id"], _ended(4))
+    base = f"/api/v1/webhooks/{hook['id']}/deliveries"
+    published = setup.admin.get(base, params={"eventType": "com.qlik.v1.app.published"}).json()
+    assert len(published["data"]) == 1
+    assert setup.admin.get(base, params={"status": "fail"}).json()["data"] == []
+    seen: list[str] = []
+    page = setup.admin.get(base, params={"limit": 3, "sort": "+triggeredAt"}).json()
+    seen += [d["id"] for d in page["data"]]
+    page = httpx.get(page["links"]["next"]["href"], headers=setup.admin.headers).json()
+    seen += [d["id"] for d in page["data"]]
+    assert len(set(seen)) == 4
+    one = setup.admin.get(f"{base}/{seen[0]}")
+    assert one.status_code == 200
+    assert setup.admin.get(f"{base}/nope").status_code == 404
+
+
+def test_a_user_level_webhook_gets_only_its_owners_events(setup: Setup) -> None:
+    path = _path()
+    alice = setup.tenant.client("user", "alice")
+    response = alice.post(
+        "/api/v1/webhooks",
+        json={"name": "mine", "url": setup.url(path), "eventTypes": [APP_CREATED], "level": "user"},
+    )
+    assert response.status_code == 201, response.text
+    setup.publish(
+        {"type": APP_CREATED, "data": {"n": 1}, "ownerId": "bob"},
+        {"type": APP_CREATED, "data": {"n": 2}, "ownerId": "alice"},
+    )
+    [got] = setup.receiver.wait_for(path, 1)
+    time.sleep(0.3)
+    assert len(setup.receiver.received(path)) == 1
+    assert json.loads(got.body)["data"] == {"n": 2}
+
+
+def test_deleting_a_user_disables_the_webhooks_it_owns(setup: Setup) -> None:
+    carol = setup.tenant.client("user", "carol")
+    response = carol.post(
+        "/api/v1/webhooks",
+        json={"name": "c", "url": setup.url(_path()), "eventTypes": [APP_CREATED], "level": "user"},
+    )
+    hook_id = response.json()["id"]
+    setup.publish({"type": "com.qlik.v1.user.deleted", "data": {"id": "carol"}})
+    now = setup.webhook_now(hook_id)
+    assert now["enabled"] is False
+    assert now["disabledReasonCode"] == "owner-deleted"
+
+
+def test_the_filter_decides_what_is_delivered(setup: Setup) -> None:
+    path = _path()
+    setup.webhook(path, filter='id eq "a1" or spaceId eq "s9"')
+    setup.publish(
+        {"type": APP_CREATED, "data": {"id": "a1"}},
+        {"type": APP_CREATED, "data": {"id": "a2"}},
+        {"type": APP_CREATED, "data": {"id": "a3"}, "spaceId": "s9"},
+    )
+    got = setup.receiver.wait_for(path, 2)
+    time.sleep(0.3)
+    assert sorted(json.loads(r.body)["data"]["id"] for r in setup.receiver.received(path)) == [
+        "a1",
+        "a3",
+    ]
+    assert len(got) == 2
+
+
+def test_publishing_rejects_bad_input_and_stores_nothing(setup: Setup) -> None:
+    path = _path()
+    setup.webhook(path)
+    bad = setup.publisher.post(
+        "/api/v1/events", json=[{"type": APP_CREATED, "data": {}}, {"type": "nope"}]
+    )
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["source"]["pointer"].startswith("/1")
+    assert setup.publisher.post("/api/v1/events", content=b"{nope").status_code == 400
+    assert (
+        setup.tenant.client("user", "u")
+        .post("/api/v1/events", json={"type": APP_CREATED})
+        .status_code
+        == 403
+    )
+    time.sleep(0.3)
+    assert setup.receiver.received(path) == []

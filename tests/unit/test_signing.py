@@ -1,0 +1,306 @@
+"""Tests for hookline.signing: Qlik-Signature and Standard Webhooks headers (SPEC 5.1)."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+import standardwebhooks
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hookline.signing import (
+    qlik_signature,
+    standard_webhook_headers,
+    verify_qlik_signature,
+    verify_standard_webhook,
+)
+
+SECRET = "0123456789abcdef0123456789abcdef"
+BODY = b'{"hello":"world"}'
+VECTOR = "ae4dbaa2e6fed582c7e7b06eb38ccced7e238e14d7e6682e7ada41dd69a3cf10"
+MESSAGE_ID = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
+TIMESTAMP = 1_700_000_000
+
+secrets = st.text(min_size=1, max_size=64)
+bodies = st.binary(max_size=512)
+
+
+def library(secret: str) -> standardwebhooks.Webhook:
+    """A receiver using the Standard Webhooks reference library, given our secret."""
+    return standardwebhooks.Webhook("whsec_" + base64.b64encode(secret.encode()).decode())
+
+
+def headers_now(body: bytes, secret: str = SECRET) -> dict[str, str]:
+    return standard_webhook_headers(secret, MESSAGE_ID, int(time.time()), body)
+
+
+def with_byte_changed(data: bytes, index: int, xor: int) -> bytes:
+    changed = bytearray(data)
+    changed[index % len(data)] ^= xor
+    return bytes(changed)
+
+
+# -- Qlik-Signature --------------------------------------------------------------------------
+
+
+def test_qlik_signature_matches_the_spec_test_vector() -> None:
+    assert qlik_signature(SECRET, BODY) == VECTOR
+
+
+def test_qlik_signature_of_an_empty_body_is_defined() -> None:
+    assert len(qlik_signature(SECRET, b"")) == 64
+
+
+def test_qlik_signature_keys_with_the_secrets_utf8_bytes() -> None:
+    assert qlik_signature("秘密" * 16, BODY) != qlik_signature("秘密" * 16 + "x", BODY)
+    assert verify_qlik_signature("秘密" * 16, BODY, qlik_signature("秘密" * 16, BODY))
+
+
+def test_verify_qlik_signature_accepts_the_test_vector() -> None:
+    assert verify_qlik_signature(SECRET, BODY, VECTOR)
+
+
+def test_verify_qlik_signature_accepts_upper_case_hex() -> None:
+    assert verify_qlik_signature(SECRET, BODY, VECTOR.upper())
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "",
+        VECTOR[:-1],
+        VECTOR + "0",
+        VECTOR[:-1] + "1",
+        "not hex at all",
+        "é" * 64,
+        "\ud800" * 64,
+        "sha256=" + VECTOR,
+    ],
+)
+def test_verify_qlik_signature_refuses_a_wrong_or_malformed_signature(signature: str) -> None:
+    assert not verify_qlik_signature(SECRET, BODY, signature)
+
+
+def test_verify_qlik_signature_refuses_another_secret() -> None:
+    assert not verify_qlik_signature(SECRET[::-1], BODY, VECTOR)
+
+
+@pytest.mark.parametrize("secret", ["", "\ud800" * 32])
+def test_verify_qlik_signature_refuses_an_empty_or_unencodable_secret(secret: str) -> None:
+    assert not verify_qlik_signature(secret, BODY, VECTOR)
+
+
+@pytest.mark.parametrize(
+    "sign",
+    [
+        lambda: qlik_signature("", BODY),
+        lambda: standard_webhook_headers("", MESSAGE_ID, TIMESTAMP, BODY),
+    ],
+)
+def test_signing_with_an_empty_secret_is_refused(sign: Callable[[], object]) -> None:
+    with pytest.raises(ValueError, match="empty secret"):
+        sign()
+
+
+@given(secrets, bodies)
+def test_any_body_verifies_against_its_own_qlik_signature(secret: str, body: bytes) -> None:
+    assert verify_qlik_signature(secret, body, qlik_signature(secret, body))
+
+
+@given(secrets, bodies.filter(bool), st.integers(min_value=0), st.integers(1, 255))
+def test_any_one_byte_change_breaks_the_qlik_signature(
+    secret: str, body: bytes, index: int, xor: int
+) -> None:
+    signature = qlik_signature(secret, body)
+    assert not verify_qlik_signature(secret, with_byte_changed(body, index, xor), signature)
+
+
+# -- Standard Webhooks: the headers ---------------------------------------------------------
+
+
+def test_standard_webhook_headers_carry_id_timestamp_and_a_v1_signature() -> None:
+    headers = standard_webhook_headers(SECRET, MESSAGE_ID, TIMESTAMP, BODY)
+    assert list(headers) == ["webhook-id", "webhook-timestamp", "webhook-signature"]
+    assert headers["webhook-id"] == MESSAGE_ID
+    assert headers["webhook-timestamp"] == "1700000000"
+    version, signature = headers["webhook-signature"].split(",")
+    assert version == "v1"
+    assert len(base64.b64decode(signature, validate=True)) == 32
+
+
+def test_standard_webhook_signature_is_the_one_the_reference_library_computes() -> None:
+    headers = standard_webhook_headers(SECRET, MESSAGE_ID, TIMESTAMP, BODY)
+    expected = library(SECRET).sign(
+        MESSAGE_ID, datetime.fromtimestamp(TIMESTAMP, UTC), BODY.decode()
+    )
+    assert headers["webhook-signature"] == expected
+
+
+def test_the_reference_library_accepts_our_headers() -> None:
+    assert library(SECRET).verify(BODY, headers_now(BODY)) == {"hello": "world"}
+
+
+def test_the_reference_library_refuses_a_tampered_body() -> None:
+    headers = headers_now(BODY)
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        library(SECRET).verify(b'{"hello":"World"}', headers)
+
+
+def test_the_reference_library_refuses_our_headers_under_another_secret() -> None:
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        library(SECRET[::-1]).verify(BODY, headers_now(BODY))
+
+
+@given(secrets, st.text(max_size=256))
+def test_the_reference_library_accepts_our_headers_for_any_secret_and_body(
+    secret: str, text: str
+) -> None:
+    body = text.encode()
+    library(secret).verify(body, headers_now(body, secret), json_parse=False)
+
+
+@given(secrets, st.text(min_size=1, max_size=256), st.integers(min_value=0))
+def test_the_reference_library_refuses_any_changed_character(
+    secret: str, text: str, index: int
+) -> None:
+    position = index % len(text)
+    changed = text[:position] + chr(ord(text[position]) ^ 1) + text[position + 1 :]
+    headers = headers_now(text.encode(), secret)
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        library(secret).verify(changed.encode(), headers, json_parse=False)
+
+
+# -- Standard Webhooks: our verifier --------------------------------------------------------
+
+
+def signed(body: bytes = BODY, secret: str = SECRET) -> dict[str, str]:
+    return standard_webhook_headers(secret, MESSAGE_ID, TIMESTAMP, body)
+
+
+def test_verify_standard_webhook_accepts_our_own_headers() -> None:
+    assert verify_standard_webhook(SECRET, signed(), BODY, now=TIMESTAMP)
+
+
+def test_verify_standard_webhook_accepts_headers_signed_by_the_reference_library() -> None:
+    signature = library(SECRET).sign(
+        MESSAGE_ID, datetime.fromtimestamp(TIMESTAMP, UTC), BODY.decode()
+    )
+    headers = {
+        "webhook-id": MESSAGE_ID,
+        "webhook-timestamp": str(TIMESTAMP),
+        "webhook-signature": signature,
+    }
+    assert verify_standard_webhook(SECRET, headers, BODY, now=TIMESTAMP)
+
+
+def test_verify_standard_webhook_finds_header_names_in_any_case() -> None:
+    headers = {name.title(): value for name, value in signed().items()}
+    assert "Webhook-Signature" in headers
+    assert verify_standard_webhook(SECRET, headers, BODY, now=TIMESTAMP)
+
+
+def test_verify_standard_webhook_accepts_any_of_several_signatures() -> None:
+    headers = signed()
+    good = headers["webhook-signature"]
+    other = signed(secret=SECRET[::-1])["webhook-signature"]
+    headers["webhook-signature"] = f"v1,bm90IGl0 {other} v1a,xyz {good}"
+    assert verify_standard_webhook(SECRET, headers, BODY, now=TIMESTAMP)
+
+
+def test_verify_standard_webhook_ignores_a_matching_signature_of_another_version() -> None:
+    headers = signed()
+    headers["webhook-signature"] = headers["webhook-signature"].replace("v1,", "v2,")
+    assert not verify_standard_webhook(SECRET, headers, BODY, now=TIMESTAMP)
+
+
+@pytest.mark.parametrize("offset", [-300, -1, 0, 1, 300])
+def test_verify_standard_webhook_accepts_a_timestamp_within_the_tolerance(offset: int) -> None:
+    assert verify_standard_webhook(SECRET, signed(), BODY, now=TIMESTAMP + offset)
+
+
+@pytest.mark.parametrize("offset", [-301, 301, -86_400, 86_400])
+def test_verify_standard_webhook_refuses_a_timestamp_outside_the_tolerance(offset: int) -> None:
+    assert not verify_standard_webhook(SECRET, signed(), BODY, now=TIMESTAMP + offset)
+
+
+def test_verify_standard_webhook_tolerance_is_configurable() -> None:
+    assert verify_standard_webhook(SECRET, signed(), BODY, now=TIMESTAMP + 3600, tolerance=3600)
+    assert not verify_standard_webhook(SECRET, signed(), BODY, now=TIMESTAMP + 10, tolerance=5)
+
+
+def test_verify_standard_webhook_refuses_a_replay_with_a_fresh_timestamp() -> None:
+    headers = signed()
+    headers["webhook-timestamp"] = str(TIMESTAMP + 3600)
+    assert not verify_standard_webhook(SECRET, headers, BODY, now=TIMESTAMP + 3600)
+
+
+def test_verify_standard_webhook_refuses_another_message_id() -> None:
+    headers = signed()
+    headers["webhook-id"] = "msg_other"
+    assert not verify_standard_webhook(SECRET, headers, BODY, now=TIMESTAMP)
+
+
+def test_verify_standard_webhook_refuses_another_secret() -> None:
+    assert not verify_standard_webhook(SECRET[::-1], signed(), BODY, now=TIMESTAMP)
+
+
+@pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+def test_verify_standard_webhook_refuses_a_missing_header(missing: str) -> None:
+    headers = signed()
+    del headers[missing]
+    assert not verify_standard_webhook(SECRET, headers, BODY, now=TIMESTAMP)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("webhook-id", ""),
+        ("webhook-id", "\ud800"),
+        ("webhook-timestamp", ""),
+        ("webhook-timestamp", "soon"),
+        ("webhook-timestamp", "1700000000.0"),
+        ("webhook-timestamp", "-1700000000"),
+        ("webhook-timestamp", " 1700000000"),
+        ("webhook-timestamp", "１７００００００００"),
+        ("webhook-timestamp", "9" * 5000),
+        ("webhook-signature", ""),
+        ("webhook-signature", "v1"),
+        ("webhook-signature", "v1,"),
+        ("webhook-signature", "v1,!!!not-base64!!!"),
+        ("webhook-signature", "v1,é"),
+        ("webhook-signature", "v1,\ud800"),
+        ("webhook-signature", "   "),
+    ],
+)
+def test_verify_standard_webhook_refuses_malformed_headers_without_raising(
+    name: str, value: str
+) -> None:
+    headers = signed()
+    headers[name] = value
+    assert not verify_standard_webhook(SECRET, headers, BODY, now=TIMESTAMP)
+
+
+@pytest.mark.parametrize("secret", ["", "\ud800" * 32])
+def test_verify_standard_webhook_refuses_an_empty_or_unencodable_secret(secret: str) -> None:
+    assert not verify_standard_webhook(secret, signed(), BODY, now=TIMESTAMP)
+
+
+@given(secrets, bodies, st.text(min_size=1, max_size=64), st.integers(0, 2**40))
+def test_any_message_verifies_against_its_own_standard_headers(
+    secret: str, body: bytes, message_id: str, timestamp: int
+) -> None:
+    headers = standard_webhook_headers(secret, message_id, timestamp, body)
+    assert verify_standard_webhook(secret, headers, body, now=timestamp)
+
+
+@given(secrets, bodies.filter(bool), st.integers(min_value=0), st.integers(1, 255))
+def test_any_one_byte_change_breaks_the_standard_signature(
+    secret: str, body: bytes, index: int, xor: int
+) -> None:
+    headers = standard_webhook_headers(secret, MESSAGE_ID, TIMESTAMP, body)
+    changed = with_byte_changed(body, index, xor)
+    assert not verify_standard_webhook(secret, headers, changed, now=TIMESTAMP)
