@@ -64,7 +64,7 @@ class Receiver:
     def script(self, path: str, *replies: Reply) -> None:
         """Answer requests to ``path`` with ``replies`` in turn; the last one repeats."""
         with self._lock:
-            self._scripts[path] = list(replies)
+            self._scripts[path] = list(replies) or [Reply()]
 
     def received(self, path: str) -> list[Received]:
         with self._lock:
