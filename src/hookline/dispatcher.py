@@ -148,7 +148,10 @@ class Dispatcher:
         self._waiting: dict[str, deque[Claimed]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[Result] = []
-        self._slot_freed = asyncio.Event()
+        # Set when a claim could find more than the last one: a webhook left the set that
+        # claims skip, or a slot opened while every slot was taken.
+        self._room = asyncio.Event()
+        self._full = False
 
     @property
     def busy(self) -> int:
@@ -166,9 +169,10 @@ class Dispatcher:
 
     async def _claim_and_start(self, stopping: asyncio.Event) -> None:
         free = self._limits.total - self.busy
-        if free <= 0:
-            self._slot_freed.clear()
-            await _first(self._slot_freed.wait(), stopping.wait())
+        self._full = free <= 0
+        self._room.clear()
+        if self._full:
+            await _first(self._room.wait(), stopping.wait())
             return
         try:
             claimed = await self._store.claim(
@@ -184,7 +188,11 @@ class Dispatcher:
             self._waiting.setdefault(delivery.webhook_id, deque()).append(delivery)
             self._start_waiting(delivery.webhook_id)
         if len(claimed) < min(free, self._limits.claim_batch):
-            await _first(self._store.wait_for_work(self._limits.poll_seconds), stopping.wait())
+            await _first(
+                self._store.wait_for_work(self._limits.poll_seconds),
+                self._room.wait(),
+                stopping.wait(),
+            )
 
     def _saturated(self) -> list[str]:
         return [
@@ -215,7 +223,8 @@ class Dispatcher:
             if not self._in_flight[claimed.webhook_id]:
                 del self._in_flight[claimed.webhook_id]
             self._start_waiting(claimed.webhook_id)
-            self._slot_freed.set()
+            if self._full or claimed.webhook_id not in self._waiting:
+                self._room.set()
 
     async def _record_until(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set() or self._tasks or self._results:
