@@ -17,8 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hookline import accounts
+from hookline.embedded import Hookline
 from hookline.services import Services
 from hookline.settings import load_settings
+from hookline.webhooks import NewWebhook
 from tests.databases import TEST_SECRET_KEY, Templates, fresh_database
 from tests.delivery.conftest import FAST, HOST
 from tests.delivery.receivers import Receiver
@@ -174,24 +177,25 @@ def test_workers_sharing_postgres_never_send_an_attempt_twice(
 
 async def _publish_in_process(database_url: str, ca_file: Path, url: str) -> list[str]:
     """Publish with hookline's Python API, as a platform written in Python would."""
-    services = Services.build(
-        load_settings(database_url=database_url, secret_key=TEST_SECRET_KEY, ca_bundle=str(ca_file))
-    )
-    try:
-        await services.store.migrate()
-        tenant = await services.store.create_tenant("acme")
-        await services.store.ensure_user(tenant.id, "admin")
-        from hookline.auth import Principal, Role
-        from hookline.webhooks import NewWebhook
-
-        admin = Principal("k", Role.TENANT_ADMIN, tenant.id, "admin")
-        await services.registry.create(
-            admin, NewWebhook(name="w", url=url, event_types=[APP_CREATED])
-        )
-        ids: list[str] = []
+    settings = {"database_url": database_url, "secret_key": TEST_SECRET_KEY}
+    environment = _environment(database_url, ca_file)
+    _cli(environment, "tenant", "create", "acme")
+    key = _cli(environment, "key", "create", "--tenant", "acme", "--role", "tenant-admin")
+    await _create_webhook(settings, key, url)
+    ids: list[str] = []
+    async with Hookline.open(**settings) as hooks:
         for batch in range(5):
             events = [{"type": APP_CREATED, "data": {"n": batch * 100 + n}} for n in range(100)]
-            ids += await services.publisher.publish(tenant.id, events)
-        return ids
+            ids += await hooks.publish("acme", events)
+    return ids
+
+
+async def _create_webhook(settings: dict[str, str], key: str, url: str) -> None:
+    services = Services.build(load_settings(**settings))
+    try:
+        caller = await accounts.authenticate(services.store, key)
+        await services.registry.create(
+            caller, NewWebhook(name="w", url=url, event_types=[APP_CREATED])
+        )
     finally:
         await services.store.close()
