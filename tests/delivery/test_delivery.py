@@ -411,3 +411,16 @@ def test_publishing_rejects_bad_input_and_stores_nothing(setup: Setup) -> None:
     )
     time.sleep(0.3)
     assert setup.receiver.received(path) == []
+
+
+def test_an_oversize_publish_is_a_413_and_stores_nothing(setup: Setup) -> None:
+    path = _path()
+    setup.webhook(path)
+    huge = [{"type": APP_CREATED, "data": {"blob": "x" * 9000}} for _ in range(1000)]
+    response = setup.publisher.post("/api/v1/events", json=huge)
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["code"] == "payload-too-large"
+    too_many = [{"type": APP_CREATED, "data": {}} for _ in range(1001)]
+    assert setup.publisher.post("/api/v1/events", json=too_many).status_code == 400
+    time.sleep(0.3)
+    assert setup.receiver.received(path) == []
