@@ -183,3 +183,36 @@ def test_serve_creates_the_database_and_prints_an_admin_key_on_first_start(
     second.process.send_signal(signal.SIGTERM)
     assert second.process.wait(timeout=30) == 0
     assert not any("hlk_" in line for line in second.lines)
+
+
+def test_emit_publishes_one_event_and_prints_its_id(database: str) -> None:
+    hookline("tenant", "create", "acme", "--database", database)
+    args = ["emit", "--tenant", "acme", "com.qlik.v1.app.created", "--database", database]
+    result = hookline(*args, "--data", '{"id": "app-1"}', "--id", "evt-1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "evt-1\n"
+    generated = hookline(*args)
+    assert UUID.match(generated.stdout.strip())
+
+
+def test_emit_with_data_that_is_not_json_is_one_line(database: str) -> None:
+    hookline("tenant", "create", "acme", "--database", database)
+    args = ["emit", "--tenant", "acme", "com.qlik.v1.app.created", "--data", "{nope"]
+    result = hookline(*args, "--database", database)
+    assert result.returncode == 1
+    assert "--data: is not JSON" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_emit_of_an_unknown_type_fails(database: str) -> None:
+    hookline("tenant", "create", "acme", "--database", database)
+    result = hookline("emit", "--tenant", "acme", "com.example.nope", "--database", database)
+    assert result.returncode == 1
+    assert "unknown event type" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_purge_says_how_much_it_removed(database: str) -> None:
+    result = hookline("purge", "--database", database, "--history-days", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "purged 0 deliveries older than 3 days\n"
