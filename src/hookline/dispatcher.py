@@ -30,6 +30,7 @@ from hookline.store import Store
 from hookline.vault import Vault
 
 log = structlog.get_logger()
+SHUTDOWN_FLUSH_TRIES = 10
 
 
 @dataclass(frozen=True)
@@ -227,13 +228,20 @@ class Dispatcher:
                 self._room.set()
 
     async def _record_until(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set() or self._tasks or self._results:
+        """Flush outcomes until stopped and nothing is left; when stopping, give up after a
+        few failed flushes (the leases run out and the deliveries are attempted again)."""
+        failures_left = SHUTDOWN_FLUSH_TRIES
+        while not stopping.is_set() or self._tasks or (self._results and failures_left):
             await asyncio.sleep(self._limits.flush_seconds)
-            await self._flush()
+            if not await self._flush() and stopping.is_set():
+                failures_left -= 1
+        if self._results:
+            log.warning("outcomes not recorded at shutdown", count=len(self._results))
 
-    async def _flush(self) -> None:
+    async def _flush(self) -> bool:
+        """Record the outcomes gathered so far; False if the database refused them."""
         if not self._results:
-            return
+            return True
         batch, self._results = self._results, []
         try:
             await self._store.record(batch, self._failures)
@@ -241,6 +249,8 @@ class Dispatcher:
             log.warning("recording outcomes failed; retrying", error=str(error), count=len(batch))
             self._results = batch + self._results
             await asyncio.sleep(self._limits.poll_seconds)
+            return False
+        return True
 
 
 async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
