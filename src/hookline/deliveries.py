@@ -110,7 +110,8 @@ class Result:
 @dataclass(frozen=True)
 class FailurePolicy:
     """When a webhook whose deliveries keep failing is disabled (SPEC 5.2): every delivery
-    that ended within ``window_seconds`` failed, and at least ``threshold`` of them."""
+    that ended (succeeded, or failed with no retry left) within ``window_seconds`` failed,
+    and at least ``threshold`` of them."""
 
     threshold: int = 20
     window_seconds: float = 24 * 3600

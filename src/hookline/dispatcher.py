@@ -250,6 +250,10 @@ class Dispatcher:
             self._results = batch + self._results
             await asyncio.sleep(self._limits.poll_seconds)
             return False
+        except Exception:
+            # Never expected; dropping the batch is safe: the leases run out and the
+            # deliveries are attempted again.
+            log.exception("recording outcomes failed; dropped", count=len(batch))
         return True
 
 

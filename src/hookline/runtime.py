@@ -67,11 +67,12 @@ class Runtime:
 
 
 async def purge_history(services: Services) -> int:
-    """Delete deliveries older than the retention, in bounded batches; return how many."""
+    """Delete deliveries and events older than the retention, in bounded batches; return
+    how many deliveries went."""
     before = now() - timedelta(days=services.settings.history_days)
     total = 0
-    while (deleted := await services.store.purge(before, PURGE_BATCH)) > 0:
-        total += deleted
-        if deleted < PURGE_BATCH:
-            break
-    return total
+    while True:
+        purged = await services.store.purge(before, PURGE_BATCH)
+        total += purged.deliveries
+        if max(purged.deliveries, purged.events) < PURGE_BATCH:
+            return total

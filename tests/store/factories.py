@@ -1,11 +1,15 @@
-"""Webhooks for store tests, valid and complete, with only what a test cares about given."""
+"""Webhooks, events, deliveries and outcomes for store tests, valid and complete, with only
+what a test cares about given."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from hookline.deliveries import Attempt, Disable, NewDelivery, Result
+from hookline.events import Event
 from hookline.webhooks import Webhook
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -40,3 +44,64 @@ def webhook(tenant_id: str, number: int = 0, **fields: Any) -> Webhook:
     }
     values.update(fields)
     return Webhook(**values)
+
+
+# Events, deliveries and outcomes for the delivery queue tests ----------------------------
+
+APP_CREATED = "com.qlik.v1.app.created"
+
+
+def event(tenant_id: str, event_id: str | None = None, **fields: Any) -> Event:
+    values: dict[str, Any] = {
+        "id": event_id or str(uuid.uuid4()),
+        "tenant_id": tenant_id,
+        "type": APP_CREATED,
+        "time": START,
+        "source": "tests",
+        "data": {},
+    }
+    values.update(fields)
+    return Event(**values)
+
+
+def new_delivery(
+    new: Event, hook: Webhook, *, triggered_at: datetime, next_attempt_at: datetime | None
+) -> NewDelivery:
+    return NewDelivery(
+        id=str(uuid.uuid4()),
+        tenant_id=new.tenant_id,
+        webhook_id=hook.id,
+        event_id=new.id,
+        event_type=new.type,
+        body=json.dumps({"eventId": new.id, "eventType": new.type}, separators=(",", ":")),
+        triggered_at=triggered_at,
+        next_attempt_at=next_attempt_at,
+    )
+
+
+def outcome(
+    delivery_id: str,
+    webhook_id: str,
+    *,
+    number: int = 1,
+    status: Literal["success", "fail"] = "fail",
+    next_attempt_at: datetime | None = None,
+    started_at: datetime = START,
+    disable: Disable | None = None,
+) -> Result:
+    """The result of attempt ``number``: a 200 answer for a success, else a 500."""
+    code = 200 if status == "success" else 500
+    return Result(
+        delivery_id=delivery_id,
+        webhook_id=webhook_id,
+        attempt=Attempt(number, started_at, 12.5, code, None),
+        status=status,
+        status_message=f"attempt {number} answered {code}",
+        next_attempt_at=next_attempt_at,
+        request_url="https://receiver.example.com/in",
+        request_headers={"Content-Type": "application/json", "X-Tok": "**OMITTED**"},
+        response_status=code,
+        response_headers={"Content-Type": "text/plain"},
+        response_body=f"answer {number}",
+        disable=disable,
+    )

@@ -85,6 +85,14 @@ class DeliveryQuery:
 
 
 @dataclass(frozen=True)
+class Purged:
+    """How many rows one purge call deleted."""
+
+    deliveries: int
+    events: int
+
+
+@dataclass(frozen=True)
 class Caps:
     per_tenant: int
     per_user: int
@@ -159,5 +167,6 @@ class Store(Protocol):
 
     async def list_deliveries(self, query: DeliveryQuery) -> Page[Delivery]: ...
 
-    async def purge(self, before: datetime, batch: int) -> int:
-        """Delete up to ``batch`` deliveries triggered before ``before``; return how many."""
+    async def purge(self, before: datetime, batch: int) -> Purged:
+        """Delete up to ``batch`` deliveries triggered before ``before`` and up to ``batch``
+        events received before it."""

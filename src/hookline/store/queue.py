@@ -22,7 +22,7 @@ from hookline.deliveries import (
 )
 from hookline.events import Event
 from hookline.paging import Page
-from hookline.store.base import DeliveryQuery, Planner
+from hookline.store.base import DeliveryQuery, Planner, Purged
 from hookline.store.keyset import read_page
 from hookline.store.schema import (
     deliveries,
@@ -60,7 +60,10 @@ class DeliveryQueue(SqlBase):
     async def _insert_new_events(
         self, conn: AsyncConnection, tenant_id: str, batch: list[Event]
     ) -> list[Event]:
-        unique = list({event.id: event for event in batch}.values())
+        first: dict[str, Event] = {}
+        for event in batch:
+            first.setdefault(event.id, event)
+        unique = list(first.values())
         received = self._now()
         statement = (
             self._insert(events)
@@ -173,7 +176,9 @@ class DeliveryQueue(SqlBase):
                 .where(deliveries.c.id.in_(ids))
                 .values(lease_until=now + timedelta(seconds=lease_seconds), lease_owner=owner)
             )
-            rows = await conn.execute(_CLAIMED.where(deliveries.c.id.in_(ids)))
+            rows = await conn.execute(
+                _CLAIMED.where(deliveries.c.id.in_(ids)).order_by(deliveries.c.next_attempt_at)
+            )
             return [_claimed(row) for row in rows]
 
     async def record(self, results: list[Result], failures: FailurePolicy) -> None:
@@ -186,16 +191,19 @@ class DeliveryQueue(SqlBase):
             live = set(
                 (
                     await conn.execute(
-                        sa.select(deliveries.c.id).where(
-                            deliveries.c.id.in_([result.delivery_id for result in results])
-                        )
+                        # Locked, so a webhook deleted meanwhile cannot take them away
+                        # before the attempts are written.
+                        sa.select(deliveries.c.id)
+                        .where(deliveries.c.id.in_([result.delivery_id for result in results]))
+                        .with_for_update()
                     )
                 ).scalars()
             )
             kept = [result for result in results if result.delivery_id in live]
             if not kept:
                 return
-            await conn.execute(_RECORD_OUTCOME, [_outcome_row(result) for result in kept])
+            at = self._now()
+            await conn.execute(_RECORD_OUTCOME, [_outcome_row(result, at) for result in kept])
             await conn.execute(
                 self._insert(delivery_attempts).on_conflict_do_nothing(),
                 [_attempt_row(result) for result in kept],
@@ -208,7 +216,7 @@ class DeliveryQueue(SqlBase):
         self, conn: AsyncConnection, webhook_ids: Iterable[str], policy: FailurePolicy
     ) -> list[Disable]:
         since = self._now() - timedelta(seconds=policy.window_seconds)
-        ended = sa.and_(deliveries.c.next_attempt_at.is_(None), deliveries.c.triggered_at >= since)
+        ended = deliveries.c.ended_at >= since
         found = []
         for webhook_id in webhook_ids:
             result = await conn.execute(
@@ -275,9 +283,9 @@ class DeliveryQueue(SqlBase):
             items = await _with_attempts(conn, window.rows)
         return Page(items, window.next, window.prev)
 
-    async def purge(self, before: datetime, batch: int) -> int:
-        """Delete up to ``batch`` deliveries triggered before ``before`` (and events received
-        before it, which ends their de-duplication); return how many deliveries went."""
+    async def purge(self, before: datetime, batch: int) -> Purged:
+        """Delete up to ``batch`` deliveries triggered before ``before``, and up to ``batch``
+        events received before it (which ends their de-duplication)."""
         async with self._writing() as conn:
             old = sa.select(deliveries.c.id).where(deliveries.c.triggered_at < before).limit(batch)
             ids = list((await conn.execute(old)).scalars())
@@ -289,12 +297,12 @@ class DeliveryQueue(SqlBase):
             old_events = sa.select(events.c.tenant_id, events.c.id).where(
                 events.c.received_at < before
             )
-            await conn.execute(
+            gone = await conn.execute(
                 events.delete().where(
                     sa.tuple_(events.c.tenant_id, events.c.id).in_(old_events.limit(batch))
                 )
             )
-        return len(ids)
+        return Purged(deliveries=len(ids), events=gone.rowcount)
 
 
 _CLAIMED = sa.select(
@@ -338,6 +346,7 @@ _RECORD_OUTCOME = (
         status_message=sa.bindparam("status_message"),
         attempt_count=sa.bindparam("attempt_count"),
         next_attempt_at=sa.bindparam("next_attempt_at"),
+        ended_at=sa.bindparam("ended_at"),
         lease_until=None,
         lease_owner=None,
         request_url=sa.bindparam("request_url"),
@@ -349,13 +358,14 @@ _RECORD_OUTCOME = (
 )
 
 
-def _outcome_row(result: Result) -> dict[str, Any]:
+def _outcome_row(result: Result, at: datetime) -> dict[str, Any]:
     return {
         "delivery_id": result.delivery_id,
         "status": result.status,
         "status_message": result.status_message,
         "attempt_count": result.attempt.number,
         "next_attempt_at": result.next_attempt_at,
+        "ended_at": at if result.next_attempt_at is None else None,
         "request_url": result.request_url,
         "request_headers": result.request_headers,
         "response_status": result.response_status,

@@ -128,6 +128,8 @@ deliveries = sa.Table(
     sa.Column("attempt_count", sa.Integer, nullable=False),
     # Due while set; the row is claimed while lease_until is in the future.
     sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    # When the last attempt ended the delivery (success, or failure with no retry left).
+    sa.Column("ended_at", UTCDateTime, nullable=True),
     sa.Column("lease_until", UTCDateTime, nullable=True),
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("request_url", sa.String(2048), nullable=True),
@@ -142,6 +144,7 @@ deliveries = sa.Table(
         sqlite_where=sa.text("next_attempt_at IS NOT NULL"),
     ),
     sa.Index(None, "webhook_id", "triggered_at"),
+    sa.Index(None, "webhook_id", "ended_at"),
     sa.Index(None, "triggered_at"),
 )
 

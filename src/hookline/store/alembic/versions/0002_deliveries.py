@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("attempt_count", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column("request_url", sa.String(length=2048), nullable=True),
@@ -75,6 +76,11 @@ def upgrade() -> None:
             ["webhook_id", "triggered_at"],
             unique=False,
         )
+        batch_op.create_index(
+            batch_op.f("ix_deliveries_webhook_id_ended_at"),
+            ["webhook_id", "ended_at"],
+            unique=False,
+        )
 
     op.create_table(
         "delivery_attempts",
@@ -97,6 +103,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("delivery_attempts")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_deliveries_webhook_id_ended_at"))
         batch_op.drop_index(batch_op.f("ix_deliveries_webhook_id_triggered_at"))
         batch_op.drop_index(batch_op.f("ix_deliveries_triggered_at"))
         batch_op.drop_index(
