@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from hookline.errors import StorageUnavailable
+from hookline.errors import ConfigError, StorageUnavailable
 from hookline.settings import load_settings
 from hookline.store import open_store
 from tests.databases import TEST_SECRET_KEY
@@ -30,10 +30,7 @@ async def test_an_unreachable_postgres_is_unavailable() -> None:
         await store.close()
 
 
-async def test_a_sqlite_file_in_a_missing_directory_is_unavailable() -> None:
-    store = open_store(load_settings(database_url="sqlite:////nonexistent/dir/hookline.db"))
-    try:
-        with pytest.raises(StorageUnavailable):
-            await store.ping()
-    finally:
-        await store.close()
+def test_a_sqlite_file_in_a_missing_directory_is_a_config_error() -> None:
+    settings = load_settings(database_url="sqlite:////nonexistent/dir/hookline.db")
+    with pytest.raises(ConfigError, match="/nonexistent/dir does not exist"):
+        open_store(settings)

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from hookline.errors import ConfigError
 from hookline.store.sql import SqlStore
 
 BUSY_TIMEOUT_MS = 5000
@@ -32,6 +33,8 @@ class SqliteStore(SqlStore):
 def _create_private(path: Path) -> None:
     """Create a new database file readable by its owner only (SQLite gives its -wal and -shm
     files the same mode); an existing file, or one that cannot be made, is left to SQLite."""
+    if not path.parent.is_dir():
+        raise ConfigError(f"the database directory {path.parent} does not exist")
     with contextlib.suppress(OSError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
