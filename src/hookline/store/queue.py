@@ -3,6 +3,7 @@ batches, history read and purged. Deliveries and attempts are rows; the row is t
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
@@ -305,14 +306,15 @@ class DeliveryQueue(SqlBase):
         return Purged(deliveries=len(ids), events=gone.rowcount)
 
 
+# Labelled as the fields of Claimed, so a row makes one directly.
 _CLAIMED = sa.select(
-    deliveries.c.id,
+    deliveries.c.id.label("delivery_id"),
     deliveries.c.tenant_id,
     deliveries.c.webhook_id,
     deliveries.c.event_id,
     deliveries.c.body,
     deliveries.c.attempt_count,
-    webhooks.c.enabled,
+    webhooks.c.enabled.label("webhook_enabled"),
     webhooks.c.url,
     webhooks.c.headers,
     webhooks.c.sealed_secret,
@@ -322,20 +324,10 @@ _CLAIMED = sa.select(
 
 
 def _claimed(row: Any) -> Claimed:
-    return Claimed(
-        delivery_id=row.id,
-        tenant_id=row.tenant_id,
-        webhook_id=row.webhook_id,
-        event_id=row.event_id,
-        body=row.body,
-        attempt_count=row.attempt_count,
-        webhook_enabled=row.enabled,
-        url=row.url,
-        headers=dict(row.headers),
-        sealed_secret=row.sealed_secret,
-        sealed_encrypted_headers=row.sealed_encrypted_headers,
-        encrypted_header_names=tuple(row.encrypted_header_names),
-    )
+    values = dict(row._mapping)
+    values["headers"] = dict(values["headers"])
+    values["encrypted_header_names"] = tuple(values["encrypted_header_names"])
+    return Claimed(**values)
 
 
 _RECORD_OUTCOME = (
@@ -402,25 +394,14 @@ async def _with_attempts(conn: AsyncConnection, rows: Iterable[Any]) -> list[Del
     return [_delivery(row, attempts[row.id]) for row in rows]
 
 
+_DELIVERY_COLUMNS = [
+    field.name for field in dataclasses.fields(Delivery) if field.name != "attempts"
+]
+
+
 def _delivery(row: Any, attempts: list[Attempt]) -> Delivery:
     return Delivery(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        webhook_id=row.webhook_id,
-        event_id=row.event_id,
-        event_type=row.event_type,
-        triggered_at=row.triggered_at,
-        status=row.status,
-        status_message=row.status_message,
-        body=row.body,
-        attempt_count=row.attempt_count,
-        next_attempt_at=row.next_attempt_at,
-        request_url=row.request_url,
-        request_headers=row.request_headers,
-        response_status=row.response_status,
-        response_headers=row.response_headers,
-        response_body=row.response_body,
-        attempts=tuple(attempts),
+        **{name: row._mapping[name] for name in _DELIVERY_COLUMNS}, attempts=tuple(attempts)
     )
 
 
