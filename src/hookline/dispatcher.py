@@ -98,8 +98,9 @@ class Attempter:
             ),
             status="success" if decision.verdict is Verdict.SUCCESS else "fail",
             status_message=message,
+            # Delays count from the end of this attempt, however long it took.
             next_attempt_at=(
-                started + timedelta(seconds=decision.delay) if decision.delay is not None else None
+                now() + timedelta(seconds=decision.delay) if decision.delay is not None else None
             ),
             request_url=claimed.url,
             request_headers=shown,

@@ -30,20 +30,23 @@ class Publisher:
         are durably stored. An id the tenant published before is accepted again but
         stored and delivered only once."""
         batch = parse_events(payload, tenant_id=tenant_id, catalog=self.catalog, now=now())
-        await self.publish_events(tenant_id, batch)
+        await self.store.publish(tenant_id, batch, lambda new, hooks: plan(new, hooks, now()))
         return [event.id for event in batch]
-
-    async def publish_events(self, tenant_id: str, batch: list[Event]) -> list[Event]:
-        """Store parsed events; return those that were new."""
-        return await self.store.publish(
-            tenant_id, batch, lambda new, hooks: plan(new, hooks, now())
-        )
 
 
 def plan(batch: list[Event], candidates: list[Webhook], at: datetime) -> Plan:
     """The deliveries ``batch`` makes to ``candidates`` (the enabled webhooks subscribed to
     its types), each due at once, and the users whose deletion it announces."""
     compiled = {hook.id: filters.parse(hook.filter) if hook.filter else None for hook in candidates}
+    bodies: dict[tuple[str, bool], str] = {}
+
+    def body(event: Event, cloud_events: bool) -> str:
+        """The event's envelope, rendered once per format however many webhooks it reaches."""
+        key = (event.id, cloud_events)
+        if key not in bodies:
+            bodies[key] = envelopes.render(event, cloud_events=cloud_events).decode()
+        return bodies[key]
+
     deliveries = [
         NewDelivery(
             id=new_delivery_id(),
@@ -51,7 +54,7 @@ def plan(batch: list[Event], candidates: list[Webhook], at: datetime) -> Plan:
             webhook_id=hook.id,
             event_id=event.id,
             event_type=event.type,
-            body=envelopes.render(event, cloud_events=hook.enable_cloud_event_delivery).decode(),
+            body=body(event, hook.enable_cloud_event_delivery),
             triggered_at=at,
             next_attempt_at=at,
         )
