@@ -75,10 +75,12 @@ async def authenticate(store: Store, key: str | None) -> Principal:
 
 
 async def bootstrap(store: Store) -> IssuedKey | None:
-    """On a database with no keys yet, create the default tenant and its first admin key."""
+    """On a database with no keys yet, create the default tenant and its first admin key.
+    Of several processes starting together on one database, one does."""
     if await store.has_api_keys():
         return None
-    tenant = await store.find_tenant(BOOTSTRAP_TENANT) or await store.create_tenant(
-        BOOTSTRAP_TENANT
-    )
+    try:
+        tenant = await store.create_tenant(BOOTSTRAP_TENANT)
+    except InvalidInput:  # another process made it, or an operator did
+        return None
     return await issue_key(store, Role.TENANT_ADMIN, tenant, BOOTSTRAP_USER)
