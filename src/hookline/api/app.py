@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from pydantic.alias_generators import to_camel
 
 from hookline import __version__
-from hookline.api import deliveries, errors, events, operator, webhooks
+from hookline.api import console, deliveries, errors, events, operator, webhooks
 from hookline.api.deps import ServicesDep
 from hookline.api.errors import Error, error_responses, respond, respond_invalid
 from hookline.catalog import Catalog
@@ -23,6 +23,12 @@ DESCRIPTION = """hookline's REST API. The webhooks API is wire-compatible with Q
 Webhooks API. Authenticate with `Authorization: Bearer <API key>`. Every error answers
 `{"errors": [{"code", "title", "detail", "source"}], "traceId"}`."""
 
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 
 # Qlik Cloud's operation ids, so generated clients get the same method names.
 OPERATION_IDS = {
@@ -60,6 +66,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
     app.include_router(events.router)
+    console.install(app)
     app.include_router(operator.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"], name="healthz")
     app.add_api_route(
@@ -83,6 +90,9 @@ async def _trace_id(
     except Exception as error:  # answered here, so the connection stays usable
         response = errors.respond_unexpected(request, error)
     response.headers["X-Trace-Id"] = request.state.trace_id
+    response.headers.update(SECURITY_HEADERS)
+    if request.url.path.startswith("/console"):
+        response.headers["Content-Security-Policy"] = console.CONTENT_SECURITY_POLICY
     return response
 
 
