@@ -66,6 +66,7 @@ class Claimed:
     tenant_id: str
     webhook_id: str
     event_id: str
+    triggered_at: datetime
     body: str
     attempt_count: int
     webhook_enabled: bool
@@ -105,6 +106,13 @@ class Result:
     @property
     def final_failure(self) -> bool:
         return self.status == "fail" and self.next_attempt_at is None
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    pending: int
+    oldest_due_at: datetime | None
+    disabled_webhooks: int
 
 
 @dataclass(frozen=True)

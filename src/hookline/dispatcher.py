@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from hookline import signing
+from hookline import metrics, signing
 from hookline.clock import now
 from hookline.deliveries import OMITTED, Attempt, Claimed, Disable, FailurePolicy, Result
 from hookline.errors import StorageUnavailable
@@ -216,7 +216,9 @@ class Dispatcher:
 
     async def _attempt(self, claimed: Claimed) -> None:
         try:
-            self._results.append(await self._attempter.attempt(claimed))
+            result = await self._attempter.attempt(claimed)
+            self._results.append(result)
+            _observe(claimed, result)
         except Exception:
             # Never expected; the lease runs out and the delivery is tried again.
             log.exception("attempt failed unexpectedly", delivery=claimed.delivery_id)
@@ -256,6 +258,36 @@ class Dispatcher:
             # deliveries are attempted again.
             log.exception("recording outcomes failed; dropped", count=len(batch))
         return True
+
+
+def _observe(claimed: Claimed, result: Result) -> None:
+    """Count the attempt and log it: one line per attempt, no secrets."""
+    outcome = _outcome(result)
+    attempt = result.attempt
+    metrics.ATTEMPTS.labels(outcome).inc()
+    metrics.ATTEMPT_SECONDS.observe(attempt.duration_ms / 1000)
+    if result.status == "success":
+        metrics.LAG_SECONDS.observe((now() - claimed.triggered_at).total_seconds())
+    log.info(
+        "attempt",
+        tenant=claimed.tenant_id,
+        webhook=claimed.webhook_id,
+        delivery=claimed.delivery_id,
+        event=claimed.event_id,
+        attempt=attempt.number,
+        outcome=outcome,
+        status_code=attempt.status_code,
+        error=attempt.error,
+        duration_ms=round(attempt.duration_ms, 1),
+    )
+
+
+def _outcome(result: Result) -> str:
+    if result.status == "success":
+        return "success"
+    if result.disable is not None:
+        return "gone"
+    return "retry" if result.next_attempt_at is not None else "failed"
 
 
 async def _first(*waits: Coroutine[Any, Any, Any]) -> None:

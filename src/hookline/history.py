@@ -74,6 +74,7 @@ def _claimed(new: NewDelivery, webhook: Webhook) -> Claimed:
         tenant_id=new.tenant_id,
         webhook_id=webhook.id,
         event_id=new.event_id,
+        triggered_at=new.triggered_at,
         body=new.body,
         attempt_count=0,
         webhook_enabled=webhook.enabled,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
 
+from hookline import metrics
 from hookline.clock import now
 from hookline.dispatcher import Dispatcher
 from hookline.errors import StorageUnavailable
@@ -18,6 +19,7 @@ from hookline.services import Services
 
 log = structlog.get_logger()
 PURGE_BATCH = 5000
+STATS_INTERVAL = 15.0
 
 
 class Runtime:
@@ -34,7 +36,8 @@ class Runtime:
         """Run until ``stop()``: in-flight attempts finish and their outcomes are recorded."""
         workers = [
             asyncio.create_task(self._dispatcher.run(self._stopping)),
-            asyncio.create_task(self._purge_periodically()),
+            asyncio.create_task(self._every(self.services.settings.purge_interval, self._purge)),
+            asyncio.create_task(self._every(STATS_INTERVAL, self._refresh_gauges)),
         ]
         try:
             if self._api is not None:
@@ -55,15 +58,28 @@ class Runtime:
     def url(self) -> str:
         return self._api.url if self._api is not None else ""
 
-    async def _purge_periodically(self) -> None:
-        interval = self.services.settings.purge_interval
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        """Run ``job`` now and every ``seconds`` until stopped; a database outage only
+        postpones it."""
         while not self._stopping.is_set():
             try:
-                await purge_history(self.services)
+                await job()
             except StorageUnavailable as error:
-                log.warning("purge failed; retrying later", error=str(error))
+                log.warning(
+                    "periodic job failed; retrying later", job=job.__name__, error=str(error)
+                )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), interval)
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _purge(self) -> None:
+        await purge_history(self.services)
+
+    async def _refresh_gauges(self) -> None:
+        stats = await self.services.store.queue_stats()
+        metrics.PENDING.set(stats.pending)
+        overdue = (now() - stats.oldest_due_at).total_seconds() if stats.oldest_due_at else 0
+        metrics.OLDEST_PENDING_SECONDS.set(max(0.0, overdue))
+        metrics.DISABLED_WEBHOOKS.set(stats.disabled_webhooks)
 
 
 async def purge_history(services: Services) -> int:

@@ -443,6 +443,7 @@ async def test_a_claim_carries_the_webhooks_current_settings(store: Store) -> No
             tenant_id=tenant_id,
             webhook_id=hook.id,
             event_id="e1",
+            triggered_at=made.triggered_at,
             body=made.body,
             attempt_count=0,
             webhook_enabled=False,

@@ -8,10 +8,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic.alias_generators import to_camel
 
-from hookline import __version__
+from hookline import __version__, metrics
 from hookline.api import console, deliveries, errors, events, operator, webhooks
 from hookline.api.deps import ServicesDep
 from hookline.api.errors import Error, error_responses, respond, respond_invalid
@@ -68,6 +70,14 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(events.router)
     console.install(app)
     app.include_router(operator.router)
+    app.add_api_route(
+        "/metrics",
+        _metrics,
+        methods=["GET"],
+        tags=["health"],
+        name="metrics",
+        response_class=PlainTextResponse,
+    )
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"], name="healthz")
     app.add_api_route(
         "/readyz",
@@ -89,6 +99,10 @@ async def _trace_id(
         response = await call_next(request)
     except Exception as error:  # answered here, so the connection stays usable
         response = errors.respond_unexpected(request, error)
+    route = request.scope.get("route")
+    metrics.API_REQUESTS.labels(
+        request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+    ).inc()
     response.headers["X-Trace-Id"] = request.state.trace_id
     response.headers.update(SECURITY_HEADERS)
     if request.url.path.startswith("/console"):
@@ -114,6 +128,11 @@ async def _refuse_nul(
     if problems:
         return respond_invalid(request, problems)
     return await call_next(request)
+
+
+async def _metrics() -> PlainTextResponse:
+    """Prometheus metrics, names prefixed ``hookline_``."""
+    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def _healthz() -> dict[str, str]:

@@ -9,7 +9,14 @@ from typing import Protocol
 
 from hookline.auth import Principal, Role
 from hookline.catalog import Level
-from hookline.deliveries import Claimed, Delivery, FailurePolicy, NewDelivery, Result
+from hookline.deliveries import (
+    Claimed,
+    Delivery,
+    FailurePolicy,
+    NewDelivery,
+    QueueStats,
+    Result,
+)
 from hookline.events import Event
 from hookline.paging import Cursor, Page, Sort
 from hookline.webhooks import Webhook
@@ -166,6 +173,9 @@ class Store(Protocol):
     ) -> Delivery | None: ...
 
     async def list_deliveries(self, query: DeliveryQuery) -> Page[Delivery]: ...
+
+    async def queue_stats(self) -> QueueStats:
+        """How many deliveries are pending, the earliest due time, and disabled webhooks."""
 
     async def purge(self, before: datetime, batch: int) -> Purged:
         """Delete up to ``batch`` deliveries triggered before ``before`` and up to ``batch``

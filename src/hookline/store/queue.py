@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Collection, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from hookline.deliveries import (
     Disable,
     FailurePolicy,
     NewDelivery,
+    QueueStats,
     Result,
 )
 from hookline.events import Event
@@ -247,6 +248,23 @@ class DeliveryQueue(SqlBase):
                 )
             )
 
+    async def queue_stats(self) -> QueueStats:
+        due = deliveries.c.next_attempt_at
+        async with self._reading() as conn:
+            pending, oldest = (
+                await conn.execute(
+                    sa.select(sa.func.count(), sa.func.min(due)).where(due.is_not(None))
+                )
+            ).one()
+            disabled = (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(webhooks)
+                    .where(webhooks.c.enabled.is_(False))
+                )
+            ).scalar_one()
+        return QueueStats(int(pending), _aware(oldest), int(disabled))
+
     # History ---------------------------------------------------------------------------
 
     async def get_delivery(
@@ -312,6 +330,7 @@ _CLAIMED = sa.select(
     deliveries.c.tenant_id,
     deliveries.c.webhook_id,
     deliveries.c.event_id,
+    deliveries.c.triggered_at,
     deliveries.c.body,
     deliveries.c.attempt_count,
     webhooks.c.enabled.label("webhook_enabled"),
@@ -403,6 +422,14 @@ def _delivery(row: Any, attempts: list[Attempt]) -> Delivery:
     return Delivery(
         **{name: row._mapping[name] for name in _DELIVERY_COLUMNS}, attempts=tuple(attempts)
     )
+
+
+def _aware(moment: datetime | str | None) -> datetime | None:
+    """An aggregate loses the column's type: SQLite answers text, naive, in UTC."""
+    if moment is None:
+        return None
+    parsed = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def new_delivery_id() -> str:

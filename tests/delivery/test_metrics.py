@@ -1,0 +1,44 @@
+"""/metrics tells an operator what the engine does."""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.delivery.receivers import Receiver
+from tests.delivery.test_delivery import APP_CREATED, Setup, _ended, _path
+from tests.servers import RunningServer
+
+
+def _samples(text: str) -> dict[str, float]:
+    return {
+        f"{sample.name}{sorted(sample.labels.items())}": sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_attempts_requests_and_lag(
+    hookline: RunningServer, receiver: Receiver
+) -> None:
+    setup = Setup(hookline, receiver)
+    hook = setup.webhook(_path())
+    setup.publish({"type": APP_CREATED, "data": {}})
+    setup.settle(hook["id"], _ended(1))
+
+    response = hookline.client(None).get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = _samples(response.text)
+    assert samples["hookline_attempts_total[('outcome', 'success')]"] >= 1
+    assert samples["hookline_delivery_lag_seconds_count[]"] >= 1
+    assert samples["hookline_attempt_duration_seconds_count[]"] >= 1
+    assert "hookline_pending_deliveries[]" in samples
+    assert "hookline_disabled_webhooks[]" in samples
+    published = (
+        "hookline_api_requests_total"
+        "[('method', 'POST'), ('route', '/api/v1/events'), ('status', '202')]"
+    )
+    assert samples[published] >= 1
+    assert not re.search(r"hlk_|Bearer", response.text)
