@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import signal
@@ -12,13 +13,19 @@ from typing import Any, TypeVar
 
 import click
 import uvloop
+from rich.console import Console
 
 from hookline import __version__, accounts, logs
 from hookline.auth import Role
-from hookline.errors import ConfigError, HooklineError, InvalidInput
+from hookline.errors import ConfigError, HooklineError, InvalidInput, NotFound
+from hookline.listen import Tally
+from hookline.listen import listen as listening
+from hookline.paging import Sort
 from hookline.runtime import Runtime, purge_history
 from hookline.services import Services
 from hookline.settings import Settings, load_settings
+from hookline.store import ApiKey, WebhookQuery
+from hookline.webhooks import Webhook
 
 T = TypeVar("T")
 Command = Callable[..., None]
@@ -211,6 +218,103 @@ def key_create(settings: Settings, tenant_name: str | None, role: str, user_id: 
         return await accounts.issue_key(services.store, Role(role), found, user_id)
 
     click.echo(_run(_with_store(settings, work)).key)
+
+
+@key.command("list")
+@click.option("--tenant", "tenant_name", help="Only this tenant's keys.")
+@_with_settings()
+def key_list(settings: Settings, tenant_name: str | None) -> None:
+    """List API keys: id, role, tenant id, user, created, and whether revoked."""
+
+    async def work(services: Services) -> list[ApiKey]:
+        found = await accounts.tenant_by_name(services.store, tenant_name) if tenant_name else None
+        return await services.store.list_api_keys(found.id if found else None)
+
+    for listed in _run(_with_store(settings, work)):
+        revoked = f"revoked {listed.revoked_at:%Y-%m-%d %H:%M}" if listed.revoked_at else "active"
+        click.echo(
+            f"{listed.id}\t{listed.role}\t{listed.tenant_id or '-'}\t{listed.user_id or '-'}"
+            f"\t{listed.created_at:%Y-%m-%d %H:%M}\t{revoked}"
+        )
+
+
+@key.command("revoke")
+@click.argument("key_id")
+@_with_settings()
+def key_revoke(settings: Settings, key_id: str) -> None:
+    """Revoke the API key with this id (from `key list`); it stops working at once."""
+    if not _run(_with_store(settings, lambda s: s.store.revoke_api_key(key_id))):
+        raise NotFound(f"no active key {key_id}")
+    click.echo(f"revoked {key_id}")
+
+
+@main.group()
+def webhook() -> None:
+    """Look at webhooks."""
+
+
+@webhook.command("list")
+@click.option("--tenant", "tenant_name", required=True, help="Tenant name.")
+@_with_settings()
+def webhook_list(settings: Settings, tenant_name: str) -> None:
+    """List a tenant's webhooks: id, enabled or disabled, name, URL."""
+
+    async def work(services: Services) -> list[Webhook]:
+        found = await accounts.tenant_by_name(services.store, tenant_name)
+        query = WebhookQuery(found.id, limit=100, sort=Sort("name", descending=False))
+        listed: list[Webhook] = []
+        while True:
+            page = await services.store.list_webhooks(query)
+            listed += page.items
+            if page.next is None:
+                return listed
+            query = dataclasses.replace(query, cursor=page.next)
+
+    for found in _run(_with_store(settings, work)):
+        state = (
+            "enabled" if found.enabled else f"disabled ({found.disabled_reason_code or 'manual'})"
+        )
+        click.echo(f"{found.id}\t{state}\t{found.name}\t{found.url}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=9000, show_default=True, help="Port (0: any free).")
+@click.option("--secret", help="The webhook's secret, to verify both signatures.")
+@click.option(
+    "--status",
+    type=click.IntRange(100, 599),
+    default=200,
+    show_default=True,
+    help="Status to answer valid deliveries with (e.g. 500 to watch retries).",
+)
+def listen(host: str, port: int, secret: str | None, status: int) -> None:
+    """Receive deliveries locally: verify their signatures and print them.
+
+    Point a webhook at the printed URL (with HOOKLINE_DEV=1 on the server, for http://
+    and localhost). A delivery whose signature does not verify is answered 401.
+    """
+    console = Console(highlight=False)
+
+    async def run() -> Tally:
+        stopping = asyncio.Event()
+        _stop_on_signals(stopping.set)
+        return await listening(
+            host, port, secret, status, console, _listening_at(console), stopping
+        )
+
+    try:
+        tally = _run(run())
+    except OSError as error:
+        _fail(f"cannot listen on {host}:{port}: {error.strerror}", 1)
+    console.print(f"stopped: {tally.line()}")
+
+
+def _listening_at(console: Console) -> Callable[[str], None]:
+    def announce(url: str) -> None:
+        console.print(f"listening on {url} (Ctrl-C to stop)")
+
+    return announce
 
 
 @main.command()

@@ -216,3 +216,28 @@ def test_purge_says_how_much_it_removed(database: str) -> None:
     result = hookline("purge", "--database", database, "--history-days", "3")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "purged 0 deliveries older than 3 days\n"
+
+
+def test_keys_are_listed_and_a_revoked_key_stops_working(database: str) -> None:
+    hookline("tenant", "create", "acme", "--database", database)
+    hookline("key", "create", "--tenant", "acme", "--role", "publisher", "--database", database)
+    listed = hookline("key", "list", "--tenant", "acme", "--database", database)
+    assert listed.returncode == 0, listed.stderr
+    [line] = listed.stdout.splitlines()
+    key_id, role, *_, state = line.split("\t")
+    assert (role, state) == ("publisher", "active")
+
+    revoked = hookline("key", "revoke", key_id, "--database", database)
+    assert revoked.stdout == f"revoked {key_id}\n"
+    assert "revoked " in hookline("key", "list", "--database", database).stdout
+    again = hookline("key", "revoke", key_id, "--database", database)
+    assert again.returncode == 1
+    assert again.stderr == f"hookline: no active key {key_id}\n"
+
+
+def test_webhook_list_shows_a_tenants_webhooks(database: str) -> None:
+    hookline("tenant", "create", "acme", "--database", database)
+    assert hookline("webhook", "list", "--tenant", "acme", "--database", database).stdout == ""
+    missing = hookline("webhook", "list", "--tenant", "nope", "--database", database)
+    assert missing.returncode == 1
+    assert "no tenant named 'nope'" in missing.stderr

@@ -1,0 +1,117 @@
+"""``hookline listen``: a local receiver for developers. It verifies each delivery's
+``Qlik-Signature`` and Standard Webhooks signature with the given secret and prints it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from rich.console import Console
+from rich.json import JSON
+from rich.panel import Panel
+
+from hookline import signing
+
+
+@dataclass
+class Tally:
+    received: int = 0
+    verified: int = 0
+    refused: int = 0
+
+    def line(self) -> str:
+        return f"{self.received} received, {self.verified} verified, {self.refused} refused"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    qlik: bool | None  # None: not checked (no secret, or no header)
+    standard: bool | None
+
+    @property
+    def refused(self) -> bool:
+        return self.qlik is False or self.standard is False
+
+
+def verify(secret: str | None, headers: dict[str, str], body: bytes) -> Verdict:
+    """Check both signatures of a delivery, where there is a secret and a header."""
+    if not secret:
+        return Verdict(None, None)
+    lowered = {name.lower(): value for name, value in headers.items()}
+    qlik = lowered.get("qlik-signature")
+    standard = "webhook-signature" in lowered
+    return Verdict(
+        signing.verify_qlik_signature(secret, body, qlik) if qlik is not None else None,
+        signing.verify_standard_webhook(secret, lowered, body, now=int(time.time()))
+        if standard
+        else None,
+    )
+
+
+def _mark(check: bool | None) -> str:
+    return {None: "[dim]not checked[/]", True: "[green]ok[/]", False: "[red]INVALID[/]"}[check]
+
+
+class Listener:
+    def __init__(self, console: Console, secret: str | None, status: int) -> None:
+        self._console = console
+        self._secret = secret
+        self._status = status
+        self.tally = Tally()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        verdict = verify(self._secret, dict(request.headers), body)
+        self.tally.received += 1
+        if verdict.refused:
+            self.tally.refused += 1
+        elif verdict.qlik or verdict.standard:
+            self.tally.verified += 1
+        self._print(request, body, verdict)
+        return web.Response(status=401 if verdict.refused else self._status)
+
+    def _print(self, request: web.Request, body: bytes, verdict: Verdict) -> None:
+        try:
+            envelope = json.loads(body)
+            shown: JSON | str = JSON.from_data(envelope)
+            kind = envelope.get("eventType") or envelope.get("type", "?")
+            event_id = envelope.get("eventId") or envelope.get("id", "?")
+        except (ValueError, AttributeError):
+            shown, kind, event_id = body.decode(errors="replace"), "?", "?"
+        title = (
+            f"{kind}  id {event_id}  Qlik-Signature {_mark(verdict.qlik)}  "
+            f"webhook-signature {_mark(verdict.standard)}"
+        )
+        self._console.print(Panel(shown, title=title, title_align="left"))
+        self._console.print(f"[dim]{request.method} {request.path_qs} · {self.tally.line()}[/]")
+
+
+async def listen(
+    host: str,
+    port: int,
+    secret: str | None,
+    status: int,
+    console: Console,
+    on_started: Callable[[str], None],
+    stopping: asyncio.Event,
+) -> Tally:
+    listener = Listener(console, secret, status)
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", listener.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0]
+    # hookline refuses IP-literal webhook URLs, even in dev mode; localhost it takes.
+    shown = "localhost" if host in ("127.0.0.1", "localhost") else host
+    on_started(f"http://{shown}:{bound[1]}")
+    try:
+        await stopping.wait()
+    finally:
+        await runner.cleanup()
+    return listener.tally
