@@ -27,6 +27,7 @@ from hookline.errors import StorageUnavailable
 from hookline.retry import Decision, RetryPolicy, Verdict
 from hookline.sender import Outcome, Sender
 from hookline.store import Store
+from hookline.store.base import Planner
 from hookline.vault import Vault
 
 log = structlog.get_logger()
@@ -139,9 +140,15 @@ class Dispatcher:
     """One worker: claims, sends with bounded concurrency, records in batches."""
 
     def __init__(
-        self, store: Store, attempter: Attempter, limits: Limits, failures: FailurePolicy
+        self,
+        store: Store,
+        attempter: Attempter,
+        limits: Limits,
+        failures: FailurePolicy,
+        plan: Planner,
     ) -> None:
         self._store = store
+        self._plan = plan
         self._attempter = attempter
         self._limits = limits
         self._failures = failures
@@ -247,7 +254,7 @@ class Dispatcher:
             return True
         batch, self._results = self._results, []
         try:
-            await self._store.record(batch, self._failures)
+            await self._store.record(batch, self._failures, self._plan)
         except StorageUnavailable as error:
             log.warning("recording outcomes failed; retrying", error=str(error), count=len(batch))
             self._results = batch + self._results

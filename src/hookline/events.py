@@ -408,3 +408,36 @@ def _scalar_problem(value: object) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else "numbers must be finite"
     return "must be JSON (an object, array, string, number, boolean or null)"
+
+
+WEBHOOK_DISABLED = "hookline.webhook.disabled"
+
+
+def webhook_disabled(
+    *,
+    tenant_id: str,
+    webhook_id: str,
+    owner_id: str,
+    name: str,
+    url: str,
+    code: str,
+    reason: str,
+    at: datetime,
+) -> Event:
+    """The event hookline raises itself when it disables a webhook; tenants subscribe to it
+    like to any other (its owner's user-level webhooks get it too)."""
+    return Event(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        type=WEBHOOK_DISABLED,
+        time=at,
+        source=DEFAULT_SOURCE,
+        data={
+            "id": webhook_id,
+            "name": name,
+            "url": url,
+            "disabledReasonCode": code,
+            "disabledReason": reason,
+        },
+        owner_id=owner_id,
+    )

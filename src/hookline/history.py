@@ -13,7 +13,7 @@ from hookline.errors import NotFound
 from hookline.paging import Page
 from hookline.registry import Registry
 from hookline.store import Store
-from hookline.store.base import DeliveryQuery
+from hookline.store.base import DeliveryQuery, Planner
 from hookline.store.queue import new_delivery_id
 from hookline.webhooks import Webhook
 
@@ -25,6 +25,7 @@ class History:
     attempter: Attempter
     failures: FailurePolicy
     lease_seconds: float
+    plan: Planner
 
     async def list_deliveries(
         self, caller: Principal, webhook_id: str, query: DeliveryQuery
@@ -58,7 +59,7 @@ class History:
             new, owner=f"resend-{new.id}", lease_seconds=self.lease_seconds
         )
         result = await self.attempter.attempt(_claimed(new, webhook))
-        await self.store.record([result], self.failures)
+        await self.store.record([result], self.failures, self.plan)
         return await self._delivery(webhook, new.id)
 
     async def _delivery(self, webhook: Webhook, delivery_id: str) -> Delivery:

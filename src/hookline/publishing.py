@@ -30,8 +30,13 @@ class Publisher:
         are durably stored. An id the tenant published before is accepted again but
         stored and delivered only once."""
         batch = parse_events(payload, tenant_id=tenant_id, catalog=self.catalog, now=now())
-        await self.store.publish(tenant_id, batch, lambda new, hooks: plan(new, hooks, now()))
+        await self.store.publish(tenant_id, batch, plan_now)
         return [event.id for event in batch]
+
+
+def plan_now(batch: list[Event], candidates: list[Webhook]) -> Plan:
+    """The planner the store calls: ``plan`` at the current time."""
+    return plan(batch, candidates, now())
 
 
 def plan(batch: list[Event], candidates: list[Webhook], at: datetime) -> Plan:

@@ -14,6 +14,7 @@ from hookline import metrics
 from hookline.clock import now
 from hookline.dispatcher import Dispatcher
 from hookline.errors import StorageUnavailable
+from hookline.publishing import plan_now
 from hookline.server import ApiServer
 from hookline.services import Services
 
@@ -28,7 +29,11 @@ class Runtime:
         settings = services.settings
         self._api = ApiServer(services, settings.host, settings.port) if serve_api else None
         self._dispatcher = Dispatcher(
-            services.store, services.attempter, services.limits, services.history.failures
+            services.store,
+            services.attempter,
+            services.limits,
+            services.history.failures,
+            plan_now,
         )
         self._stopping = asyncio.Event()
 

@@ -9,7 +9,7 @@ from hookline.catalog import Catalog, load_catalog
 from hookline.deliveries import FailurePolicy
 from hookline.dispatcher import Attempter, Limits
 from hookline.history import History
-from hookline.publishing import Publisher
+from hookline.publishing import Publisher, plan_now
 from hookline.registry import Registry
 from hookline.retry import RetryPolicy
 from hookline.sender import Sender
@@ -50,7 +50,7 @@ class Services:
             publisher=Publisher(store, catalog),
             sender=sender,
             attempter=attempter,
-            history=History(store, registry, attempter, failures, settings.lease_seconds),
+            history=History(store, registry, attempter, failures, settings.lease_seconds, plan_now),
         )
 
     @property

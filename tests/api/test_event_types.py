@@ -25,6 +25,12 @@ CATALOG = {
     "com.qlik.v1.app.exported": ("App exported", "エクスポート済み", ["tenant", "user"], "app"),
     "com.qlik.v1.user.created": ("User created", "作成済み", ["tenant"], "user"),
     "com.qlik.v1.user.deleted": ("User deleted", "削除済み", ["tenant"], "user"),
+    "hookline.webhook.disabled": (
+        "Webhook disabled",
+        "Webhook 無効化済み",
+        ["tenant", "user"],
+        "webhook",
+    ),
 }
 
 
@@ -37,7 +43,7 @@ def event_types(client: Client, language: str | None = None) -> dict[str, dict[s
     return {item["name"]: item for item in body["data"]}
 
 
-def test_catalog_lists_all_eight_built_in_event_types(tenant: Tenant) -> None:
+def test_catalog_lists_every_built_in_event_type(tenant: Tenant) -> None:
     found = event_types(tenant.client())
 
     assert sorted(found) == sorted(CATALOG)

@@ -424,3 +424,19 @@ def test_an_oversize_publish_is_a_413_and_stores_nothing(setup: Setup) -> None:
     assert setup.publisher.post("/api/v1/events", json=too_many).status_code == 400
     time.sleep(0.3)
     assert setup.receiver.received(path) == []
+
+
+def test_disabling_a_webhook_raises_an_event_subscribers_receive(setup: Setup) -> None:
+    gone, watcher = _path(), _path()
+    setup.receiver.script(gone, Reply(410))
+    hook = setup.webhook(gone)
+    setup.webhook(watcher, eventTypes=["hookline.webhook.disabled"])
+    setup.publish({"type": APP_CREATED, "data": {}})
+
+    [got] = setup.receiver.wait_for(watcher, 1)
+    envelope = json.loads(got.body)
+    assert envelope["eventType"] == "hookline.webhook.disabled"
+    assert envelope["data"]["id"] == hook["id"]
+    assert envelope["data"]["disabledReasonCode"] == "endpoint-gone"
+    assert envelope["data"]["url"] == hook["url"]
+    assert envelope["extensions"]["ownerId"] == hook["ownerId"]

@@ -19,7 +19,7 @@ from hookline.clock import now
 from hookline.deliveries import Claimed, Delivery, Disable, FailurePolicy, NewDelivery, Result
 from hookline.events import Event
 from hookline.paging import Sort
-from hookline.publishing import plan
+from hookline.publishing import plan, plan_now
 from hookline.settings import load_settings
 from hookline.store import Caps, Store, open_store
 from hookline.store.base import DeliveryQuery, Plan, Planner
@@ -467,7 +467,7 @@ async def test_record_writes_the_outcome_and_the_attempt_and_ends_the_lease(stor
     pending = await _only(store, tenant_id, hook.id)
 
     retry = outcome(claimed.delivery_id, hook.id, next_attempt_at=now() - timedelta(seconds=1))
-    await store.record([retry], POLICY)
+    await store.record([retry], POLICY, plan_now)
     assert await _only(store, tenant_id, hook.id) == _after(pending, retry)
     # the lease ended with the outcome: the retry, due already, is claimable at once
     [again] = await _claim(store)
@@ -480,7 +480,7 @@ async def test_record_writes_the_outcome_and_the_attempt_and_ends_the_lease(stor
         status="success",
         started_at=retry.attempt.started_at + timedelta(seconds=5),
     )
-    await store.record([success], POLICY)
+    await store.record([success], POLICY, plan_now)
     assert await store.get_delivery(tenant_id, hook.id, claimed.delivery_id) == _after(
         pending, retry, success
     )
@@ -514,10 +514,10 @@ async def test_recording_an_attempt_twice_keeps_the_first_and_the_rest_of_the_ba
     before = {item.id: item for item in await _history(store, tenant_id, hook.id)}
 
     once = outcome(first.delivery_id, hook.id)
-    await store.record([once], POLICY)
+    await store.record([once], POLICY, plan_now)
     repeated = dataclasses.replace(once, attempt=dataclasses.replace(once.attempt, error="again"))
     other = outcome(second.delivery_id, hook.id, status="success")
-    await store.record([repeated, other, repeated], POLICY)
+    await store.record([repeated, other, repeated], POLICY, plan_now)
 
     got = await store.get_delivery(tenant_id, hook.id, first.delivery_id)
     assert got is not None
@@ -538,11 +538,11 @@ async def test_a_result_for_a_deleted_webhooks_delivery_is_skipped(store: Store)
 
     late = outcome(claimed[gone.id].delivery_id, gone.id, disable=Disable(gone.id, "x", "y"))
     recorded = outcome(claimed[kept.id].delivery_id, kept.id, status="success")
-    await store.record([late, recorded], POLICY)
+    await store.record([late, recorded], POLICY, plan_now)
 
     assert await _only(store, tenant_id, kept.id) == _after(pending, recorded)
     assert await store.get_delivery(tenant_id, gone.id, late.delivery_id) is None
-    await store.record([late], POLICY)  # alone in its batch, too
+    await store.record([late], POLICY, plan_now)  # alone in its batch, too
 
 
 @postgres_only
@@ -562,7 +562,7 @@ async def test_a_result_racing_with_the_deletion_of_its_webhook_is_skipped(
         deleting = deleter.transaction()
         await deleting.start()
         await deleter.execute("DELETE FROM webhooks WHERE id = $1", gone.id)
-        recording = asyncio.create_task(store.record([late, recorded], POLICY))
+        recording = asyncio.create_task(store.record([late, recorded], POLICY, plan_now))
         await _until_a_query_waits_for_a_lock(deleter, recording)
         await deleting.commit()
         await recording
@@ -593,7 +593,7 @@ async def test_a_result_that_disables_disables_its_webhook(store: Store) -> None
     await _publish(store, tenant_id, event(tenant_id, "e1"))
     [claimed] = await _claim(store)
     gone = Disable(hook.id, "endpoint-gone", "the endpoint answered 410 Gone")
-    await store.record([outcome(claimed.delivery_id, hook.id, disable=gone)], POLICY)
+    await store.record([outcome(claimed.delivery_id, hook.id, disable=gone)], POLICY, plan_now)
 
     got = await store.get_webhook(tenant_id, hook.id)
     assert got is not None
@@ -630,12 +630,14 @@ async def test_a_webhook_is_disabled_after_threshold_final_failures_without_succ
     policy = FailurePolicy(threshold=3, window_seconds=3600)
     retry_later = now() + timedelta(hours=1)
 
-    await store.record([outcome(d, hook.id, next_attempt_at=retry_later) for d in mine], policy)
-    await store.record([outcome(d, neighbour.id, number=1) for d in theirs[:2]], policy)
-    await store.record([outcome(d, hook.id, number=2) for d in mine[:2]], policy)
+    await store.record(
+        [outcome(d, hook.id, next_attempt_at=retry_later) for d in mine], policy, plan_now
+    )
+    await store.record([outcome(d, neighbour.id, number=1) for d in theirs[:2]], policy, plan_now)
+    await store.record([outcome(d, hook.id, number=2) for d in mine[:2]], policy, plan_now)
     assert await _enabled(store, tenant_id, hook)
 
-    await store.record([outcome(mine[2], hook.id, number=2)], policy)
+    await store.record([outcome(mine[2], hook.id, number=2)], policy, plan_now)
     got = await store.get_webhook(tenant_id, hook.id)
     assert got is not None
     assert (got.enabled, got.disabled_reason_code) == (False, "delivery-failures")
@@ -648,8 +650,8 @@ async def test_one_success_in_the_window_keeps_a_failing_webhook_enabled(store: 
     mine = [item.delivery_id for item in claimed if item.webhook_id == hook.id]
     policy = FailurePolicy(threshold=3, window_seconds=3600)
 
-    await store.record([outcome(mine[0], hook.id, status="success")], policy)
-    await store.record([outcome(d, hook.id) for d in mine[1:]], policy)
+    await store.record([outcome(mine[0], hook.id, status="success")], policy, plan_now)
+    await store.record([outcome(d, hook.id) for d in mine[1:]], policy, plan_now)
     assert await _enabled(store, tenant_id, hook)
 
 
@@ -663,7 +665,7 @@ async def test_final_failures_ending_in_the_window_count_however_old_their_event
     claimed = await _claim(store)
     policy = FailurePolicy(threshold=3, window_seconds=3600)
 
-    await store.record([outcome(item.delivery_id, hook.id) for item in claimed], policy)
+    await store.record([outcome(item.delivery_id, hook.id) for item in claimed], policy, plan_now)
     assert not await _enabled(store, tenant_id, hook)
 
 
@@ -738,6 +740,7 @@ async def _mixed_history(store: Store) -> tuple[str, Webhook, list[Delivery]]:
             for name, status in outcomes.items()
         ],
         POLICY,
+        plan_now,
     )
     return tenant_id, hook, await _history(store, tenant_id, hook.id)
 
@@ -839,7 +842,7 @@ async def test_purge_deletes_old_deliveries_and_their_attempts_in_bounded_batche
         triggered_at=now() - timedelta(days=1),
     )
     claimed = await _claim(store)
-    await store.record([outcome(item.delivery_id, hook.id) for item in claimed], POLICY)
+    await store.record([outcome(item.delivery_id, hook.id) for item in claimed], POLICY, plan_now)
     assert await _count_attempt_rows(database_url) == 7
 
     cutoff = now() - timedelta(days=7)

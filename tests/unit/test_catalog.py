@@ -25,6 +25,13 @@ BUILT_IN = {
     "com.qlik.v1.app.exported": ("App exported", "エクスポート済み", ("tenant", "user"), "app"),
     "com.qlik.v1.user.created": ("User created", "作成済み", ("tenant",), "user"),
     "com.qlik.v1.user.deleted": ("User deleted", "削除済み", ("tenant",), "user"),
+    # hookline's own operational event
+    "hookline.webhook.disabled": (
+        "Webhook disabled",
+        "Webhook 無効化済み",
+        ("tenant", "user"),
+        "webhook",
+    ),
 }
 
 
@@ -49,7 +56,7 @@ def extra_type(**fields: Any) -> dict[str, Any]:
 # -- built-in ------------------------------------------------------------------------------
 
 
-def test_built_in_catalog_holds_the_eight_seed_types_in_order() -> None:
+def test_built_in_catalog_holds_the_seed_types_and_hooklines_own_in_order() -> None:
     assert [event_type.name for event_type in load_catalog().all()] == list(BUILT_IN)
 
 
@@ -86,7 +93,7 @@ def test_missing_language_falls_back_to_english() -> None:
 def test_all_returns_a_new_list_each_time() -> None:
     catalog = load_catalog()
     catalog.all().clear()
-    assert len(catalog.all()) == 8
+    assert len(catalog.all()) == len(BUILT_IN)
 
 
 def test_catalog_of_given_types_keeps_the_last_of_a_name() -> None:
@@ -101,7 +108,7 @@ def test_catalog_of_given_types_keeps_the_last_of_a_name() -> None:
 def test_operator_file_adds_types(tmp_path: Path) -> None:
     path = write_catalog(tmp_path, {"eventTypes": [extra_type()]})
     catalog = load_catalog(path)
-    assert len(catalog.all()) == 9
+    assert len(catalog.all()) == len(BUILT_IN) + 1
     added = catalog.get("com.example.v1.invoice.paid")
     assert added == EventType(
         "com.example.v1.invoice.paid",

@@ -163,7 +163,9 @@ class Store(Protocol):
     ) -> list[Claimed]:
         """Lease up to ``limit`` due deliveries, skipping the webhooks in ``exclude``."""
 
-    async def record(self, results: list[Result], failures: FailurePolicy) -> None: ...
+    async def record(self, results: list[Result], failures: FailurePolicy, plan: Planner) -> None:
+        """Record attempt outcomes; webhooks disabled as a result raise their
+        ``hookline.webhook.disabled`` event, planned by ``plan``, in the same transaction."""
 
     async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> None:
         """Store a delivery already leased to ``owner`` (a resend, sent at once)."""

@@ -22,7 +22,7 @@ from hookline.deliveries import (
     QueueStats,
     Result,
 )
-from hookline.events import Event
+from hookline.events import Event, webhook_disabled
 from hookline.paging import Page
 from hookline.store.base import DeliveryQuery, Planner, Purged
 from hookline.store.keyset import read_page
@@ -45,18 +45,23 @@ class DeliveryQueue(SqlBase):
         """Store the events not seen before in the tenant and, in the same transaction,
         what ``plan`` makes of them; return the new events."""
         async with self._writing() as conn:
-            new = await self._insert_new_events(conn, tenant_id, batch)
-            if new:
-                candidates = await self._subscribed(conn, tenant_id, {event.type for event in new})
-                planned = plan(new, candidates)
-                await self._insert_deliveries(conn, planned.deliveries)
-                await self._disable(
-                    conn, await self._owned(conn, tenant_id, planned.deleted_owners)
-                )
-                if planned.deliveries:
-                    await self._announce_work(conn)
+            new = await self._publish_in(conn, tenant_id, batch, plan)
         if new:
             self._work_arrived()
+        return new
+
+    async def _publish_in(
+        self, conn: AsyncConnection, tenant_id: str, batch: list[Event], plan: Planner
+    ) -> list[Event]:
+        new = await self._insert_new_events(conn, tenant_id, batch)
+        if new:
+            candidates = await self._subscribed(conn, tenant_id, {event.type for event in new})
+            planned = plan(new, candidates)
+            await self._insert_deliveries(conn, planned.deliveries)
+            if planned.deliveries:
+                await self._announce_work(conn)
+            owned = await self._owned(conn, tenant_id, planned.deleted_owners)
+            await self._disable(conn, owned, plan)
         return new
 
     async def _insert_new_events(
@@ -136,18 +141,44 @@ class DeliveryQueue(SqlBase):
         if rows:
             await conn.execute(deliveries.insert(), rows)
 
-    async def _disable(self, conn: AsyncConnection, disables: Iterable[Disable]) -> None:
+    async def _disable(
+        self, conn: AsyncConnection, disables: Iterable[Disable], plan: Planner
+    ) -> int:
+        """Disable webhooks still enabled, each raising its ``hookline.webhook.disabled``
+        event in the same transaction; return how many were disabled."""
+        disabled = 0
         for disable in disables:
-            await conn.execute(
-                webhooks.update()
-                .where(webhooks.c.id == disable.webhook_id, webhooks.c.enabled.is_(True))
-                .values(
-                    enabled=False,
-                    disabled_reason=disable.reason,
-                    disabled_reason_code=disable.code,
-                    updated_at=self._now(),
+            at = self._now()
+            row = (
+                await conn.execute(
+                    webhooks.update()
+                    .where(webhooks.c.id == disable.webhook_id, webhooks.c.enabled.is_(True))
+                    .values(
+                        enabled=False,
+                        disabled_reason=disable.reason,
+                        disabled_reason_code=disable.code,
+                        updated_at=at,
+                    )
+                    .returning(
+                        webhooks.c.tenant_id, webhooks.c.owner_id, webhooks.c.name, webhooks.c.url
+                    )
                 )
+            ).first()
+            if row is None:
+                continue
+            disabled += 1
+            event = webhook_disabled(
+                tenant_id=row.tenant_id,
+                webhook_id=disable.webhook_id,
+                owner_id=row.owner_id,
+                name=row.name,
+                url=row.url,
+                code=disable.code,
+                reason=disable.reason,
+                at=at,
             )
+            await self._publish_in(conn, row.tenant_id, [event], plan)
+        return disabled
 
     # Workers ---------------------------------------------------------------------------
 
@@ -183,7 +214,7 @@ class DeliveryQueue(SqlBase):
             )
             return [_claimed(row) for row in rows]
 
-    async def record(self, results: list[Result], failures: FailurePolicy) -> None:
+    async def record(self, results: list[Result], failures: FailurePolicy, plan: Planner) -> None:
         """Record attempt outcomes in one transaction; a delivery deleted meanwhile (its
         webhook was deleted) is skipped. Webhooks are disabled as the results say, or when
         their deliveries keep failing."""
@@ -210,9 +241,12 @@ class DeliveryQueue(SqlBase):
                 self._insert(delivery_attempts).on_conflict_do_nothing(),
                 [_attempt_row(result) for result in kept],
             )
-            await self._disable(conn, [r.disable for r in kept if r.disable is not None])
+            gone = [result.disable for result in kept if result.disable is not None]
             failing = {result.webhook_id for result in kept if result.final_failure}
-            await self._disable(conn, await self._keep_failing(conn, failing, failures))
+            gone += await self._keep_failing(conn, failing, failures)
+            disabled = await self._disable(conn, gone, plan)
+        if disabled:
+            self._work_arrived()
 
     async def _keep_failing(
         self, conn: AsyncConnection, webhook_ids: Iterable[str], policy: FailurePolicy
