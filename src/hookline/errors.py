@@ -10,7 +10,6 @@ Domain code never raises HTTP errors; the API layer maps these to statuses::
     │   └── LimitReached         a configured cap is reached
     ├── NotFound            404  no such object visible to the caller
     ├── ReadOnlyField       409  a request tries to change a read-only field
-    ├── PayloadTooLarge     413  a request body over its limit
     ├── StorageUnavailable  503  the database cannot be reached or is locked
     └── ConfigError              a setting is invalid (the CLI exits with 2)
 """
@@ -70,10 +69,6 @@ class ReadOnlyField(HooklineError):
     def __init__(self, field: str) -> None:
         self.field = field
         super().__init__(f"{field} is read-only and cannot be changed")
-
-
-class PayloadTooLarge(HooklineError):
-    pass
 
 
 class StorageUnavailable(HooklineError):

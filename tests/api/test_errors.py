@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.api.helpers import APP_CREATED, WEBHOOKS, assert_error, create, webhook_body
@@ -155,3 +157,24 @@ def test_a_nul_character_in_a_webhook_id_is_a_400(tenant: Tenant, method: str) -
     response = tenant.client().request(method, f"{WEBHOOKS}/a%00b", json=[])
 
     assert_error(response, 400, code="invalid-input", detail="NUL")
+
+
+def test_a_body_over_its_cap_is_a_413_before_it_is_read(tenant: Tenant) -> None:
+    admin = tenant.client()
+    huge = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = admin.post(WEBHOOKS, content=huge, headers={"Content-Type": "application/json"})
+    assert_error(response, 413, code="payload-too-large")
+
+
+def test_a_streamed_body_over_its_cap_is_a_413(tenant: Tenant) -> None:
+    admin = tenant.client()
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}'
+
+    response = admin.post(WEBHOOKS, content=chunks(), headers={"Content-Type": "application/json"})
+    assert_error(response, 413, code="payload-too-large")
+    assert admin.get(WEBHOOKS).status_code == 200  # the connection and the server carry on

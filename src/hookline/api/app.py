@@ -17,6 +17,7 @@ from hookline import __version__, metrics
 from hookline.api import console, deliveries, errors, events, operator, webhooks
 from hookline.api.deps import ServicesDep
 from hookline.api.errors import Error, error_responses, respond, respond_invalid
+from hookline.api.limits import BodyLimit
 from hookline.catalog import Catalog
 from hookline.errors import Problem
 from hookline.services import Services
@@ -63,6 +64,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
+    app.add_middleware(BodyLimit)
     app.middleware("http")(_refuse_nul)
     app.middleware("http")(_trace_id)  # added last, so it runs first
     app.include_router(webhooks.router)

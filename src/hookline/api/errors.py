@@ -43,7 +43,6 @@ _KINDS: list[tuple[type[HooklineError], int, str, str]] = [
     (errors.NotAllowed, 403, "forbidden", "Not allowed"),
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.ReadOnlyField, 409, "read-only", "Read-only field"),
-    (errors.PayloadTooLarge, 413, "payload-too-large", "Payload too large"),
     (errors.StorageUnavailable, 503, "unavailable", "Service unavailable"),
 ]
 _HTTP_CODES = {

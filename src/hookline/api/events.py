@@ -11,10 +11,9 @@ from hookline.api.deps import Caller, ServicesDep
 from hookline.api.errors import error_responses
 from hookline.api.schemas import Published, PublishedEvent
 from hookline.auth import Principal, Role
-from hookline.errors import InvalidInput, NotAllowed, NotFound, PayloadTooLarge
+from hookline.errors import InvalidInput, NotAllowed, NotFound
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
-MAX_BODY_BYTES = 8 * 1024 * 1024
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "CloudEvents 1.0 structured JSON, the legacy envelope, or the short form "
@@ -76,11 +75,7 @@ async def _tenant_of(services: ServicesDep, caller: Principal, tenant_id: str | 
 
 
 async def _json_body(request: Request) -> object:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
+    body = await request.body()  # at most limits.MAX_BODY_BY_PATH bytes
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
