@@ -165,3 +165,16 @@ def test_a_tenant_name_with_a_nul_character_is_a_400(server: RunningServer) -> N
     response = operator(server).post(TENANTS, json={"name": f"bad\x00{unique_name()}"})
 
     assert_error(response, 400, pointer="/name")
+
+
+@pytest.mark.parametrize("role", ["tenant-admin", "user", "publisher"])
+def test_users_me_says_who_a_key_belongs_to(tenant: Tenant, role: str) -> None:
+    me = tenant.client(role, "zoe").get("/api/v1/users/me")
+    assert me.status_code == 200
+    assert me.json() == {"id": "zoe", "tenantId": tenant.id, "role": role}
+
+
+def test_users_me_for_an_operator_has_no_user_or_tenant(server: RunningServer) -> None:
+    me = server.client(server.operator_key).get("/api/v1/users/me").json()
+    assert me == {"id": None, "tenantId": None, "role": "operator"}
+    assert server.client(None).get("/api/v1/users/me").status_code == 401

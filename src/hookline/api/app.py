@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic.alias_generators import to_camel
 
 from hookline import __version__, metrics
-from hookline.api import console, deliveries, errors, events, operator, webhooks
+from hookline.api import console, deliveries, errors, events, operator, users, webhooks
 from hookline.api.deps import ServicesDep
 from hookline.api.errors import Error, error_responses, respond, respond_invalid
 from hookline.api.limits import BodyLimit
@@ -45,6 +45,7 @@ OPERATION_IDS = {
     "list_deliveries": "getWebhookDeliveries",
     "get_delivery": "getWebhookDelivery",
     "resend_delivery": "resendWebhookDelivery",
+    "get_me": "getMyUser",
 }
 
 
@@ -70,6 +71,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
     app.include_router(events.router)
+    app.include_router(users.router)
     console.install(app)
     app.include_router(operator.router)
     app.add_api_route(

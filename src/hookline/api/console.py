@@ -28,7 +28,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def install(app: FastAPI) -> None:
     app.mount("/console/assets", StaticFiles(directory=str(CONSOLE)), name="console-assets")
 
-    @app.get("/console", include_in_schema=False)
+    @app.api_route("/console", methods=["GET", "HEAD"], include_in_schema=False)
     async def console() -> FileResponse:
         return FileResponse(str(CONSOLE / "index.html"), media_type="text/html")
 

@@ -258,3 +258,9 @@ class DeliveryOut(WireModel):
 class DeliveryList(BaseModel):
     data: list[DeliveryOut]
     links: Links
+
+
+class Me(WireModel):
+    id: str | None = Field(description="The user the key acts as.")
+    tenant_id: str | None
+    role: Literal["operator", "tenant-admin", "user", "publisher"]

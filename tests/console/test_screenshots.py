@@ -1,0 +1,107 @@
+"""Screenshots of the console's main screens for docs/console.md. Not part of a normal run:
+`HOOKLINE_SCREENSHOTS=1 .venv/bin/pytest tests/console/test_screenshots.py` refreshes them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.console.conftest import Console
+from tests.delivery.receivers import Reply
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+JSON = {"Content-Type": "application/json"}
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("HOOKLINE_SCREENSHOTS"), reason="HOOKLINE_SCREENSHOTS=1 takes them"
+)
+
+
+def _shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", animations="disabled")
+
+
+def _sample(console: Console) -> None:
+    """A tenant as one might look after a while: a few webhooks, one disabled by its
+    endpoint, one with a delivery history."""
+    aiko, sam = console.user("aiko.tanaka"), console.user("sam.lee")
+    console.receiver.script("/crm", Reply(410))
+    crm = console.webhook(
+        "CRM bridge", url=console.receiver_url("/crm"), ownerId=sam, description="Legacy CRM"
+    )
+    console.publish({"type": "com.qlik.v1.app.created", "data": {"id": "app-1"}})
+    console.settled(crm["id"], 1)
+    console.webhook(
+        "Audit log",
+        url="https://audit.example.com/ingest",
+        eventTypes=["com.qlik.v1.user.created", "com.qlik.v1.user.deleted"],
+        ownerId=aiko,
+        description="Security team's SIEM",
+    )
+    console.webhook(
+        "Data warehouse sync",
+        url="https://etl.example.com/qlik/events",
+        eventTypes=["com.qlik.v1.app.data.updated", "com.qlik.v1.app.reload.finished"],
+        ownerId=sam,
+    )
+    orders = console.webhook(
+        "Deploy notifications",
+        url=console.receiver_url("/deploys"),
+        eventTypes=["com.qlik.v1.app.published", "com.qlik.v1.app.exported"],
+        headers={"X-Team": "platform"},
+        encryptedHeaders={"Authorization": "Bearer abc"},
+        ownerId=aiko,
+        description="Posts to the #deploys channel",
+    )
+    console.receiver.script("/deploys", Reply(200, headers=JSON, body=b'{"received":true}'))
+    for number in range(3):
+        data = {"id": f"app-{number}", "name": f"Sales {number}"}
+        console.publish({"type": "com.qlik.v1.app.published", "data": data, "ownerId": aiko})
+        console.settled(orders["id"], number + 1)
+
+
+def test_take_screenshots(console: Console) -> None:
+    page = console.page
+    page.goto(f"{console.server.url}/console")
+    _shoot(page, "sign-in")
+
+    _sample(console)
+    console.open()
+    expect(console.names()).to_have_count(4)
+    _shoot(page, "webhooks")
+
+    page.get_by_role("button", name="Create new").click()
+    dialog = console.dialog("Create webhook")
+    dialog.get_by_label("Name", exact=True).fill("Reload alerts")
+    dialog.get_by_label("URL").fill("http://alerts.internal/reload")
+    dialog.get_by_role("button", name="Add header").click()
+    dialog.get_by_label("Header name").fill("X-Source")
+    dialog.get_by_label("Header value").fill("hookline")
+    dialog.get_by_label("App reloaded").check()
+    dialog.get_by_role("button", name="Create").click()
+    expect(dialog.get_by_label("URL")).to_have_attribute("aria-invalid", "true")
+    dialog.get_by_label("URL").blur()
+    _shoot(page, "create")
+    page.keyboard.press("Escape")
+
+    console.options("Audit log").get_by_role("menuitem", name="Edit").click()
+    expect(console.dialog("Edit webhook")).to_be_visible()
+    _shoot(page, "edit")
+    page.keyboard.press("Escape")
+
+    page.set_viewport_size({"width": 1280, "height": 1240})
+    console.row("Deploy notifications").get_by_role("button", name="Show history").click()
+    history = page.get_by_role("region", name="History: Deploy notifications")
+    history.get_by_role("button", name="Show details").first.click()
+    _shoot(page, "history")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    page.get_by_role("button", name="Show history", expanded=True).click()
+    page.get_by_label("Language").select_option("ja")
+    expect(page.get_by_role("button", name="新規作成")).to_be_visible()
+    page.get_by_label("言語").blur()
+    _shoot(page, "webhooks-ja")
