@@ -23,7 +23,7 @@ import structlog
 from hookline import metrics, signing
 from hookline.clock import now
 from hookline.deliveries import OMITTED, Attempt, Claimed, Disable, FailurePolicy, Result
-from hookline.errors import StorageUnavailable
+from hookline.errors import ConfigError, StorageUnavailable
 from hookline.retry import Decision, RetryPolicy, Verdict
 from hookline.sender import Outcome, Sender
 from hookline.store import Store
@@ -56,7 +56,11 @@ class Attempter:
     async def attempt(self, claimed: Claimed) -> Result:
         started = now()
         body = claimed.body.encode()
-        headers = self.headers(claimed, body, int(started.timestamp()))
+        try:
+            headers = self.headers(claimed, body, int(started.timestamp()))
+        except ConfigError as error:  # the secret key changed: fail, and retry on schedule
+            outcome = Outcome(status_code=None, error=f"not sent: {error}")
+            return self.result(claimed, outcome, started, {})
         if claimed.webhook_enabled:
             outcome = await self.sender.send(claimed.url, headers, body)
         else:
@@ -280,7 +284,7 @@ def _observe(claimed: Claimed, result: Result) -> None:
         tenant=claimed.tenant_id,
         webhook=claimed.webhook_id,
         delivery=claimed.delivery_id,
-        event=claimed.event_id,
+        event_id=claimed.event_id,  # `event` is structlog's own: the message
         attempt=attempt.number,
         outcome=outcome,
         status_code=attempt.status_code,

@@ -44,6 +44,8 @@ _KINDS: list[tuple[type[HooklineError], int, str, str]] = [
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.ReadOnlyField, 409, "read-only", "Read-only field"),
     (errors.StorageUnavailable, 503, "unavailable", "Service unavailable"),
+    # e.g. HOOKLINE_SECRET_KEY no longer opens what was sealed: the operator must act
+    (errors.ConfigError, 500, "misconfigured", "Server misconfigured"),
 ]
 _HTTP_CODES = {
     400: ("bad-request", "Bad request"),
