@@ -64,6 +64,7 @@ from typing import Any
 
 from hookline.catalog import Catalog
 from hookline.errors import InvalidInput, Problem, pointer
+from hookline.text import unstorable
 
 MAX_EVENTS = 1000
 MAX_ID_LENGTH = 200
@@ -325,24 +326,13 @@ def _build(
 def _text_problem(value: object, max_length: int) -> str | None:
     if not isinstance(value, str):
         return "must be a string"
-    message = _string_problem(value)
+    message = unstorable(value)
     if message:
         return message
     if not 1 <= len(value) <= max_length:
         return f"must be 1 to {max_length} characters long"
     if not value.isprintable():
         return "must be printable text, without control characters"
-    return None
-
-
-def _string_problem(text: str) -> str | None:
-    """Why ``text`` cannot be stored (PostgreSQL holds no NUL, UTF-8 no lone surrogate)."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return "must be valid Unicode text (no unpaired surrogates)"
-    if "\x00" in text:
-        return "must not contain NUL characters"
     return None
 
 
@@ -382,7 +372,7 @@ def _object_problem(members: dict[Any, Any], depth: int) -> tuple[_Location, str
     for name in members:
         if not isinstance(name, str):
             return (str(name),), "member names must be strings"
-        message = _string_problem(name)
+        message = unstorable(name)
         if message:
             return (name,), f"member name {message}"
     return _first_problem(members.items(), depth)
@@ -402,7 +392,7 @@ def _scalar_problem(value: object) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
-        return _string_problem(value)
+        return unstorable(value)
     if isinstance(value, int):
         return None if value in _INT64_RANGE else "integers must fit in 64 bits"
     if isinstance(value, float):

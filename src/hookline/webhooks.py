@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 from hookline import filters
 from hookline.catalog import Catalog, Level
 from hookline.errors import InvalidInput, Problem, pointer
+from hookline.text import unstorable
 from hookline.urls import MAX_URL_LENGTH, url_problem
 
 Origin = Literal["api", "automations", "management-console"]
@@ -47,14 +48,8 @@ _FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _storable(text: str) -> str:
-    # JSON may carry NUL ("\\u0000") or a lone surrogate ("\\ud800"); PostgreSQL text
-    # holds neither, and no HTTP header can.
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no unpaired surrogates)") from None
-    if "\x00" in text:
-        raise ValueError("must not contain NUL characters")
+    if problem := unstorable(text):
+        raise ValueError(problem)
     return text
 
 
