@@ -1,0 +1,404 @@
+"""The processes a scenario runs: receivers, hookline, and a monitor of their CPU and memory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+
+from bench.common import REPO, SECRET_KEY, VENV_BIN, Tls
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+# Receivers -------------------------------------------------------------------------------
+
+
+class Receivers:
+    """``workers`` receiver processes on one port (SO_REUSEPORT)."""
+
+    def __init__(self, tls: Tls, port: int, workers: int, hang_seconds: float) -> None:
+        self.tls = tls
+        self.port = port
+        self.workers = workers
+        self.hang_seconds = hang_seconds
+        self._procs: list[subprocess.Popen[str]] = []
+        self._controls: list[int] = []
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs]
+
+    async def start(self) -> None:
+        for _ in range(self.workers):
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.receiver",
+                    "--port",
+                    str(self.port),
+                    "--cert",
+                    str(self.tls.cert_chain),
+                    "--key",
+                    str(self.tls.key),
+                    "--hang",
+                    str(self.hang_seconds),
+                ],
+                env=_env(),
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=REPO,
+            )
+            self._procs.append(proc)
+        for proc in self._procs:
+            line = await asyncio.to_thread(proc.stdout.readline)  # type: ignore[union-attr]
+            if not line.startswith("ready"):
+                raise RuntimeError(f"receiver did not start: {line!r}")
+            self._controls.append(int(line.split()[1]))
+        self._session = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        for proc in self._procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+        for proc in self._procs:
+            try:
+                await asyncio.to_thread(proc.wait, 10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self._procs, self._controls = [], []
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def reset(self) -> None:
+        assert self._session is not None
+        for port in self._controls:
+            async with self._session.post(f"http://127.0.0.1:{port}/reset") as response:
+                response.raise_for_status()
+
+    async def stats(self, lags: bool = False) -> dict[str, Any]:
+        """Receipts summed over the workers, by class."""
+        assert self._session is not None
+        merged: dict[str, dict[str, Any]] = {}
+        checked = bad = 0
+        per_worker = []
+        for port in self._controls:
+            url = f"http://127.0.0.1:{port}/stats?lags={1 if lags else 0}"
+            async with self._session.get(url) as response:
+                got = await response.json()
+            checked += got["checked"]
+            bad += got["bad_signatures"]
+            per_worker.append(sum(c["count"] for c in got["classes"].values()))
+            for kind, tally in got["classes"].items():
+                into = merged.setdefault(
+                    kind, {"count": 0, "first": 0.0, "last": 0.0, "lags_ms": []}
+                )
+                into["count"] += tally["count"]
+                if tally["first"] and (not into["first"] or tally["first"] < into["first"]):
+                    into["first"] = tally["first"]
+                into["last"] = max(into["last"], tally["last"])
+                into["lags_ms"].extend(tally.get("lags_ms", ()))
+        return {
+            "classes": merged,
+            "checked": checked,
+            "bad_signatures": bad,
+            "per_worker": per_worker,
+        }
+
+    async def count(self, kinds: tuple[str, ...] = ("ok",)) -> int:
+        got = await self.stats()
+        return sum(got["classes"].get(k, {}).get("count", 0) for k in kinds)
+
+    async def wait_for(
+        self, expected: int, timeout: float, kinds: tuple[str, ...] = ("ok",)
+    ) -> bool:
+        """Wait until ``expected`` receipts of ``kinds`` arrived; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await self.count(kinds) >= expected:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+
+# Monitoring ------------------------------------------------------------------------------
+
+
+@dataclass
+class Watched:
+    name: str
+    pids: list[int]
+    procs: list[psutil.Process] = field(default_factory=list)
+    cpu_start: float = 0.0
+    cpu_end: float = 0.0
+    peak_rss: int = 0
+    rss_samples: list[tuple[float, int]] = field(default_factory=list)
+
+
+def _cpu(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def postgres_pids() -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("postgres", "postmaster"):
+            found.append(proc.pid)
+    return found
+
+
+class Monitor:
+    """CPU used by each group of processes between start and stop (in % of one core), and
+    peak RSS (sampled every ``interval`` seconds), plus the machine's total CPU use."""
+
+    def __init__(self, groups: dict[str, list[int]], interval: float = 0.25) -> None:
+        self._groups = [Watched(name, pids) for name, pids in groups.items()]
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = 0.0
+        self._elapsed = 0.0
+        self._sys_start: Any = None
+        self._sys_end: Any = None
+
+    def start(self) -> Monitor:
+        for group in self._groups:
+            group.procs = []
+            for pid in group.pids:
+                with contextlib.suppress(psutil.Error):
+                    group.procs.append(psutil.Process(pid))
+            group.cpu_start = _cpu(group.procs)
+        self._sys_start = psutil.cpu_times()
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def add(self, name: str, pid: int) -> None:
+        """Watch a process started after the monitor (its CPU counts from its start)."""
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            for group in self._groups:
+                if group.name == name:
+                    group.procs.append(proc)
+                    return
+            self._groups.append(Watched(name, [pid], [proc]))
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic() - self._started
+            for group in self._groups:
+                rss = 0
+                for proc in group.procs:
+                    with contextlib.suppress(psutil.Error):
+                        rss += proc.memory_info().rss
+                group.peak_rss = max(group.peak_rss, rss)
+                group.rss_samples.append((round(now, 2), rss))
+            self._stop.wait(self._interval)
+
+    def stop(self) -> dict[str, Any]:
+        self._elapsed = time.monotonic() - self._started
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._sys_end = psutil.cpu_times()
+        for group in self._groups:
+            if group.name == "postgres":  # backends started meanwhile count from their start
+                known = {proc.pid for proc in group.procs}
+                for pid in postgres_pids():
+                    if pid not in known:
+                        with contextlib.suppress(psutil.Error):
+                            group.procs.append(psutil.Process(pid))
+            group.cpu_end = _cpu(group.procs)
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        elapsed = max(self._elapsed, 1e-9)
+        start, end = self._sys_start, self._sys_end
+        busy = (end.user + end.system + end.nice + end.irq + end.softirq) - (
+            start.user + start.system + start.nice + start.irq + start.softirq
+        )
+        ours = sum(g.cpu_end - g.cpu_start for g in self._groups)
+        out: dict[str, Any] = {
+            "seconds": round(elapsed, 3),
+            "machine_cpu_pct": round(100 * busy / elapsed, 1),  # of one core; 200 = both
+            "unaccounted_cpu_pct": round(100 * (busy - ours) / elapsed, 1),
+        }
+        for group in self._groups:
+            out[f"{group.name}_cpu_pct"] = round(
+                100 * (group.cpu_end - group.cpu_start) / elapsed, 1
+            )
+            if group.peak_rss:
+                out[f"{group.name}_peak_rss_mb"] = round(group.peak_rss / 2**20, 1)
+        return out
+
+    def rss_series(self, name: str) -> list[tuple[float, int]]:
+        for group in self._groups:
+            if group.name == name:
+                return group.rss_samples
+        return []
+
+
+# Databases -------------------------------------------------------------------------------
+
+
+class Database:
+    """A fresh, empty database: a SQLite file in ``workdir`` or a new PostgreSQL database."""
+
+    def __init__(self, backend: str, workdir: Path) -> None:
+        self.backend = backend
+        self.name = f"hlbench_{uuid.uuid4().hex[:10]}"
+        if backend == "sqlite":
+            self.path = workdir / f"{self.name}.db"
+            self.url = f"sqlite:///{self.path}"
+        else:
+            base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+            self.url = f"{base}/{self.name}"
+
+    async def create(self) -> None:
+        if self.backend == "postgres":
+            await _admin(f'CREATE DATABASE "{self.name}"')
+
+    async def drop(self) -> None:
+        if self.backend == "postgres":
+            with contextlib.suppress(Exception):
+                await _admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        else:
+            for suffix in ("", "-wal", "-shm", ".key"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(f"{self.path}{suffix}").unlink()
+
+
+async def _admin(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def postgres_available() -> str | None:
+    """None if the PostgreSQL server answers, else why not."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        await conn.close()
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        return f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {error}"
+    return None
+
+
+# hookline --------------------------------------------------------------------------------
+
+
+class Hookline:
+    """``hookline serve`` as a subprocess on a fresh database, with the bench's settings."""
+
+    def __init__(
+        self, database: Database, tls: Tls, workdir: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.database = database
+        self.env = _env()
+        self.env.update(
+            HOOKLINE_DATABASE_URL=database.url,
+            HOOKLINE_SECRET_KEY=SECRET_KEY,
+            HOOKLINE_RESOLVE="hooks.example.test:127.0.0.1",
+            HOOKLINE_ALLOW_NETWORKS="127.0.0.1/32",
+            HOOKLINE_CA_BUNDLE=str(tls.ca),
+            HOOKLINE_HOST="127.0.0.1",
+            HOOKLINE_PORT="0",
+        )
+        self.env.update(extra_env or {})
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.log_path = workdir / f"{database.name}.log"
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [str(VENV_BIN / "hookline"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            cwd=self.workdir,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"hookline {' '.join(args)} failed: {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    async def start(self, timeout: float = 60) -> None:
+        out_path = self.workdir / f"{self.database.name}.out"
+        with open(out_path, "wb") as out, open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(VENV_BIN / "hookline"), "serve"],
+                env=self.env,
+                stdout=out,
+                stderr=log,
+                cwd=self.workdir,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in out_path.read_text().splitlines():
+                if " serving " in line:
+                    self.url = line.split()[-1]
+                    return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hookline serve exited: see {self.log_path}")
+            await asyncio.sleep(0.05)
+        raise RuntimeError("hookline serve did not start")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def stop(self, kill: bool = False) -> None:
+        """SIGTERM (in-flight attempts finish), or SIGKILL with ``kill``."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            await asyncio.to_thread(self.proc.wait, 30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            await asyncio.to_thread(self.proc.wait, 10)
+
+    def errors_logged(self) -> int:
+        """Lines at level error in the serve log (a sanity check)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return 0
+        return sum(1 for line in text.splitlines() if '"level": "error"' in line)
