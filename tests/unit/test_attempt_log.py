@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import UTC, datetime
+from typing import Any
 
 from structlog.testing import capture_logs
 
@@ -18,21 +19,28 @@ from hookline.vault import Vault
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+def _claimed(**fields: Any) -> Claimed:
+    values: dict[str, Any] = {
+        "delivery_id": "d1",
+        "tenant_id": "t1",
+        "webhook_id": "w1",
+        "event_id": "e1",
+        "triggered_at": AT,
+        "body": "{}",
+        "attempt_count": 0,
+        "webhook_enabled": True,
+        "url": "https://hooks.example.com/in",
+        "headers": {},
+        "sealed_secret": "sealed",
+        "sealed_encrypted_headers": None,
+        "encrypted_header_names": (),
+    }
+    return Claimed(**{**values, **fields})
+
+
 def test_an_attempt_is_one_info_line_with_its_ids_and_outcome() -> None:
-    claimed = Claimed(
-        delivery_id="d1",
-        tenant_id="t1",
-        webhook_id="w1",
-        event_id="e1",
-        triggered_at=AT,
-        body="{}",
-        attempt_count=0,
-        webhook_enabled=True,
-        url="https://hooks.example.com/in?token=hush",
-        headers={"Authorization": "Bearer hush"},
-        sealed_secret="sealed",
-        sealed_encrypted_headers=None,
-        encrypted_header_names=(),
+    claimed = _claimed(
+        url="https://hooks.example.com/in?token=hush", headers={"Authorization": "Bearer hush"}
     )
     result = Result(
         delivery_id="d1",
@@ -75,21 +83,7 @@ def test_a_secret_the_key_cannot_open_fails_the_attempt_without_sending() -> Non
         RetryPolicy((0, 5)),
         random.Random(1),
     )
-    claimed = Claimed(
-        delivery_id="d1",
-        tenant_id="t1",
-        webhook_id="w1",
-        event_id="e1",
-        triggered_at=AT,
-        body="{}",
-        attempt_count=0,
-        webhook_enabled=True,
-        url="https://hooks.example.com/in",
-        headers={},
-        sealed_secret=sealed,
-        sealed_encrypted_headers=None,
-        encrypted_header_names=(),
-    )
+    claimed = _claimed(sealed_secret=sealed)
     result = asyncio.run(attempter.attempt(claimed))
     assert result.status == "fail"
     assert result.next_attempt_at is not None  # retried on the schedule, then given up
