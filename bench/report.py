@@ -402,7 +402,12 @@ def markdown(results: dict[str, Any], chart: str | None = None) -> str:
     lines = [
         f"## Results of {results['stamp']}" + ("" if results["full_scale"] else " (scaled down)"),
         "",
-        f"Command: `{results['command']}` — {results['elapsed_seconds'] / 60:.1f} min.",
+        f"Command: `{results['command']}` — {results['elapsed_seconds'] / 60:.1f} min."
+        + (
+            f" Tables made with `{results['rendered_with']}`."
+            if results.get("rendered_with")
+            else ""
+        ),
         "",
         f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}; "
         f"Python {m['python']}, SQLite {m['sqlite']}, {m.get('postgres') or 'no PostgreSQL'}, "
@@ -503,10 +508,10 @@ def chart(results: dict[str, Any], path: Path) -> bool:
             100, color="black", linestyle=":", linewidth=1, label="target fan-out: 100 ms"
         )
         right.set_yscale("log")
-        right.set_ylim(bottom=1)
+        right.set_ylim(1, max(values) * 6)  # room for the legend above the bars
         right.set_ylabel("ms (lower is better, log scale)")
         right.set_title("Latency")
-        right.legend(fontsize=8)
+        right.legend(fontsize=8, loc="upper left")
         right.tick_params(axis="x", labelsize=8)
     left.tick_params(axis="x", labelsize=8)
     figure.suptitle(f"hookline benchmark {results['stamp']}", fontsize=10)

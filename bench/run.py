@@ -294,12 +294,21 @@ def _reuse(results: dict[str, Any], path: Path, measured: list[str]) -> None:
             results["scenarios"][name] = {**data, "from_run": stamp}
             copied.append(name)
     if copied:
-        results.setdefault("reused", []).append({"from": stamp, "scenarios": copied})
+        if not isinstance(results.get("reused"), list):
+            results["reused"] = []
+        results["reused"].append({"from": stamp, "scenarios": copied})
+        by_run: dict[str, list[str]] = {}
+        for name, data in results["scenarios"].items():
+            entries = data.items() if name in PER_BACKEND else [(None, data)]
+            for backend, value in entries:
+                if isinstance(value, dict) and "from_run" in value:
+                    label = f"{name} ({backend})" if backend else name
+                    by_run.setdefault(value["from_run"], []).append(label)
         results["notes"] = [n for n in results["notes"] if "(--reuse)" not in n] + [
-            f"{', '.join(r['scenarios'])}: from the run of {r['from']} (--reuse), same machine"
-            for r in results["reused"]
+            f"{', '.join(names)}: from the run of {run} (--reuse), same machine"
+            for run, names in sorted(by_run.items())
         ]
-        merged = set(results["scenarios_run"]) | {c.split(" ")[0] for c in copied}
+        merged = set(results["scenarios"])
         sizes_full = all(
             value.get(key, 0) >= limit
             for name, key, limit in (
@@ -317,9 +326,23 @@ def _reuse(results: dict[str, Any], path: Path, measured: list[str]) -> None:
 def _render(args: argparse.Namespace) -> int:
     """Tables, chart and docs from a result file (and --reuse files), running nothing."""
     results = json.loads(args.render.read_text())
+    # What this file had copied from others is dropped: the --reuse files say it again.
+    for name in list(results["scenarios"]):
+        data = results["scenarios"][name]
+        if name in PER_BACKEND and isinstance(data, dict):
+            kept = {b: v for b, v in data.items() if not (isinstance(v, dict) and "from_run" in v)}
+            if kept:
+                results["scenarios"][name] = kept
+            else:
+                del results["scenarios"][name]
+        elif isinstance(data, dict) and "from_run" in data:
+            del results["scenarios"][name]
+    results["reused"] = []
+    results["notes"] = [n for n in results.get("notes", []) if "(--reuse)" not in n]
     for path in args.reuse:
         _reuse(results, path, results["scenarios_run"])
     results["noise"] = _noise(results)
+    results["rendered_with"] = "python -m bench " + shlex.join(sys.argv[1:])
     args.render.write_text(json.dumps(results, indent=1, default=str))
     _outputs(args, results, args.render.parent, results["stamp"])
     return 0
