@@ -527,4 +527,7 @@ def update_doc(table: str) -> None:
         return
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
+    table = table.replace("\n## Results of", "\n### Results of").replace(
+        "## Results of", "### Results of", 1
+    )
     DOC.write_text(f"{head}{START}\n{table}{END}{tail}")

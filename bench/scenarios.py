@@ -67,13 +67,13 @@ QUICK = Scale(
     raw_count=5_000,
     celery_count=300,
     e2e_events=200,
-    rate_seconds=2,
+    rate_seconds=1,
     rate_per_second=1000,
     fanout_reps=3,
     isolation_events=60,
-    backlog=2_000,
-    backlog_hold=1,
-    history_rows=10_000,
+    backlog=1_000,
+    backlog_hold=0,
+    history_rows=5_000,
     history_events=200,
 )
 
@@ -418,8 +418,8 @@ async def scenario_celery(bench: Bench) -> dict[str, Any]:
             await asyncio.to_thread(worker.wait, 30)
         except subprocess.TimeoutExpired:
             worker.kill()
-        with contextlib.suppress(Exception):
-            client.delete(queue)
+        with contextlib.suppress(Exception):  # the queue and kombu's bindings of it
+            client.delete(queue, *client.keys(f"*{queue}*"), "_kombu.binding_deadlines")
 
 
 # 3. end to end ----------------------------------------------------------------------------
@@ -610,14 +610,18 @@ async def scenario_backlog(bench: Bench, backend: str) -> dict[str, Any]:
         result["fill_seconds"] = round(fill_seconds, 1)
         result["fill_per_second"] = target / fill_seconds
         bench.say(f"backlog {backend}: filled in {fill_seconds:.1f} s; receiver down, serving")
-        await receivers.stop()
+        hold = bench.scale.backlog_hold
+        if hold > 0:  # (with no hold, as in --quick, the receiver stays up)
+            await receivers.stop()
+        else:
+            await receivers.reset()
         try:
             await run.hookline.start()
             monitor = bench.monitor(run)
-            hold = bench.scale.backlog_hold
             await asyncio.sleep(hold)
             up_offset = hold
-            await receivers.start()  # (the monitor counts hookline, not these receivers)
+            if hold > 0:
+                await receivers.start()  # (the monitor counts hookline, not these receivers)
             up = time.time()
             bench.say(f"backlog {backend}: receiver up, draining")
             progress: list[tuple[float, int]] = []
