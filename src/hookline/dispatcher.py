@@ -9,6 +9,7 @@ process died) is due again when its lease runs out: at-least-once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import uuid
@@ -32,6 +33,7 @@ from hookline.vault import Vault
 
 log = structlog.get_logger()
 SHUTDOWN_FLUSH_TRIES = 10
+OPENED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,11 @@ class Attempter:
     policy: RetryPolicy
     rng: random.Random = field(default_factory=random.Random)
 
+    def __post_init__(self) -> None:
+        # Opening a sealed value (Fernet) costs more than signing; the same few webhooks'
+        # values come back with every delivery, so the opened ones are kept, boundedly.
+        self._open = functools.lru_cache(maxsize=OPENED_CACHE_SIZE)(self.vault.open)
+
     async def attempt(self, claimed: Claimed) -> Result:
         started = now()
         body = claimed.body.encode()
@@ -72,10 +79,10 @@ class Attempter:
         signatures (``Qlik-Signature`` and Standard Webhooks) when it has a secret."""
         headers = dict(claimed.headers)
         if claimed.sealed_encrypted_headers:
-            headers.update(json.loads(self.vault.open(claimed.sealed_encrypted_headers)))
+            headers.update(json.loads(self._open(claimed.sealed_encrypted_headers)))
         headers["Content-Type"] = "application/json"
         if claimed.sealed_secret:
-            secret = self.vault.open(claimed.sealed_secret)
+            secret = self._open(claimed.sealed_secret)
             headers["Qlik-Signature"] = signing.qlik_signature(secret, body)
             headers.update(
                 signing.standard_webhook_headers(secret, claimed.event_id, timestamp, body)

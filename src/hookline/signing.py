@@ -17,7 +17,6 @@ digests are compared in constant time.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -82,7 +81,7 @@ def verify_standard_webhook(
 def _hmac(secret: str, message: bytes) -> bytes:
     if not secret:
         raise ValueError("cannot sign with an empty secret")
-    return hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return hmac.digest(secret.encode(), message, "sha256")
 
 
 def _standard_digest(secret: str, message_id: str, timestamp: int, body: bytes) -> bytes:
