@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookline.store.schema import tenants
 from hookline.store.sql import SqlStore
@@ -22,15 +22,15 @@ class PostgresStore(SqlStore):
         engine = create_async_engine(
             asyncpg_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
-        super().__init__(engine, engine)
+        super().__init__(engine)
         self._listener_url = asyncpg_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
         self._listener: asyncpg.Connection | None = None
 
     def _insert(self, table: sa.Table) -> Insert:
         return postgresql.insert(table)
 
-    async def _announce_work(self, conn: AsyncConnection) -> None:
-        await conn.execute(sa.select(sa.func.pg_notify(WORK_CHANNEL, "")))
+    def _announce_work(self, conn: sa.Connection) -> None:
+        conn.execute(sa.select(sa.func.pg_notify(WORK_CHANNEL, "")))
 
     async def wait_for_work(self, at_most: float) -> None:
         await self._listen()
@@ -52,10 +52,8 @@ class PostgresStore(SqlStore):
             await self._listener.close()
         await super().close()
 
-    async def _lock_tenant(self, conn: AsyncConnection, tenant_id: str) -> None:
-        await conn.execute(
-            sa.select(tenants.c.id).where(tenants.c.id == tenant_id).with_for_update()
-        )
+    def _lock_tenant(self, conn: sa.Connection, tenant_id: str) -> None:
+        conn.execute(sa.select(tenants.c.id).where(tenants.c.id == tenant_id).with_for_update())
 
     def _text_sort_key(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         # Byte order, as on SQLite, whatever collation the database was created with.

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -44,28 +44,27 @@ class DeliveryQueue(SqlBase):
     async def publish(self, tenant_id: str, batch: list[Event], plan: Planner) -> list[Event]:
         """Store the events not seen before in the tenant and, in the same transaction,
         what ``plan`` makes of them; return the new events."""
-        async with self._writing() as conn:
-            new = await self._publish_in(conn, tenant_id, batch, plan)
+        new = await self._write(lambda conn: self._publish_in(conn, tenant_id, batch, plan))
         if new:
             self._work_arrived()
         return new
 
-    async def _publish_in(
-        self, conn: AsyncConnection, tenant_id: str, batch: list[Event], plan: Planner
+    def _publish_in(
+        self, conn: sa.Connection, tenant_id: str, batch: list[Event], plan: Planner
     ) -> list[Event]:
-        new = await self._insert_new_events(conn, tenant_id, batch)
+        new = self._insert_new_events(conn, tenant_id, batch)
         if new:
-            candidates = await self._subscribed(conn, tenant_id, {event.type for event in new})
+            candidates = _subscribed(conn, tenant_id, {event.type for event in new})
             planned = plan(new, candidates)
-            await self._insert_deliveries(conn, planned.deliveries)
+            self._insert_deliveries(conn, planned.deliveries)
             if planned.deliveries:
-                await self._announce_work(conn)
-            owned = await self._owned(conn, tenant_id, planned.deleted_owners)
-            await self._disable(conn, owned, plan)
+                self._announce_work(conn)
+            owned = _owned(conn, tenant_id, planned.deleted_owners)
+            self._disable(conn, owned, plan)
         return new
 
-    async def _insert_new_events(
-        self, conn: AsyncConnection, tenant_id: str, batch: list[Event]
+    def _insert_new_events(
+        self, conn: sa.Connection, tenant_id: str, batch: list[Event]
     ) -> list[Event]:
         first: dict[str, Event] = {}
         for event in batch:
@@ -81,47 +80,128 @@ class DeliveryQueue(SqlBase):
             {"tenant_id": tenant_id, "id": event.id, "type": event.type, "received_at": received}
             for event in unique
         ]
-        inserted = {row.id for row in await conn.execute(statement, rows)}
+        inserted = {row.id for row in conn.execute(statement, rows)}
         return [event for event in unique if event.id in inserted]
 
-    @staticmethod
-    async def _subscribed(
-        conn: AsyncConnection, tenant_id: str, types: Collection[str]
-    ) -> list[Webhook]:
-        subscribed = (
-            sa.select(webhooks)
-            .where(
-                webhooks.c.tenant_id == tenant_id,
-                webhooks.c.enabled.is_(True),
-                webhooks.c.id.in_(
-                    sa.select(webhook_event_types.c.webhook_id).where(
-                        webhook_event_types.c.tenant_id == tenant_id,
-                        webhook_event_types.c.event_type.in_(types),
-                    )
-                ),
+    def _disable(self, conn: sa.Connection, disables: Iterable[Disable], plan: Planner) -> int:
+        """Disable webhooks still enabled, each raising its ``hookline.webhook.disabled``
+        event in the same transaction; return how many were disabled."""
+        disabled = 0
+        for disable in disables:
+            at = self._now()
+            row = conn.execute(
+                webhooks.update()
+                .where(webhooks.c.id == disable.webhook_id, webhooks.c.enabled.is_(True))
+                .values(
+                    enabled=False,
+                    disabled_reason=disable.reason,
+                    disabled_reason_code=disable.code,
+                    updated_at=at,
+                )
+                .returning(
+                    webhooks.c.tenant_id, webhooks.c.owner_id, webhooks.c.name, webhooks.c.url
+                )
+            ).first()
+            if row is None:
+                continue
+            disabled += 1
+            event = webhook_disabled(
+                tenant_id=row.tenant_id,
+                webhook_id=disable.webhook_id,
+                owner_id=row.owner_id,
+                name=row.name,
+                url=row.url,
+                code=disable.code,
+                reason=disable.reason,
+                at=at,
             )
-            .order_by(webhooks.c.id)
-        )
-        return await with_event_types(conn, (await conn.execute(subscribed)).all())
+            self._publish_in(conn, row.tenant_id, [event], plan)
+        return disabled
 
-    @staticmethod
-    async def _owned(
-        conn: AsyncConnection, tenant_id: str, owners: Collection[str]
-    ) -> list[Disable]:
-        if not owners:
-            return []
-        owned = sa.select(webhooks.c.id, webhooks.c.owner_id).where(
-            webhooks.c.tenant_id == tenant_id,
-            webhooks.c.level == "user",
-            webhooks.c.owner_id.in_(owners),
-        )
-        return [
-            Disable(row.id, "owner-deleted", f"its owner {row.owner_id} was deleted")
-            for row in await conn.execute(owned)
-        ]
+    # Workers ---------------------------------------------------------------------------
 
-    @staticmethod
-    async def _insert_deliveries(conn: AsyncConnection, planned: Iterable[NewDelivery]) -> None:
+    async def claim(
+        self, *, owner: str, limit: int, lease_seconds: float, exclude: Collection[str]
+    ) -> list[Claimed]:
+        """Lease up to ``limit`` due deliveries, oldest due first, skipping the webhooks in
+        ``exclude`` and rows another worker holds."""
+        now = self._now()
+        lease = Lease(owner, now, now + timedelta(seconds=lease_seconds), limit, list(exclude))
+
+        def work(conn: sa.Connection) -> list[Claimed]:
+            leased = sorted(self._lease(conn, lease), key=lambda row: row.next_attempt_at)
+            if not leased:
+                return []
+            targets = {
+                row.id: row
+                for row in conn.execute(
+                    _CLAIMED_WEBHOOK.where(webhooks.c.id.in_({row.webhook_id for row in leased}))
+                )
+            }
+            return [_claimed(row, targets[row.webhook_id]) for row in leased]
+
+        return await self._write(work)
+
+    def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
+        """Lease the due deliveries ``lease`` asks for, in one statement."""
+        due = (
+            sa.select(deliveries.c.id)
+            .where(
+                deliveries.c.next_attempt_at <= lease.now,
+                sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < lease.now),
+            )
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(lease.limit)
+            .with_for_update(skip_locked=True)
+        )
+        if lease.exclude:
+            due = due.where(deliveries.c.webhook_id.not_in(lease.exclude))
+        statement = (
+            deliveries.update()
+            .where(deliveries.c.id.in_(due.scalar_subquery()))
+            .values(lease_until=lease.until, lease_owner=lease.owner)
+            .returning(*(deliveries.c[name] for name in Leased._fields))
+        )
+        return [Leased(*row) for row in conn.execute(statement)]
+
+    async def record(self, results: list[Result], failures: FailurePolicy, plan: Planner) -> None:
+        """Record attempt outcomes in one transaction; a delivery deleted meanwhile (its
+        webhook was deleted) is skipped. Webhooks are disabled as the results say, or when
+        their deliveries keep failing."""
+        if not results:
+            return
+
+        def work(conn: sa.Connection) -> int:
+            live = set(
+                conn.execute(
+                    # Locked, so a webhook deleted meanwhile cannot take them away before
+                    # the attempts are written.
+                    sa.select(deliveries.c.id)
+                    .where(deliveries.c.id.in_([result.delivery_id for result in results]))
+                    .with_for_update()
+                ).scalars()
+            )
+            kept = [result for result in results if result.delivery_id in live]
+            if not kept:
+                return 0
+            self._write_outcomes(conn, kept, self._now())
+            gone = [result.disable for result in kept if result.disable is not None]
+            failing = {result.webhook_id for result in kept if result.final_failure}
+            gone += self._keep_failing(conn, failing, failures)
+            return self._disable(conn, gone, plan)
+
+        if await self._write(work):
+            self._work_arrived()
+
+    def _write_outcomes(self, conn: sa.Connection, results: list[Result], at: datetime) -> None:
+        """Update the deliveries and add their attempts (the deliveries exist)."""
+        conn.execute(_RECORD_OUTCOME, [_outcome_row(result, at) for result in results])
+        conn.execute(
+            self._insert(delivery_attempts).on_conflict_do_nothing(),
+            [_attempt_row(result) for result in results],
+        )
+
+    def _insert_deliveries(self, conn: sa.Connection, planned: Sequence[NewDelivery]) -> None:
         rows = [
             {
                 "id": new.id,
@@ -139,123 +219,16 @@ class DeliveryQueue(SqlBase):
             for new in planned
         ]
         if rows:
-            await conn.execute(deliveries.insert(), rows)
+            conn.execute(deliveries.insert(), rows)
 
-    async def _disable(
-        self, conn: AsyncConnection, disables: Iterable[Disable], plan: Planner
-    ) -> int:
-        """Disable webhooks still enabled, each raising its ``hookline.webhook.disabled``
-        event in the same transaction; return how many were disabled."""
-        disabled = 0
-        for disable in disables:
-            at = self._now()
-            row = (
-                await conn.execute(
-                    webhooks.update()
-                    .where(webhooks.c.id == disable.webhook_id, webhooks.c.enabled.is_(True))
-                    .values(
-                        enabled=False,
-                        disabled_reason=disable.reason,
-                        disabled_reason_code=disable.code,
-                        updated_at=at,
-                    )
-                    .returning(
-                        webhooks.c.tenant_id, webhooks.c.owner_id, webhooks.c.name, webhooks.c.url
-                    )
-                )
-            ).first()
-            if row is None:
-                continue
-            disabled += 1
-            event = webhook_disabled(
-                tenant_id=row.tenant_id,
-                webhook_id=disable.webhook_id,
-                owner_id=row.owner_id,
-                name=row.name,
-                url=row.url,
-                code=disable.code,
-                reason=disable.reason,
-                at=at,
-            )
-            await self._publish_in(conn, row.tenant_id, [event], plan)
-        return disabled
-
-    # Workers ---------------------------------------------------------------------------
-
-    async def claim(
-        self, *, owner: str, limit: int, lease_seconds: float, exclude: Collection[str]
-    ) -> list[Claimed]:
-        """Lease up to ``limit`` due deliveries, oldest due first, skipping the webhooks in
-        ``exclude`` and rows another worker holds."""
-        now = self._now()
-        due = (
-            sa.select(deliveries.c.id)
-            .where(
-                deliveries.c.next_attempt_at <= now,
-                sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now),
-            )
-            .order_by(deliveries.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        if exclude:
-            due = due.where(deliveries.c.webhook_id.not_in(exclude))
-        async with self._writing() as conn:
-            ids = list((await conn.execute(due)).scalars())
-            if not ids:
-                return []
-            await conn.execute(
-                deliveries.update()
-                .where(deliveries.c.id.in_(ids))
-                .values(lease_until=now + timedelta(seconds=lease_seconds), lease_owner=owner)
-            )
-            rows = await conn.execute(
-                _CLAIMED.where(deliveries.c.id.in_(ids)).order_by(deliveries.c.next_attempt_at)
-            )
-            return [_claimed(row) for row in rows]
-
-    async def record(self, results: list[Result], failures: FailurePolicy, plan: Planner) -> None:
-        """Record attempt outcomes in one transaction; a delivery deleted meanwhile (its
-        webhook was deleted) is skipped. Webhooks are disabled as the results say, or when
-        their deliveries keep failing."""
-        if not results:
-            return
-        async with self._writing() as conn:
-            live = set(
-                (
-                    await conn.execute(
-                        # Locked, so a webhook deleted meanwhile cannot take them away
-                        # before the attempts are written.
-                        sa.select(deliveries.c.id)
-                        .where(deliveries.c.id.in_([result.delivery_id for result in results]))
-                        .with_for_update()
-                    )
-                ).scalars()
-            )
-            kept = [result for result in results if result.delivery_id in live]
-            if not kept:
-                return
-            at = self._now()
-            await conn.execute(_RECORD_OUTCOME, [_outcome_row(result, at) for result in kept])
-            await conn.execute(
-                self._insert(delivery_attempts).on_conflict_do_nothing(),
-                [_attempt_row(result) for result in kept],
-            )
-            gone = [result.disable for result in kept if result.disable is not None]
-            failing = {result.webhook_id for result in kept if result.final_failure}
-            gone += await self._keep_failing(conn, failing, failures)
-            disabled = await self._disable(conn, gone, plan)
-        if disabled:
-            self._work_arrived()
-
-    async def _keep_failing(
-        self, conn: AsyncConnection, webhook_ids: Iterable[str], policy: FailurePolicy
+    def _keep_failing(
+        self, conn: sa.Connection, webhook_ids: Iterable[str], policy: FailurePolicy
     ) -> list[Disable]:
         since = self._now() - timedelta(seconds=policy.window_seconds)
         ended = deliveries.c.ended_at >= since
         found = []
         for webhook_id in webhook_ids:
-            result = await conn.execute(
+            result = conn.execute(
                 sa.select(deliveries.c.status, sa.func.count())
                 .where(deliveries.c.webhook_id == webhook_id, ended)
                 .group_by(deliveries.c.status)
@@ -271,16 +244,17 @@ class DeliveryQueue(SqlBase):
 
     async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> None:
         """Store a delivery already leased to ``owner``, who sends it now (a resend)."""
-        async with self._writing() as conn:
-            await self._insert_deliveries(conn, [new])
-            await conn.execute(
-                deliveries.update()
-                .where(deliveries.c.id == new.id)
-                .values(
-                    lease_owner=owner,
-                    lease_until=self._now() + timedelta(seconds=lease_seconds),
-                )
-            )
+        lease = (
+            deliveries.update()
+            .where(deliveries.c.id == new.id)
+            .values(lease_owner=owner, lease_until=self._now() + timedelta(seconds=lease_seconds))
+        )
+
+        def work(conn: sa.Connection) -> None:
+            self._insert_deliveries(conn, [new])
+            conn.execute(lease)
+
+        await self._write(work)
 
     async def queue_stats(self) -> QueueStats:
         due = deliveries.c.next_attempt_at
@@ -339,48 +313,76 @@ class DeliveryQueue(SqlBase):
     async def purge(self, before: datetime, batch: int) -> Purged:
         """Delete up to ``batch`` deliveries triggered before ``before``, and up to ``batch``
         events received before it (which ends their de-duplication)."""
-        async with self._writing() as conn:
+
+        def work(conn: sa.Connection) -> Purged:
             old = sa.select(deliveries.c.id).where(deliveries.c.triggered_at < before).limit(batch)
-            ids = list((await conn.execute(old)).scalars())
+            ids = list(conn.execute(old).scalars())
             if ids:
-                await conn.execute(
+                conn.execute(
                     delivery_attempts.delete().where(delivery_attempts.c.delivery_id.in_(ids))
                 )
-                await conn.execute(deliveries.delete().where(deliveries.c.id.in_(ids)))
+                conn.execute(deliveries.delete().where(deliveries.c.id.in_(ids)))
             old_events = sa.select(events.c.tenant_id, events.c.id).where(
                 events.c.received_at < before
             )
-            gone = await conn.execute(
+            gone = conn.execute(
                 events.delete().where(
                     sa.tuple_(events.c.tenant_id, events.c.id).in_(old_events.limit(batch))
                 )
             )
-        return Purged(deliveries=len(ids), events=gone.rowcount)
+            return Purged(deliveries=len(ids), events=gone.rowcount)
+
+        return await self._write(work)
 
 
-# Labelled as the fields of Claimed, so a row makes one directly.
-_CLAIMED = sa.select(
-    deliveries.c.id.label("delivery_id"),
-    deliveries.c.tenant_id,
-    deliveries.c.webhook_id,
-    deliveries.c.event_id,
-    deliveries.c.triggered_at,
-    deliveries.c.body,
-    deliveries.c.attempt_count,
-    webhooks.c.enabled.label("webhook_enabled"),
+class Lease(NamedTuple):
+    owner: str
+    now: datetime
+    until: datetime
+    limit: int
+    exclude: list[str]
+
+
+class Leased(NamedTuple):
+    """A delivery just leased, as the lease statement returns it."""
+
+    id: str
+    tenant_id: str
+    webhook_id: str
+    event_id: str
+    triggered_at: datetime
+    body: str
+    attempt_count: int
+    next_attempt_at: datetime
+
+
+_CLAIMED_WEBHOOK = sa.select(
+    webhooks.c.id,
+    webhooks.c.enabled,
     webhooks.c.url,
     webhooks.c.headers,
     webhooks.c.sealed_secret,
     webhooks.c.sealed_encrypted_headers,
     webhooks.c.encrypted_header_names,
-).join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
+)
 
 
-def _claimed(row: Any) -> Claimed:
-    values = dict(row._mapping)
-    values["headers"] = dict(values["headers"])
-    values["encrypted_header_names"] = tuple(values["encrypted_header_names"])
-    return Claimed(**values)
+def _claimed(delivery: Leased, webhook: Any) -> Claimed:
+    return Claimed(
+        delivery_id=delivery.id,
+        tenant_id=delivery.tenant_id,
+        webhook_id=delivery.webhook_id,
+        event_id=delivery.event_id,
+        triggered_at=delivery.triggered_at,
+        body=delivery.body,
+        attempt_count=delivery.attempt_count,
+        webhook_enabled=webhook.enabled,
+        url=webhook.url,
+        headers=dict(webhook.headers),
+        sealed_secret=webhook.sealed_secret,
+        sealed_encrypted_headers=webhook.sealed_encrypted_headers,
+        encrypted_header_names=tuple(webhook.encrypted_header_names),
+    )
 
 
 _RECORD_OUTCOME = (
@@ -464,6 +466,38 @@ def _aware(moment: datetime | str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _subscribed(conn: sa.Connection, tenant_id: str, types: Collection[str]) -> list[Webhook]:
+    subscribed = (
+        sa.select(webhooks)
+        .where(
+            webhooks.c.tenant_id == tenant_id,
+            webhooks.c.enabled.is_(True),
+            webhooks.c.id.in_(
+                sa.select(webhook_event_types.c.webhook_id).where(
+                    webhook_event_types.c.tenant_id == tenant_id,
+                    webhook_event_types.c.event_type.in_(types),
+                )
+            ),
+        )
+        .order_by(webhooks.c.id)
+    )
+    return with_event_types(conn, conn.execute(subscribed).all())
+
+
+def _owned(conn: sa.Connection, tenant_id: str, owners: Collection[str]) -> list[Disable]:
+    if not owners:
+        return []
+    owned = sa.select(webhooks.c.id, webhooks.c.owner_id).where(
+        webhooks.c.tenant_id == tenant_id,
+        webhooks.c.level == "user",
+        webhooks.c.owner_id.in_(owners),
+    )
+    return [
+        Disable(row.id, "owner-deleted", f"its owner {row.owner_id} was deleted")
+        for row in conn.execute(owned)
+    ]
 
 
 def new_delivery_id() -> str:

@@ -7,7 +7,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookline.auth import Principal, Role
 from hookline.clock import now
@@ -33,11 +32,9 @@ class SqlStore(DeliveryQueue):
 
     async def create_tenant(self, name: str) -> Tenant:
         tenant = Tenant(str(uuid.uuid4()), name, now())
+        insert = tenants.insert().values(id=tenant.id, name=name, created_at=tenant.created_at)
         try:
-            async with self._writing() as conn:
-                await conn.execute(
-                    tenants.insert().values(id=tenant.id, name=name, created_at=tenant.created_at)
-                )
+            await self._write(lambda conn: conn.execute(insert))
         except exc.IntegrityError:
             raise InvalidInput.one("/name", f"a tenant named {name!r} exists already") from None
         return tenant
@@ -59,33 +56,28 @@ class SqlStore(DeliveryQueue):
         return [Tenant(row.id, row.name, row.created_at) for row in rows]
 
     async def ensure_user(self, tenant_id: str, user_id: str) -> None:
-        async with self._writing() as conn:
-            if not await self._user_exists(conn, tenant_id, user_id):
-                await conn.execute(
+        def work(conn: sa.Connection) -> None:
+            if conn.execute(_user(tenant_id, user_id)).first() is None:
+                conn.execute(
                     users.insert().values(tenant_id=tenant_id, id=user_id, created_at=now())
                 )
 
+        await self._write(work)
+
     async def user_exists(self, tenant_id: str, user_id: str) -> bool:
         async with self._reading() as conn:
-            return await self._user_exists(conn, tenant_id, user_id)
-
-    @staticmethod
-    async def _user_exists(conn: AsyncConnection, tenant_id: str, user_id: str) -> bool:
-        query = sa.select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
-        return (await conn.execute(query)).first() is not None
+            return (await conn.execute(_user(tenant_id, user_id))).first() is not None
 
     async def add_api_key(self, key: ApiKey) -> None:
-        async with self._writing() as conn:
-            await conn.execute(
-                api_keys.insert().values(
-                    id=key.id,
-                    digest=key.digest,
-                    role=key.role.value,
-                    tenant_id=key.tenant_id,
-                    user_id=key.user_id,
-                    created_at=key.created_at,
-                )
-            )
+        insert = api_keys.insert().values(
+            id=key.id,
+            digest=key.digest,
+            role=key.role.value,
+            tenant_id=key.tenant_id,
+            user_id=key.user_id,
+            created_at=key.created_at,
+        )
+        await self._write(lambda conn: conn.execute(insert))
 
     async def find_principal(self, digest: str) -> Principal | None:
         query = sa.select(api_keys).where(
@@ -107,13 +99,12 @@ class SqlStore(DeliveryQueue):
         ]
 
     async def revoke_api_key(self, key_id: str) -> bool:
-        async with self._writing() as conn:
-            result = await conn.execute(
-                api_keys.update()
-                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=now())
-            )
-        return result.rowcount > 0
+        update = (
+            api_keys.update()
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
+        return await self._write(lambda conn: conn.execute(update).rowcount > 0)
 
     async def has_api_keys(self) -> bool:
         async with self._reading() as conn:
@@ -122,28 +113,13 @@ class SqlStore(DeliveryQueue):
     # Webhooks ----------------------------------------------------------------------------
 
     async def insert_webhook(self, webhook: Webhook, caps: Caps) -> None:
-        async with self._writing() as conn:
-            await self._lock_tenant(conn, webhook.tenant_id)
-            await self._check_caps(conn, webhook, caps)
-            await conn.execute(webhooks.insert().values(**webhook_row(webhook)))
-            await self._insert_event_types(conn, webhook)
+        def work(conn: sa.Connection) -> None:
+            self._lock_tenant(conn, webhook.tenant_id)
+            _check_caps(conn, webhook, caps)
+            conn.execute(webhooks.insert().values(**webhook_row(webhook)))
+            _insert_event_types(conn, webhook)
 
-    async def _check_caps(self, conn: AsyncConnection, webhook: Webhook, caps: Caps) -> None:
-        in_tenant = webhooks.c.tenant_id == webhook.tenant_id
-        if await _count(conn, in_tenant) >= caps.per_tenant:
-            raise LimitReached(f"a tenant may have at most {caps.per_tenant} webhooks")
-        if await _count(conn, in_tenant, webhooks.c.owner_id == webhook.owner_id) >= caps.per_user:
-            raise LimitReached(f"a user may own at most {caps.per_user} webhooks")
-
-    @staticmethod
-    async def _insert_event_types(conn: AsyncConnection, webhook: Webhook) -> None:
-        await conn.execute(
-            webhook_event_types.insert(),
-            [
-                {"webhook_id": webhook.id, "event_type": name, "tenant_id": webhook.tenant_id}
-                for name in webhook.event_types
-            ],
-        )
+        await self._write(work)
 
     async def get_webhook(self, tenant_id: str, webhook_id: str) -> Webhook | None:
         query = sa.select(webhooks).where(
@@ -151,38 +127,42 @@ class SqlStore(DeliveryQueue):
         )
         async with self._reading() as conn:
             rows = (await conn.execute(query)).all()
-            found = await with_event_types(conn, rows)
+            found = await conn.run_sync(with_event_types, rows)
         return found[0] if found else None
 
     async def update_webhook(self, webhook: Webhook) -> bool:
-        async with self._writing() as conn:
-            result = await conn.execute(
+        def work(conn: sa.Connection) -> bool:
+            result = conn.execute(
                 webhooks.update()
                 .where(webhooks.c.tenant_id == webhook.tenant_id, webhooks.c.id == webhook.id)
                 .values(**webhook_row(webhook))
             )
             if result.rowcount == 0:
                 return False
-            await conn.execute(
+            conn.execute(
                 webhook_event_types.delete().where(webhook_event_types.c.webhook_id == webhook.id)
             )
-            await self._insert_event_types(conn, webhook)
-        return True
+            _insert_event_types(conn, webhook)
+            return True
+
+        return await self._write(work)
 
     async def delete_webhook(self, tenant_id: str, webhook_id: str) -> bool:
-        async with self._writing() as conn:
-            await conn.execute(
+        def work(conn: sa.Connection) -> bool:
+            conn.execute(
                 webhook_event_types.delete().where(
                     webhook_event_types.c.tenant_id == tenant_id,
                     webhook_event_types.c.webhook_id == webhook_id,
                 )
             )
-            result = await conn.execute(
+            result = conn.execute(
                 webhooks.delete().where(
                     webhooks.c.tenant_id == tenant_id, webhooks.c.id == webhook_id
                 )
             )
-        return result.rowcount > 0
+            return result.rowcount > 0
+
+        return await self._write(work)
 
     async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]:
         sort_value = self._sort_expression(query.sort)
@@ -199,7 +179,7 @@ class SqlStore(DeliveryQueue):
                 cursor=query.cursor,
                 limit=query.limit,
             )
-            items = await with_event_types(conn, window.rows)
+            items = await conn.run_sync(with_event_types, window.rows)
         return Page(items, window.next, window.prev)
 
     def _sort_expression(self, sort: Sort) -> sa.ColumnElement[Any]:
@@ -244,6 +224,28 @@ def _contains(column: sa.Column[Any], text: str) -> sa.ColumnElement[bool]:
     return sa.func.lower(column).like(f"%{escaped}%", escape="\\")
 
 
-async def _count(conn: AsyncConnection, *where: sa.ColumnElement[bool]) -> int:
-    result = await conn.execute(sa.select(sa.func.count()).select_from(webhooks).where(*where))
+def _user(tenant_id: str, user_id: str) -> sa.Select[tuple[str]]:
+    return sa.select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+
+
+def _check_caps(conn: sa.Connection, webhook: Webhook, caps: Caps) -> None:
+    in_tenant = webhooks.c.tenant_id == webhook.tenant_id
+    if _count(conn, in_tenant) >= caps.per_tenant:
+        raise LimitReached(f"a tenant may have at most {caps.per_tenant} webhooks")
+    if _count(conn, in_tenant, webhooks.c.owner_id == webhook.owner_id) >= caps.per_user:
+        raise LimitReached(f"a user may own at most {caps.per_user} webhooks")
+
+
+def _insert_event_types(conn: sa.Connection, webhook: Webhook) -> None:
+    conn.execute(
+        webhook_event_types.insert(),
+        [
+            {"webhook_id": webhook.id, "event_type": name, "tenant_id": webhook.tenant_id}
+            for name in webhook.event_types
+        ],
+    )
+
+
+def _count(conn: sa.Connection, *where: sa.ColumnElement[bool]) -> int:
+    result = conn.execute(sa.select(sa.func.count()).select_from(webhooks).where(*where))
     return int(result.scalar_one())

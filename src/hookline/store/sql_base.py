@@ -1,17 +1,21 @@
 """Connections and transactions on SQLAlchemy Core, shared by every part of the SQL store.
 
-Subclasses provide the engines and what differs between the databases: how a write
-transaction keeps concurrent caps honest, and how text sorts.
+A write is a plain function of a synchronous connection, run as one transaction by
+`SqlBase._write`: on PostgreSQL through the async engine (``run_sync``), on SQLite in the
+store's single writer thread, where the whole transaction is one hand-over between threads
+rather than one per statement. Reads are async. Subclasses provide the engines and what
+differs between the databases: how a write transaction keeps concurrent caps honest, and
+how text sorts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -24,12 +28,13 @@ from hookline.store import migrations
 
 Insert = sqlite.Insert | postgresql.Insert
 _UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError)
+T = TypeVar("T")
+Work = Callable[[sa.Connection], T]
 
 
 class SqlBase:
-    def __init__(self, read_engine: AsyncEngine, write_engine: AsyncEngine) -> None:
-        self._read_engine = read_engine
-        self._write_engine = write_engine
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
         self._work = asyncio.Event()
 
     # Connections ---------------------------------------------------------------------
@@ -37,20 +42,20 @@ class SqlBase:
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
         try:
-            async with self._read_engine.connect() as conn:
+            async with self._engine.connect() as conn:
                 yield conn
         except _UNAVAILABLE as error:
-            raise StorageUnavailable(f"the database is unavailable: {error}") from error
+            raise unavailable(error) from error
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+    async def _write(self, work: Work[T]) -> T:
+        """Run ``work`` in one write transaction, committed when it returns."""
         try:
-            async with self._write_engine.begin() as conn:
-                yield conn
+            async with self._engine.begin() as conn:
+                return await conn.run_sync(work)
         except _UNAVAILABLE as error:
-            raise StorageUnavailable(f"the database is unavailable: {error}") from error
+            raise unavailable(error) from error
 
-    async def _lock_tenant(self, conn: AsyncConnection, tenant_id: str) -> None:
+    def _lock_tenant(self, conn: sa.Connection, tenant_id: str) -> None:
         """Serialize writes that check a tenant's caps (the SQLite store's writes already are)."""
 
     def _insert(self, table: sa.Table) -> Insert:
@@ -60,7 +65,7 @@ class SqlBase:
     def _now(self) -> datetime:
         return now()
 
-    async def _announce_work(self, conn: AsyncConnection) -> None:
+    def _announce_work(self, conn: sa.Connection) -> None:
         """Tell other processes that work is due, when the transaction commits."""
 
     def _work_arrived(self) -> None:
@@ -77,14 +82,15 @@ class SqlBase:
         return sa.func.lower(column)
 
     async def migrate(self) -> None:
-        async with self._writing() as conn:
-            await conn.run_sync(migrations.upgrade)
+        await self._write(migrations.upgrade)
 
     async def ping(self) -> None:
         async with self._reading() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
     async def close(self) -> None:
-        await self._read_engine.dispose()
-        if self._write_engine is not self._read_engine:
-            await self._write_engine.dispose()
+        await self._engine.dispose()
+
+
+def unavailable(error: BaseException) -> StorageUnavailable:
+    return StorageUnavailable(f"the database is unavailable: {error}")

@@ -7,17 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookline.store.schema import webhook_event_types
 from hookline.webhooks import Webhook
 
 
-async def with_event_types(conn: AsyncConnection, rows: Sequence[Any]) -> list[Webhook]:
+def with_event_types(conn: sa.Connection, rows: Sequence[Any]) -> list[Webhook]:
+    """Webhooks from their rows, with their event types (async callers: ``run_sync``)."""
     ids = [row.id for row in rows]
     subscribed: dict[str, list[str]] = {webhook_id: [] for webhook_id in ids}
     if ids:
-        result = await conn.execute(
+        result = conn.execute(
             sa.select(webhook_event_types.c.webhook_id, webhook_event_types.c.event_type)
             .where(webhook_event_types.c.webhook_id.in_(ids))
             .order_by(webhook_event_types.c.event_type)
