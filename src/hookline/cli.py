@@ -21,7 +21,7 @@ from hookline.errors import ConfigError, HooklineError, InvalidInput, NotFound
 from hookline.listen import Tally
 from hookline.listen import listen as listening
 from hookline.paging import Sort
-from hookline.runtime import Runtime, purge_history
+from hookline.runtime import Runtime, calm_collector, purge_history
 from hookline.services import Services
 from hookline.settings import Settings, load_settings
 from hookline.store import ApiKey, WebhookQuery
@@ -134,6 +134,7 @@ async def _serve(settings: Settings, *, serve_api: bool) -> None:
         await services.start()
         runtime = Runtime(services, serve_api=serve_api)
         _stop_on_signals(runtime.stop)
+        calm_collector()
         if serve_api:
             issued = await accounts.bootstrap(services.store)
             await runtime.run(functools.partial(_announce, issued=issued))

@@ -1,9 +1,10 @@
 """Deliveries: one event sent to one webhook, its attempts, and what the queue hands a worker.
 
 A delivery is due while ``next_attempt_at`` is set and has passed; a worker that claims it
-holds a lease until ``lease_until`` (a crashed worker's lease runs out and the delivery is
-due again). ``status`` is the latest outcome: ``pending`` before the first, then
-``success`` or ``fail`` (a failed delivery may still have retries due).
+holds a lease until ``lease_until``, and the claim moves ``next_attempt_at`` there too: a
+crashed worker's delivery is due again when its lease runs out. ``status`` is the latest
+outcome: ``pending`` before the first, then ``success`` or ``fail`` (a failed delivery may
+still have retries due).
 """
 
 from __future__ import annotations

@@ -691,7 +691,9 @@ async def test_an_added_delivery_is_leased_to_its_owner(store: Store) -> None:
     assert await _claim(store) == []
     got = await store.get_delivery(tenant_id, hook.id, resent.id)
     assert got is not None
-    assert (got.status, got.attempt_count, got.next_attempt_at) == ("pending", 0, at)
+    assert (got.status, got.attempt_count) == ("pending", 0)
+    assert got.next_attempt_at is not None
+    assert got.next_attempt_at > at  # when the lease ends
     await asyncio.sleep(0.7)  # the resending process died: the lease runs out
     assert [item.delivery_id for item in await _claim(store)] == [resent.id]
 

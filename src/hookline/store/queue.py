@@ -129,7 +129,7 @@ class DeliveryQueue(SqlBase):
         lease = Lease(owner, now, now + timedelta(seconds=lease_seconds), limit, list(exclude))
 
         def work(conn: sa.Connection) -> list[Claimed]:
-            leased = sorted(self._lease(conn, lease), key=lambda row: row.next_attempt_at)
+            leased = self._lease(conn, lease)
             if not leased:
                 return []
             targets = {
@@ -143,26 +143,26 @@ class DeliveryQueue(SqlBase):
         return await self._write(work)
 
     def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
-        """Lease the due deliveries ``lease`` asks for, in one statement."""
+        """Lease the due deliveries ``lease`` asks for, longest due first."""
         due = (
-            sa.select(deliveries.c.id)
-            .where(
-                deliveries.c.next_attempt_at <= lease.now,
-                sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < lease.now),
-            )
+            sa.select(deliveries.c.id, deliveries.c.next_attempt_at)
+            .where(deliveries.c.next_attempt_at <= lease.now)
             .order_by(deliveries.c.next_attempt_at)
             .limit(lease.limit)
             .with_for_update(skip_locked=True)
         )
         if lease.exclude:
             due = due.where(deliveries.c.webhook_id.not_in(lease.exclude))
-        statement = (
+        due_at = dict(conn.execute(due).all())
+        if not due_at:
+            return []
+        leased = conn.execute(
             deliveries.update()
-            .where(deliveries.c.id.in_(due.scalar_subquery()))
-            .values(lease_until=lease.until, lease_owner=lease.owner)
+            .where(deliveries.c.id.in_(due_at))
+            .values(lease_until=lease.until, lease_owner=lease.owner, next_attempt_at=lease.until)
             .returning(*(deliveries.c[name] for name in Leased._fields))
         )
-        return [Leased(*row) for row in conn.execute(statement)]
+        return sorted((Leased(*row) for row in leased), key=lambda row: due_at[row.id])
 
     async def record(self, results: list[Result], failures: FailurePolicy, plan: Planner) -> None:
         """Record attempt outcomes in one transaction; a delivery deleted meanwhile (its
@@ -244,10 +244,11 @@ class DeliveryQueue(SqlBase):
 
     async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> None:
         """Store a delivery already leased to ``owner``, who sends it now (a resend)."""
+        until = self._now() + timedelta(seconds=lease_seconds)
         lease = (
             deliveries.update()
             .where(deliveries.c.id == new.id)
-            .values(lease_owner=owner, lease_until=self._now() + timedelta(seconds=lease_seconds))
+            .values(lease_owner=owner, lease_until=until, next_attempt_at=until)
         )
 
         def work(conn: sa.Connection) -> None:
@@ -353,7 +354,6 @@ class Leased(NamedTuple):
     triggered_at: datetime
     body: str
     attempt_count: int
-    next_attempt_at: datetime
 
 
 _CLAIMED_WEBHOOK = sa.select(

@@ -126,7 +126,8 @@ deliveries = sa.Table(
     sa.Column("status_message", sa.Text, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("attempt_count", sa.Integer, nullable=False),
-    # Due while set; the row is claimed while lease_until is in the future.
+    # Due while set and past. A claim moves it to the end of the lease (lease_until), so a
+    # leased row leaves the due range and a crashed worker's delivery falls due by itself.
     sa.Column("next_attempt_at", UTCDateTime, nullable=True),
     # When the last attempt ended the delivery (success, or failure with no retry left).
     sa.Column("ended_at", UTCDateTime, nullable=True),
@@ -140,6 +141,7 @@ deliveries = sa.Table(
     sa.Index(
         "ix_deliveries_due",
         "next_attempt_at",
+        "webhook_id",
         postgresql_where=sa.text("next_attempt_at IS NOT NULL"),
         sqlite_where=sa.text("next_attempt_at IS NOT NULL"),
     ),

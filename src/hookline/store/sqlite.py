@@ -89,21 +89,32 @@ class SqliteStore(SqlStore):
         )
 
     def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
-        now = _time(lease.now)
+        driver = _driver(conn)
         skipped = ", ".join("?" * len(lease.exclude))
-        rows = _driver(conn).execute(
-            "UPDATE deliveries SET lease_until = ?, lease_owner = ? WHERE id IN"  # noqa: S608 (only placeholders are formatted in)
-            " (SELECT id FROM deliveries WHERE next_attempt_at <= ?"
-            " AND (lease_until IS NULL OR lease_until < ?)"
-            f"{f' AND webhook_id NOT IN ({skipped})' if skipped else ''}"
-            " ORDER BY next_attempt_at LIMIT ?)"
-            f" RETURNING {', '.join(Leased._fields)}",
-            (_time(lease.until), lease.owner, now, now, *lease.exclude, lease.limit),
+        due_at = dict(
+            driver.execute(
+                "SELECT id, next_attempt_at FROM deliveries WHERE next_attempt_at <= ?"  # noqa: S608 (only placeholders are formatted in)
+                f"{f' AND webhook_id NOT IN ({skipped})' if skipped else ''}"
+                " ORDER BY next_attempt_at LIMIT ?",
+                (_time(lease.now), *lease.exclude, lease.limit),
+            )
         )
-        return [
-            Leased(id, tenant, webhook, event, _parse_time(at), body, count, _parse_time(due))
-            for id, tenant, webhook, event, at, body, count, due in rows
-        ]
+        if not due_at:
+            return []
+        until = _time(lease.until)
+        leased = driver.execute(
+            "UPDATE deliveries SET lease_until = ?, lease_owner = ?, next_attempt_at = ?"  # noqa: S608 (only placeholders are formatted in)
+            f" WHERE id IN ({', '.join('?' * len(due_at))})"
+            f" RETURNING {', '.join(Leased._fields)}",
+            (until, lease.owner, until, *due_at),
+        )
+        return sorted(
+            (
+                Leased(id, tenant, webhook, event, _parse_time(at), body, count)
+                for id, tenant, webhook, event, at, body, count in leased
+            ),
+            key=lambda row: due_at[row.id],
+        )
 
     def _write_outcomes(self, conn: sa.Connection, results: list[Result], at: datetime) -> None:
         driver = _driver(conn)
