@@ -426,7 +426,7 @@ async def scenario_celery(bench: Bench) -> dict[str, Any]:
 
 
 async def scenario_e2e(bench: Bench, backend: str) -> dict[str, Any]:
-    extra = bench.args.extra_workers if backend == "postgres" else 0
+    extra = bench.args.extra_workers
     async with bench.run(backend, hooks("ok", 10)) as run:
         if extra:
             run.start_workers(extra)
