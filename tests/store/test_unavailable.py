@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 
 import pytest
 
 from hookline.errors import ConfigError, StorageUnavailable
 from hookline.settings import load_settings
-from hookline.store import open_store
+from hookline.store import Store, open_store
 from tests.databases import TEST_SECRET_KEY
 
 
@@ -34,3 +35,20 @@ def test_a_sqlite_file_in_a_missing_directory_is_a_config_error() -> None:
     settings = load_settings(database_url="sqlite:////nonexistent/dir/hookline.db")
     with pytest.raises(ConfigError, match="/nonexistent/dir does not exist"):
         open_store(settings)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_sqlite_database_locked_by_another_process_is_unavailable(
+    database_url: str, store: Store
+) -> None:
+    """Past the busy timeout, a claim on a database another process holds is a
+    StorageUnavailable (the worker retries), and works again once the lock is gone."""
+    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StorageUnavailable, match="locked"):
+            await store.claim(owner="w", limit=10, lease_seconds=60, exclude=())
+        holder.execute("ROLLBACK")
+        assert await store.claim(owner="w", limit=10, lease_seconds=60, exclude=()) == []
+    finally:
+        holder.close()

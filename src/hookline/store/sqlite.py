@@ -59,7 +59,7 @@ class SqliteStore(SqlStore):
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._writer_thread, self._transaction, work)
-        except _UNAVAILABLE as error:
+        except (*_UNAVAILABLE, sqlite3.OperationalError) as error:  # the latter: driver-level
             raise unavailable(error) from error
 
     def _transaction(self, work: Work[T]) -> T:
