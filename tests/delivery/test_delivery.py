@@ -14,8 +14,7 @@ import pytest
 from standardwebhooks import Webhook as StandardWebhook
 
 from hookline.signing import qlik_signature
-from tests.delivery.conftest import HOST
-from tests.delivery.receivers import Receiver, Reply
+from tests.delivery.receivers import HOST, Receiver, Reply
 from tests.servers import RunningServer, Tenant
 
 APP_CREATED = "com.qlik.v1.app.created"

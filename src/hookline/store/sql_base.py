@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -34,21 +34,11 @@ class SqlBase:
 
     # Connections ---------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._read_engine.connect() as conn:
-                yield conn
-        except _UNAVAILABLE as error:
-            raise StorageUnavailable(f"the database is unavailable: {error}") from error
+    def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return _available(self._read_engine.connect())
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._write_engine.begin() as conn:
-                yield conn
-        except _UNAVAILABLE as error:
-            raise StorageUnavailable(f"the database is unavailable: {error}") from error
+    def _writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return _available(self._write_engine.begin())
 
     async def _lock_tenant(self, conn: AsyncConnection, tenant_id: str) -> None:
         """Serialize writes that check a tenant's caps (the SQLite store's writes already are)."""
@@ -88,3 +78,23 @@ class SqlBase:
         await self._read_engine.dispose()
         if self._write_engine is not self._read_engine:
             await self._write_engine.dispose()
+
+
+@asynccontextmanager
+async def _available(
+    connecting: AbstractAsyncContextManager[AsyncConnection],
+) -> AsyncIterator[AsyncConnection]:
+    """A connection; StorageUnavailable when the database cannot be reached, refuses the
+    connection (no such database, not accepting connections, bad credentials, too many
+    clients) or drops it."""
+    connected = False
+    try:
+        async with connecting as conn:
+            connected = True
+            yield conn
+    except _UNAVAILABLE as error:
+        raise StorageUnavailable(f"the database is unavailable: {error}") from error
+    except exc.DBAPIError as error:
+        if connected:  # a statement's own error (a constraint, say) is not an outage
+            raise
+        raise StorageUnavailable(f"the database is unavailable: {error.orig}") from error
