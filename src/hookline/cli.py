@@ -22,6 +22,7 @@ from hookline.listen import Tally
 from hookline.listen import listen as listening
 from hookline.paging import Sort
 from hookline.runtime import Runtime, purge_history
+from hookline.server import CannotListen
 from hookline.services import Services
 from hookline.settings import Settings, load_settings
 from hookline.store import ApiKey, WebhookQuery
@@ -128,11 +129,15 @@ class _OneLineErrors(click.Group):
             sys.exit(error.exit_code)
         except click.UsageError as error:
             hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
-            _fail(f"{error.format_message()}{hint}", error.exit_code)
+            _fail(f"{_one_line(error.format_message())}{hint}", error.exit_code)
         except click.ClickException as error:
-            _fail(error.format_message(), error.exit_code)
+            _fail(_one_line(error.format_message()), error.exit_code)
         except click.Abort:
             _fail("aborted", 1)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -345,8 +350,8 @@ def listen(host: str, port: int, secret: str | None, status: int) -> None:
 
     try:
         tally = _run(run())
-    except OSError as error:
-        _fail(f"cannot listen on {host}:{port}: {error.strerror}", 1)
+    except CannotListen as error:
+        _fail(str(error), 1)
     console.print(f"stopped: {tally.line()}")
 
 

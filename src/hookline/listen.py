@@ -15,6 +15,7 @@ from rich.json import JSON
 from rich.panel import Panel
 
 from hookline import signing
+from hookline.server import bind
 
 
 @dataclass
@@ -104,7 +105,7 @@ async def listen(
     app.router.add_route("*", "/{tail:.*}", listener.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.SockSite(runner, bind(host, port))
     await site.start()
     bound = runner.addresses[0]
     # hookline refuses IP-literal webhook URLs, even in dev mode; localhost it takes.

@@ -52,7 +52,7 @@ class HttpServer:
         """Serve until ``stop()``; ``on_started`` gets the base URL once it listens.
 
         Raises CannotListen when the address is taken or not ours."""
-        bound = _bind(self._host, self._port)
+        bound = bind(self._host, self._port)
         serving = asyncio.create_task(self._server.serve(sockets=[bound]))
         listening = asyncio.create_task(self._server.listening.wait())
         await asyncio.wait({serving, listening}, return_when=asyncio.FIRST_COMPLETED)
@@ -73,8 +73,9 @@ class HttpServer:
         self._server.should_exit = True
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """Bind here rather than in uvicorn, which exits the process when it cannot."""
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; bound here rather than in uvicorn, which exits the process when
+    it cannot. Raises CannotListen with the reason."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         return socket.create_server((host, port), family=family)

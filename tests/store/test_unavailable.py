@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from hookline.errors import ConfigError, StorageUnavailable
 from hookline.settings import load_settings
 from hookline.store import open_store
-from tests.databases import TEST_SECRET_KEY
+from tests.databases import POSTGRES_ADMIN_URL, TEST_SECRET_KEY, postgres_missing
 
 
 def _closed_port() -> int:
@@ -34,3 +35,21 @@ def test_a_sqlite_file_in_a_missing_directory_is_a_config_error() -> None:
     settings = load_settings(database_url="sqlite:////nonexistent/dir/hookline.db")
     with pytest.raises(ConfigError, match="/nonexistent/dir does not exist"):
         open_store(settings)
+
+
+def test_a_missing_postgres_database_is_unavailable() -> None:
+    if reason := postgres_missing():
+        pytest.skip(reason)
+    missing = POSTGRES_ADMIN_URL.rpartition("/")[0] + "/hookline_no_such_database"
+    store = open_store(load_settings(database_url=missing, secret_key=TEST_SECRET_KEY))
+
+    async def ping_and_migrate() -> None:
+        try:
+            with pytest.raises(StorageUnavailable, match="does not exist"):
+                await store.ping()
+            with pytest.raises(StorageUnavailable, match="does not exist"):
+                await store.migrate()
+        finally:
+            await store.close()
+
+    asyncio.run(ping_and_migrate())
