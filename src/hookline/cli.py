@@ -18,7 +18,7 @@ from rich.console import Console
 from hookline import __version__, accounts, logs
 from hookline.auth import Role
 from hookline.errors import ConfigError, HooklineError, InvalidInput, NotFound
-from hookline.listen import Tally
+from hookline.listen import Options, Tally
 from hookline.listen import listen as listening
 from hookline.paging import Sort
 from hookline.runtime import Runtime, purge_history
@@ -333,20 +333,35 @@ def webhook_list(settings: Settings, tenant_name: str) -> None:
     show_default=True,
     help="Status to answer valid deliveries with (e.g. 500 to watch retries).",
 )
-def listen(host: str, port: int, secret: str | None, status: int) -> None:
+@click.option("--quiet", is_flag=True, help="Print no delivery, only the progress lines.")
+@click.option(
+    "--progress",
+    "progress_seconds",
+    type=click.FloatRange(min=0.1),
+    default=10,
+    show_default=True,
+    help="Seconds between progress lines (totals and rate), printed while deliveries come.",
+)
+def listen(
+    host: str,
+    port: int,
+    secret: str | None,
+    status: int,
+    quiet: bool,
+    progress_seconds: float,
+) -> None:
     """Receive deliveries locally: verify their signatures and print them.
 
     Point a webhook at the printed URL (with HOOKLINE_DEV=1 on the server, for http://
     and localhost). A delivery whose signature does not verify is answered 401.
     """
     console = Console(highlight=False)
+    options = Options(secret, status, quiet, progress_seconds)
 
     async def run() -> Tally:
         stopping = asyncio.Event()
         _stop_on_signals(stopping.set)
-        return await listening(
-            host, port, secret, status, console, _listening_at(console), stopping
-        )
+        return await listening(host, port, options, console, _listening_at(console), stopping)
 
     try:
         tally = _run(run())
