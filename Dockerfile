@@ -5,6 +5,8 @@
 #
 # On PostgreSQL, set HOOKLINE_DATABASE_URL=postgresql://… and HOOKLINE_SECRET_KEY, and run
 # `hookline worker` in more containers (docker-compose.yml is an example).
+#
+# tests/cli/test_dockerfile.py checks this file's invariants; no CI builds the image.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -29,13 +31,17 @@ VOLUME /data
 WORKDIR /data
 USER hookline
 
+# Every process also serves /metrics, /healthz and /readyz on HOOKLINE_METRICS_PORT, so
+# one health check fits `hookline serve` and `hookline worker` alike.
 ENV HOOKLINE_DATABASE_URL=sqlite:////data/hookline.db \
-    HOOKLINE_PORT=8000
-EXPOSE 8000
+    HOOKLINE_HOST=0.0.0.0 \
+    HOOKLINE_PORT=8000 \
+    HOOKLINE_METRICS_PORT=9100
+EXPOSE 8000 9100
 
-# /healthz answers while the process runs. `hookline worker` serves no HTTP: disable the
-# check for workers (docker-compose.yml does).
+# /healthz answers while the process runs (liveness: /readyz would mark every container
+# unhealthy while the database is away, and restarting them would not help).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('HOOKLINE_PORT', '8000'), timeout=4)"
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['HOOKLINE_METRICS_PORT'], timeout=4)"]
 
-CMD ["hookline", "serve", "--host", "0.0.0.0"]
+CMD ["hookline", "serve"]

@@ -16,7 +16,10 @@ from collections.abc import Callable
 IDLE = ("aiosqlite/core.py:59)", "Queue.get (", "Condition.wait (", "WorkerThread.run (anyio")
 
 PARTS: list[tuple[str, Callable[[str], bool]]] = [
-    ("logging (structlog, tracebacks)", lambda s: "structlog" in s or "_observe" in s),
+    (
+        "logging (structlog, tracebacks)",
+        lambda s: "structlog" in s or "observe (hookline/dispatcher.py" in s,
+    ),
     ("publishing (API: parse, plan, insert)", lambda s: "publish_events" in s),
     ("recording outcomes (store.record)", lambda s: "record (" in s or "_flush" in s),
     ("claiming (store.claim)", lambda s: "claim (" in s),

@@ -110,3 +110,20 @@ def fresh_database(backend: str, templates: Templates, directory: Path) -> Itera
         yield _postgres_url(name)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def unreachable(database_url: str) -> Iterator[None]:
+    """Make a test's own PostgreSQL database refuse connections, and drop the ones it has,
+    for the duration; it accepts them again afterwards."""
+    name = database_url.rpartition("/")[2]
+    asyncio.run(_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+    try:
+        terminate = (
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "  # noqa: S608  (our own name)
+            f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        )
+        asyncio.run(_admin(terminate))
+        yield
+    finally:
+        asyncio.run(_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))

@@ -1,3 +1,3 @@
 from hookline.cli import main
 
-main()
+main(prog_name="hookline")

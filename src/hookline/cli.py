@@ -8,7 +8,7 @@ import functools
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -18,10 +18,11 @@ from rich.console import Console
 from hookline import __version__, accounts, logs
 from hookline.auth import Role
 from hookline.errors import ConfigError, HooklineError, InvalidInput, NotFound
-from hookline.listen import Tally
+from hookline.listen import Options, Tally
 from hookline.listen import listen as listening
 from hookline.paging import Sort
 from hookline.runtime import Runtime, calm_collector, purge_history
+from hookline.server import CannotListen
 from hookline.services import Services
 from hookline.settings import Settings, load_settings
 from hookline.store import ApiKey, WebhookQuery
@@ -81,6 +82,17 @@ _DELIVERY_OPTIONS: list[Callable[[Command], Command]] = [
     click.option(
         "--max-webhooks-per-user", type=int, help="Cap [env HOOKLINE_MAX_WEBHOOKS_PER_USER]."
     ),
+    click.option(
+        "--metrics-port",
+        type=int,
+        help="Also serve /metrics, /healthz and /readyz on this port of --host "
+        "[env HOOKLINE_METRICS_PORT; default: none].",
+    ),
+    click.option(
+        "--log-format",
+        type=click.Choice(["json", "console"]),
+        help="Log lines as JSON or for people [env HOOKLINE_LOG_FORMAT; default json].",
+    ),
 ]
 
 
@@ -92,7 +104,9 @@ def _with_settings(*options: Callable[[Command], Command]) -> Callable[[Command]
         def wrapper(**kwargs: Any) -> None:
             names = set(Settings.model_fields)
             overrides = {name: kwargs.pop(name) for name in list(kwargs) if name in names}
-            command(load_settings(**overrides), **kwargs)
+            settings = load_settings(**overrides)
+            logs.configure(settings.log_format)
+            command(settings, **kwargs)
 
         wrapped: Command = _handles_errors(wrapper)
         decorators: list[Callable[[Command], Command]] = [_DATABASE, *options]
@@ -103,11 +117,33 @@ def _with_settings(*options: Callable[[Command], Command]) -> Callable[[Command]
     return decorate
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.Group):
+    """Usage errors (an unknown command or option, a bad or missing value) as one line on
+    stderr, like every other error of hookline; exit code 2."""
+
+    def main(self, args: Sequence[str] | None = None, **extra: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().main(args, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.UsageError as error:
+            hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            _fail(f"{_one_line(error.format_message())}{hint}", error.exit_code)
+        except click.ClickException as error:
+            _fail(_one_line(error.format_message()), error.exit_code)
+        except click.Abort:
+            _fail("aborted", 1)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hookline")
 def main() -> None:
     """hookline: self-hosted webhooks, wire-compatible with Qlik Cloud's Webhooks API."""
-    logs.configure()
 
 
 @main.command()
@@ -137,9 +173,11 @@ async def _serve(settings: Settings, *, serve_api: bool) -> None:
         calm_collector()
         if serve_api:
             issued = await accounts.bootstrap(services.store)
-            await runtime.run(functools.partial(_announce, issued=issued))
+            await runtime.run(
+                lambda url: _announce(url, issued=issued, probes_url=runtime.probes_url)
+            )
         else:
-            await runtime.run(lambda _: click.echo("hookline worker delivering", err=True))
+            await runtime.run(lambda _: _announce_worker(runtime.probes_url))
     finally:
         await services.close()
 
@@ -150,9 +188,16 @@ def _stop_on_signals(stop: Callable[[], None]) -> None:
         loop.add_signal_handler(signal_number, stop)
 
 
-def _announce(url: str, issued: accounts.IssuedKey | None) -> None:
+def _announce_worker(probes_url: str) -> None:
+    probes = f"; probes at {probes_url}/metrics, /healthz, /readyz" if probes_url else ""
+    click.echo(f"hookline worker delivering{probes}", err=True)
+
+
+def _announce(url: str, issued: accounts.IssuedKey | None, probes_url: str) -> None:
     click.echo(f"hookline {__version__} serving {url}")
     click.echo(f"  API: {url}/api/v1/webhooks   docs: {url}/docs")
+    if probes_url:
+        click.echo(f"  probes: {probes_url}/metrics, /healthz, /readyz")
     if issued is not None:
         click.echo(
             f"First start: tenant {accounts.BOOTSTRAP_TENANT!r} and its admin API key "
@@ -289,25 +334,40 @@ def webhook_list(settings: Settings, tenant_name: str) -> None:
     show_default=True,
     help="Status to answer valid deliveries with (e.g. 500 to watch retries).",
 )
-def listen(host: str, port: int, secret: str | None, status: int) -> None:
+@click.option("--quiet", is_flag=True, help="Print no delivery, only the progress lines.")
+@click.option(
+    "--progress",
+    "progress_seconds",
+    type=click.FloatRange(min=0.1),
+    default=10,
+    show_default=True,
+    help="Seconds between progress lines (totals and rate), printed while deliveries come.",
+)
+def listen(
+    host: str,
+    port: int,
+    secret: str | None,
+    status: int,
+    quiet: bool,
+    progress_seconds: float,
+) -> None:
     """Receive deliveries locally: verify their signatures and print them.
 
     Point a webhook at the printed URL (with HOOKLINE_DEV=1 on the server, for http://
     and localhost). A delivery whose signature does not verify is answered 401.
     """
     console = Console(highlight=False)
+    options = Options(secret, status, quiet, progress_seconds)
 
     async def run() -> Tally:
         stopping = asyncio.Event()
         _stop_on_signals(stopping.set)
-        return await listening(
-            host, port, secret, status, console, _listening_at(console), stopping
-        )
+        return await listening(host, port, options, console, _listening_at(console), stopping)
 
     try:
         tally = _run(run())
-    except OSError as error:
-        _fail(f"cannot listen on {host}:{port}: {error.strerror}", 1)
+    except CannotListen as error:
+        _fail(str(error), 1)
     console.print(f"stopped: {tally.line()}")
 
 

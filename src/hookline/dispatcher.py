@@ -236,7 +236,7 @@ class Dispatcher:
         try:
             result = await self._attempter.attempt(claimed)
             self._results.append(result)
-            _observe(claimed, result)
+            observe(claimed, result)
         except Exception:
             # Never expected; the lease runs out and the delivery is tried again.
             log.exception("attempt failed unexpectedly", delivery=claimed.delivery_id)
@@ -278,11 +278,11 @@ class Dispatcher:
         return True
 
 
-def _observe(claimed: Claimed, result: Result) -> None:
+def observe(claimed: Claimed, result: Result) -> None:
     """Count the attempt and log it: one line per attempt, no secrets."""
     outcome = _outcome(result)
     attempt = result.attempt
-    metrics.ATTEMPTS.labels(outcome).inc()
+    metrics.count_attempt(claimed.tenant_id, outcome)
     metrics.ATTEMPT_SECONDS.observe(attempt.duration_ms / 1000)
     if result.status == "success":
         metrics.LAG_SECONDS.observe((now() - claimed.triggered_at).total_seconds())

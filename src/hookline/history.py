@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from hookline.auth import Principal
 from hookline.clock import now
 from hookline.deliveries import Claimed, Delivery, FailurePolicy, NewDelivery
-from hookline.dispatcher import Attempter
+from hookline.dispatcher import Attempter, observe
 from hookline.errors import NotFound
 from hookline.paging import Page
 from hookline.registry import Registry
@@ -58,7 +58,9 @@ class History:
         await self.store.add_delivery(
             new, owner=f"resend-{new.id}", lease_seconds=self.lease_seconds
         )
-        result = await self.attempter.attempt(_claimed(new, webhook))
+        claimed = _claimed(new, webhook)
+        result = await self.attempter.attempt(claimed)
+        observe(claimed, result)
         await self.store.record([result], self.failures, self.plan)
         return await self._delivery(webhook, new.id)
 

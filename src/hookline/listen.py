@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from rich.console import Console
@@ -15,6 +17,7 @@ from rich.json import JSON
 from rich.panel import Panel
 
 from hookline import signing
+from hookline.server import bind
 
 
 @dataclass
@@ -56,23 +59,47 @@ def _mark(check: bool | None) -> str:
     return {None: "[dim]not checked[/]", True: "[green]ok[/]", False: "[red]INVALID[/]"}[check]
 
 
+@dataclass(frozen=True)
+class Options:
+    secret: str | None  # None: signatures are not checked
+    status: int = 200  # the answer to a delivery that verifies
+    quiet: bool = False  # no panel per delivery: progress lines only
+    progress_seconds: float = 10.0
+
+
 class Listener:
-    def __init__(self, console: Console, secret: str | None, status: int) -> None:
+    def __init__(self, console: Console, options: Options) -> None:
         self._console = console
-        self._secret = secret
-        self._status = status
+        self._options = options
         self.tally = Tally()
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        verdict = verify(self._secret, dict(request.headers), body)
+        verdict = verify(self._options.secret, dict(request.headers), body)
         self.tally.received += 1
         if verdict.refused:
             self.tally.refused += 1
         elif verdict.qlik or verdict.standard:
             self.tally.verified += 1
-        self._print(request, body, verdict)
-        return web.Response(status=401 if verdict.refused else self._status)
+        if not self._options.quiet:
+            self._print(request, body, verdict)
+        return web.Response(status=401 if verdict.refused else self._options.status)
+
+    async def report_progress(self, stopping: asyncio.Event) -> None:
+        """Every ``progress_seconds`` in which deliveries came, one line: the totals, the
+        rate, and how long it has been listening."""
+        started, seen = time.monotonic(), 0
+        every = self._options.progress_seconds
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), every)
+            if self.tally.received > seen and not stopping.is_set():
+                rate = (self.tally.received - seen) / every
+                seen = self.tally.received
+                running = timedelta(seconds=round(time.monotonic() - started))
+                self._console.print(
+                    f"progress after {running}: {self.tally.line()} · {rate:.1f}/s", style="bold"
+                )
 
     def _print(self, request: web.Request, body: bytes, verdict: Verdict) -> None:
         try:
@@ -93,25 +120,24 @@ class Listener:
 async def listen(
     host: str,
     port: int,
-    secret: str | None,
-    status: int,
+    options: Options,
     console: Console,
     on_started: Callable[[str], None],
     stopping: asyncio.Event,
 ) -> Tally:
-    listener = Listener(console, secret, status)
+    listener = Listener(console, options)
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_route("*", "/{tail:.*}", listener.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.SockSite(runner, bind(host, port))
     await site.start()
     bound = runner.addresses[0]
     # hookline refuses IP-literal webhook URLs, even in dev mode; localhost it takes.
     shown = "localhost" if host in ("127.0.0.1", "localhost") else host
     on_started(f"http://{shown}:{bound[1]}")
     try:
-        await stopping.wait()
+        await listener.report_progress(stopping)
     finally:
         await runner.cleanup()
     return listener.tally

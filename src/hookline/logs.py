@@ -1,4 +1,4 @@
-"""Structured logs: JSON lines on stderr, one event per line."""
+"""Structured logs on stderr, one event per line: JSON lines, or for people, console."""
 
 from __future__ import annotations
 
@@ -8,20 +8,30 @@ import sys
 import orjson
 import structlog
 
+from hookline.settings import LogFormat
 
-def configure(level: int = logging.INFO) -> None:
+
+def configure(log_format: LogFormat = "json", level: int = logging.INFO) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO is chatter about itself
+    if log_format == "console":
+        renderer: structlog.typing.Processor = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty()
+        )
+        factory: structlog.typing.WrappedLogger = structlog.PrintLoggerFactory(sys.stderr)
+    else:
+        # orjson renders bytes, written as they are: a line per delivery attempt is the
+        # hottest log there is (structlog's own advice for speed).
+        renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        factory = structlog.BytesLoggerFactory(sys.stderr.buffer)
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            # orjson renders bytes, written as they are: a line per delivery attempt is
-            # the hottest log there is (structlog's own advice for speed).
-            structlog.processors.JSONRenderer(serializer=orjson.dumps),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )

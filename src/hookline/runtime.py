@@ -1,5 +1,5 @@
-"""A hookline process: the API (for ``serve``), delivery workers and the history purge,
-sharing one set of services and stopping together."""
+"""A hookline process: the API (for ``serve``), the probes (with ``HOOKLINE_METRICS_PORT``),
+delivery workers and the history purge, sharing one set of services and stopping together."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from datetime import timedelta
 import structlog
 
 from hookline import metrics
+from hookline.api import create_app
+from hookline.api.health import create_probe_app
 from hookline.clock import now
 from hookline.dispatcher import Dispatcher
 from hookline.errors import StorageUnavailable
 from hookline.publishing import plan_now
-from hookline.server import ApiServer
+from hookline.server import HttpServer
 from hookline.services import Services
 
 log = structlog.get_logger()
@@ -29,7 +31,15 @@ class Runtime:
     def __init__(self, services: Services, *, serve_api: bool = True) -> None:
         self.services = services
         settings = services.settings
-        self._api = ApiServer(services, settings.host, settings.port) if serve_api else None
+        self._api = (
+            HttpServer(create_app(services), settings.host, settings.port) if serve_api else None
+        )
+        self._probes = (
+            HttpServer(create_probe_app(services), settings.host, settings.metrics_port)
+            if settings.metrics_port is not None
+            else None
+        )
+        metrics.TENANTS.limit = settings.metrics_tenant_labels
         self._dispatcher = Dispatcher(
             services.store,
             services.attempter,
@@ -47,23 +57,51 @@ class Runtime:
             asyncio.create_task(self._every(STATS_INTERVAL, self._refresh_gauges)),
         ]
         try:
-            if self._api is not None:
-                await self._api.run(on_started)
-            else:
-                on_started("")
+            await self._serve_http(lambda: on_started(self.url))
             await self._stopping.wait()
         finally:
-            self._stopping.set()
+            self.stop()
             await asyncio.gather(*workers)
 
+    async def _serve_http(self, on_started: Callable[[], None]) -> None:
+        """Run the HTTP servers until stopped; ``on_started`` once all of them listen."""
+        servers = self._servers
+        listening = 0
+
+        def one_listens(_: str) -> None:
+            nonlocal listening
+            listening += 1
+            if listening == len(servers):
+                on_started()
+
+        if not servers:
+            on_started()
+        runs = [asyncio.create_task(server.run(one_listens)) for server in servers]
+        try:
+            await asyncio.gather(*runs)
+        except BaseException:  # one could not listen: stop the others before saying why
+            self.stop()
+            await asyncio.gather(*runs, return_exceptions=True)
+            raise
+
     def stop(self) -> None:
-        if self._api is not None:
-            self._api.stop()
+        for server in self._servers:
+            server.stop()
         self._stopping.set()
 
     @property
+    def _servers(self) -> list[HttpServer]:
+        return [server for server in (self._api, self._probes) if server is not None]
+
+    @property
     def url(self) -> str:
+        """The API's base URL ("" without the API)."""
         return self._api.url if self._api is not None else ""
+
+    @property
+    def probes_url(self) -> str:
+        """The probes' base URL ("" without HOOKLINE_METRICS_PORT)."""
+        return self._probes.url if self._probes is not None else ""
 
     async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
         """Run ``job`` now and every ``seconds`` until stopped; a database outage only

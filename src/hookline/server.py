@@ -1,16 +1,21 @@
-"""Running hookline: the API server in the current event loop."""
+"""Running hookline's HTTP servers (the API, the probes) in the current event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import Callable, Iterator
 
 import uvicorn
+from fastapi import FastAPI
 
-from hookline.api import create_app
-from hookline.services import Services
+from hookline.errors import HooklineError
+
+
+class CannotListen(HooklineError):
+    pass
 
 
 class _Server(uvicorn.Server):
@@ -30,12 +35,12 @@ class _Server(uvicorn.Server):
         yield
 
 
-class ApiServer:
-    def __init__(self, services: Services, host: str, port: int) -> None:
+class HttpServer:
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        self._host = host
+        self._port = port
         config = uvicorn.Config(
-            create_app(services),
-            host=host,
-            port=port,
+            app,
             lifespan="off",
             log_level="warning",
             access_log=False,
@@ -44,8 +49,11 @@ class ApiServer:
         self._server = _Server(config)
 
     async def run(self, on_started: Callable[[str], None] = lambda url: None) -> None:
-        """Serve until ``stop()``; ``on_started`` gets the base URL once it listens."""
-        serving = asyncio.create_task(self._server.serve())
+        """Serve until ``stop()``; ``on_started`` gets the base URL once it listens.
+
+        Raises CannotListen when the address is taken or not ours."""
+        bound = bind(self._host, self._port)
+        serving = asyncio.create_task(self._server.serve(sockets=[bound]))
         listening = asyncio.create_task(self._server.listening.wait())
         await asyncio.wait({serving, listening}, return_when=asyncio.FIRST_COMPLETED)
         if listening.done():
@@ -63,3 +71,16 @@ class ApiServer:
 
     def stop(self) -> None:
         self._server.should_exit = True
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; bound here rather than in uvicorn, which exits the process when
+    it cannot. Raises CannotListen with the reason."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as error:
+        # create_server's message repeats the address; the errno's own is enough
+        code = error.errno or 0
+        reason = os.strerror(code) if code > 0 else error.strerror  # getaddrinfo's are < 0
+        raise CannotListen(f"cannot listen on {host}:{port}: {reason}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -16,6 +16,7 @@ from hookline.errors import ConfigError
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+LogFormat = Literal["json", "console"]
 DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 60.0, 300.0, 1800.0, 7200.0, 21600.0, 43200.0)
 
 
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
     retry_after_cap: float = Field(default=3600.0, ge=0, allow_inf_nan=False)
     disable_after_failures: int = Field(default=20, ge=1)
     purge_interval: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+    log_format: LogFormat = "json"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_tenant_labels: int = Field(default=100, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.servers import RunningServer
@@ -18,11 +19,13 @@ SECRET = "0123456789abcdef0123456789abcdef"
 APP_CREATED = "com.qlik.v1.app.created"
 
 
-@pytest.fixture
-def listener() -> Iterator[tuple[subprocess.Popen[str], str]]:
+Listening = tuple[subprocess.Popen[str], str]
+
+
+def _start(*options: str) -> Listening:
     environment = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "hookline", "listen", "--port", "0", "--secret", SECRET],
+        [sys.executable, "-m", "hookline", "listen", "--port", "0", *options],
         stdout=subprocess.PIPE,
         text=True,
         env=environment,
@@ -30,9 +33,19 @@ def listener() -> Iterator[tuple[subprocess.Popen[str], str]]:
     assert process.stdout is not None
     first = process.stdout.readline()
     assert first.startswith("listening on http://localhost:"), first
-    yield process, first.split()[2]
+    return process, first.split()[2]
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGINT)
     process.wait(10)
+
+
+@pytest.fixture
+def listener() -> Iterator[Listening]:
+    started = _start("--secret", SECRET)
+    yield started
+    _stop(started[0])
 
 
 def _read_until(process: subprocess.Popen[str], done: Callable[[str], bool]) -> str:
@@ -47,7 +60,7 @@ def _read_until(process: subprocess.Popen[str], done: Callable[[str], bool]) -> 
 
 
 def test_listen_verifies_and_prints_a_delivery(
-    make_server: Callable[..., RunningServer], listener: tuple[subprocess.Popen[str], str]
+    make_server: Callable[..., RunningServer], listener: Listening
 ) -> None:
     process, url = listener
     server = make_server(dev=True, poll_interval=0.05)
@@ -74,7 +87,7 @@ def test_listen_verifies_and_prints_a_delivery(
 
 
 def test_listen_refuses_a_delivery_signed_with_another_secret(
-    make_server: Callable[..., RunningServer], listener: tuple[subprocess.Popen[str], str]
+    make_server: Callable[..., RunningServer], listener: Listening
 ) -> None:
     process, url = listener
     server = make_server(dev=True, poll_interval=0.05, retry_schedule="0")
@@ -94,3 +107,18 @@ def test_listen_refuses_a_delivery_signed_with_another_secret(
         time.sleep(0.05)
     assert delivery is not None
     assert delivery["response"]["statusCode"] == 401
+
+
+def test_a_long_run_prints_progress_lines_with_totals_and_rate() -> None:
+    process, url = _start("--quiet", "--progress", "0.2")
+    try:
+        for n in range(3):
+            assert httpx.post(f"{url}/in", json={"n": n}).status_code == 200
+        printed = _read_until(process, lambda seen: "3 received" in seen)
+    finally:
+        _stop(process)
+    last = printed.splitlines()[-1]
+    assert last.startswith("progress after 0:00:")
+    assert "3 received, 0 verified, 0 refused" in last
+    assert "/s" in printed
+    assert '"n"' not in printed  # --quiet: no delivery printed

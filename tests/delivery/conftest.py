@@ -8,10 +8,9 @@ import pytest
 import trustme
 
 from tests.databases import BACKENDS, Templates, fresh_database
-from tests.delivery.receivers import Receiver
+from tests.delivery.processes import Process
+from tests.delivery.receivers import FAST, HOST, Receiver
 from tests.servers import RunningServer, start_server
-
-HOST = "hooks.example.test"
 
 
 @pytest.fixture(scope="session")
@@ -36,20 +35,6 @@ def receiver(ca: trustme.CA) -> Iterator[Receiver]:
     running.stop()
 
 
-FAST = {
-    # private.example.test resolves to a loopback address the guard must refuse
-    "resolve": f"{HOST}:127.0.0.1,wrong.example.test:127.0.0.1,private.example.test:127.0.0.2",
-    "allow_networks": "127.0.0.1/32",
-    "retry_schedule": "0,0.3,0.3",
-    "poll_interval": 0.05,
-    "connect_timeout": 2,
-    "request_timeout": 2,
-    "lease_seconds": 10,
-    "disable_after_failures": 3,
-    "retry_after_cap": 1,
-}
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def hookline(
     request: pytest.FixtureRequest,
@@ -63,3 +48,12 @@ def hookline(
         running = start_server(url, ca_bundle=str(ca_file), **FAST)
         yield running
         running.stop()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Process]]:
+    """`hookline` processes a test starts; stopped (SIGTERM) after it."""
+    started: list[Process] = []
+    yield started
+    for process in started:
+        process.stop()

@@ -14,8 +14,7 @@ import pytest
 from standardwebhooks import Webhook as StandardWebhook
 
 from hookline.signing import qlik_signature
-from tests.delivery.conftest import HOST
-from tests.delivery.receivers import Receiver, Reply
+from tests.delivery.receivers import HOST, Receiver, Reply
 from tests.servers import RunningServer, Tenant
 
 APP_CREATED = "com.qlik.v1.app.created"
@@ -189,9 +188,10 @@ def test_410_disables_the_webhook_at_once(setup: Setup) -> None:
 
 
 def test_a_webhook_whose_deliveries_keep_failing_is_disabled(setup: Setup) -> None:
-    path = _path()
+    path, watcher = _path(), _path()
     setup.receiver.script(path, Reply(500))
     hook = setup.webhook(path)
+    setup.webhook(watcher, eventTypes=["hookline.webhook.disabled"])
     setup.publish(*({"type": APP_CREATED, "data": {"n": n}} for n in range(3)))
     setup.settle(hook["id"], _ended(3))
     deadline = time.monotonic() + 10
@@ -200,6 +200,10 @@ def test_a_webhook_whose_deliveries_keep_failing_is_disabled(setup: Setup) -> No
     now = setup.webhook_now(hook["id"])
     assert now["enabled"] is False
     assert now["disabledReasonCode"] == "delivery-failures"
+    [got] = setup.receiver.wait_for(watcher, 1)
+    disabled = json.loads(got.body)["data"]
+    assert (disabled["id"], disabled["disabledReasonCode"]) == (hook["id"], "delivery-failures")
+    assert disabled["disabledReason"] == now["disabledReason"]
 
 
 def test_a_redirect_is_not_followed(setup: Setup) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.databases import unreachable
 from tests.delivery.receivers import Receiver
 from tests.delivery.test_delivery import APP_CREATED, Setup, _ended, _path
 from tests.servers import RunningServer
@@ -17,6 +20,16 @@ def _samples(text: str) -> dict[str, float]:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
+
+
+def _total(text: str, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples with these labels, whatever their other labels."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
 
 
 def test_metrics_count_attempts_requests_and_lag(
@@ -31,7 +44,8 @@ def test_metrics_count_attempts_requests_and_lag(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     samples = _samples(response.text)
-    assert samples["hookline_attempts_total[('outcome', 'success')]"] >= 1
+    assert _total(response.text, "hookline_attempts_total", outcome="success") >= 1
+    assert _total(response.text, "hookline_deliveries_total", outcome="success") >= 1
     assert samples["hookline_delivery_lag_seconds_count[]"] >= 1
     assert samples["hookline_attempt_duration_seconds_count[]"] >= 1
     assert "hookline_pending_deliveries[]" in samples
@@ -42,3 +56,27 @@ def test_metrics_count_attempts_requests_and_lag(
     )
     assert samples[published] >= 1
     assert not re.search(r"hlk_|Bearer", response.text)
+
+
+def test_readyz_fails_while_the_database_is_unreachable_and_recovers(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    running = make_server("postgres")
+    probe = running.client(None)
+    assert probe.get("/readyz").status_code == 200
+    with unreachable(running.services.settings.database_url):
+        response = probe.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["errors"][0]["code"] == "unavailable"
+        assert probe.get("/healthz").status_code == 200
+    assert eventually(lambda: probe.get("/readyz").status_code == 200)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 20) -> bool:
+    """Whether ``check`` comes true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False

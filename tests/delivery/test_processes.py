@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,71 +18,10 @@ from hookline.services import Services
 from hookline.settings import load_settings
 from hookline.webhooks import NewWebhook
 from tests.databases import TEST_SECRET_KEY, Templates, fresh_database
-from tests.delivery.conftest import FAST, HOST
-from tests.delivery.receivers import Receiver
+from tests.delivery.processes import Process, cli, hookline_environment
+from tests.delivery.receivers import HOST, Receiver
 
 APP_CREATED = "com.qlik.v1.app.created"
-
-
-def _environment(database_url: str, ca_file: Path) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
-    environment.update({f"HOOKLINE_{name.upper()}": str(value) for name, value in FAST.items()})
-    environment.update(
-        HOOKLINE_DATABASE_URL=database_url,
-        HOOKLINE_SECRET_KEY=TEST_SECRET_KEY,
-        HOOKLINE_CA_BUNDLE=str(ca_file),
-        HOOKLINE_PORT="0",
-        HOOKLINE_LEASE_SECONDS="5",
-        HOOKLINE_CONNECT_TIMEOUT="1",
-        HOOKLINE_REQUEST_TIMEOUT="2",
-    )
-    return environment
-
-
-def _cli(environment: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "hookline", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-class Process:
-    def __init__(self, environment: dict[str, str], command: str) -> None:
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "hookline", command],
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-
-    def url(self) -> str:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            if "serving" in line:
-                return line.split()[-1]
-        raise AssertionError("serve never said where it serves")
-
-    def kill(self) -> None:
-        self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(10)
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            self.popen.wait(30)
-
-
-@pytest.fixture
-def processes() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for process in started:
-        process.stop()
 
 
 def _delivered(receiver: Receiver, path: str) -> Counter[str]:
@@ -117,9 +51,9 @@ def test_a_killed_serve_process_loses_no_accepted_event(
     path = f"/crash-{backend}-{time.monotonic_ns()}"
     receiver.script(path)
     with fresh_database(backend, templates, tmp_path) as database_url:
-        environment = _environment(database_url, ca_file)
-        _cli(environment, "tenant", "create", "acme")
-        key = _cli(environment, "key", "create", "--tenant", "acme", "--role", "tenant-admin")
+        environment = hookline_environment(database_url, ca_file)
+        cli(environment, "tenant", "create", "acme")
+        key = cli(environment, "key", "create", "--tenant", "acme", "--role", "tenant-admin")
         headers = {"Authorization": f"Bearer {key}"}
         first = Process(environment, "serve")
         processes.append(first)
@@ -160,7 +94,7 @@ def test_workers_sharing_postgres_never_send_an_attempt_twice(
     path = f"/workers-{time.monotonic_ns()}"
     receiver.script(path)
     with fresh_database("postgres", templates, tmp_path) as database_url:
-        environment = _environment(database_url, ca_file)
+        environment = hookline_environment(database_url, ca_file)
         processes += [
             Process(environment, "worker"),
             Process(environment, "worker"),
@@ -178,9 +112,9 @@ def test_workers_sharing_postgres_never_send_an_attempt_twice(
 async def _publish_in_process(database_url: str, ca_file: Path, url: str) -> list[str]:
     """Publish with hookline's Python API, as a platform written in Python would."""
     settings = {"database_url": database_url, "secret_key": TEST_SECRET_KEY}
-    environment = _environment(database_url, ca_file)
-    _cli(environment, "tenant", "create", "acme")
-    key = _cli(environment, "key", "create", "--tenant", "acme", "--role", "tenant-admin")
+    environment = hookline_environment(database_url, ca_file)
+    cli(environment, "tenant", "create", "acme")
+    key = cli(environment, "key", "create", "--tenant", "acme", "--role", "tenant-admin")
     await _create_webhook(settings, key, url)
     ids: list[str] = []
     async with Hookline.open(**settings) as hooks:

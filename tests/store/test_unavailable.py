@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
 
@@ -10,7 +11,7 @@ import pytest
 from hookline.errors import ConfigError, StorageUnavailable
 from hookline.settings import load_settings
 from hookline.store import Store, open_store
-from tests.databases import TEST_SECRET_KEY
+from tests.databases import POSTGRES_ADMIN_URL, TEST_SECRET_KEY, postgres_missing
 
 
 def _closed_port() -> int:
@@ -52,3 +53,21 @@ async def test_a_sqlite_database_locked_by_another_process_is_unavailable(
         assert await store.claim(owner="w", limit=10, lease_seconds=60, exclude=()) == []
     finally:
         holder.close()
+
+
+def test_a_missing_postgres_database_is_unavailable() -> None:
+    if reason := postgres_missing():
+        pytest.skip(reason)
+    missing = POSTGRES_ADMIN_URL.rpartition("/")[0] + "/hookline_no_such_database"
+    store = open_store(load_settings(database_url=missing, secret_key=TEST_SECRET_KEY))
+
+    async def ping_and_migrate() -> None:
+        try:
+            with pytest.raises(StorageUnavailable, match="does not exist"):
+                await store.ping()
+            with pytest.raises(StorageUnavailable, match="does not exist"):
+                await store.migrate()
+        finally:
+            await store.close()
+
+    asyncio.run(ping_and_migrate())

@@ -10,7 +10,7 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from hookline.deliveries import Attempt, Claimed, Result
-from hookline.dispatcher import Attempter, _observe
+from hookline.dispatcher import Attempter, observe
 from hookline.retry import RetryPolicy
 from hookline.sender import Sender
 from hookline.settings import load_settings
@@ -56,7 +56,7 @@ def test_an_attempt_is_one_info_line_with_its_ids_and_outcome() -> None:
         response_body="",
     )
     with capture_logs() as logs:
-        _observe(claimed, result)
+        observe(claimed, result)
     assert logs == [
         {
             "event": "attempt",

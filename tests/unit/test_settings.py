@@ -53,6 +53,9 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.max_webhooks_per_user == 150
     assert settings.catalog_file is None
     assert settings.user_agent == f"hookline-webhook/{__version__}"
+    assert settings.log_format == "json"
+    assert settings.metrics_port is None
+    assert settings.metrics_tenant_labels == 100
 
 
 def test_default_database_is_sqlite_beside_the_working_directory() -> None:
@@ -83,6 +86,9 @@ def test_settings_are_read_from_hookline_variables(
         "HOOKLINE_MAX_WEBHOOKS_PER_TENANT": "250",
         "HOOKLINE_MAX_WEBHOOKS_PER_USER": "20",
         "HOOKLINE_USER_AGENT": "Qlik Webhook",
+        "HOOKLINE_LOG_FORMAT": "console",
+        "HOOKLINE_METRICS_PORT": "9100",
+        "HOOKLINE_METRICS_TENANT_LABELS": "0",
     }
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
@@ -107,6 +113,9 @@ def test_settings_are_read_from_hookline_variables(
     assert settings.max_webhooks_per_tenant == 250
     assert settings.max_webhooks_per_user == 20
     assert settings.user_agent == "Qlik Webhook"
+    assert settings.log_format == "console"
+    assert settings.metrics_port == 9100
+    assert settings.metrics_tenant_labels == 0
 
 
 def test_overrides_take_precedence_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,6 +240,9 @@ def test_password_with_at_sign_is_masked() -> None:
         ("HOOKLINE_RESOLVE", "hooks.test:not-an-ip", "HOOKLINE_RESOLVE"),
         ("HOOKLINE_CA_BUNDLE", "/nonexistent/ca.pem", "no such file: /nonexistent/ca.pem"),
         ("HOOKLINE_CATALOG_FILE", "/nonexistent/c.json", "no such file"),
+        ("HOOKLINE_LOG_FORMAT", "xml", "'json' or 'console'"),
+        ("HOOKLINE_METRICS_PORT", "65536", "HOOKLINE_METRICS_PORT"),
+        ("HOOKLINE_METRICS_TENANT_LABELS", "-1", "HOOKLINE_METRICS_TENANT_LABELS"),
     ],
 )
 def test_invalid_variable_gives_one_line_config_error_naming_it(

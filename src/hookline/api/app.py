@@ -8,15 +8,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic.alias_generators import to_camel
 
 from hookline import __version__, metrics
-from hookline.api import console, deliveries, errors, events, operator, users, webhooks
-from hookline.api.deps import ServicesDep
-from hookline.api.errors import Error, error_responses, respond, respond_invalid
+from hookline.api import console, deliveries, errors, events, health, operator, users, webhooks
+from hookline.api.errors import Error, respond, respond_invalid
 from hookline.api.limits import BodyLimit
 from hookline.catalog import Catalog
 from hookline.errors import Problem
@@ -74,23 +71,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(users.router)
     console.install(app)
     app.include_router(operator.router)
-    app.add_api_route(
-        "/metrics",
-        _metrics,
-        methods=["GET"],
-        tags=["health"],
-        name="metrics",
-        response_class=PlainTextResponse,
-    )
-    app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"], name="healthz")
-    app.add_api_route(
-        "/readyz",
-        _readyz,
-        methods=["GET"],
-        tags=["health"],
-        name="readyz",
-        responses=error_responses(public=True),
-    )
+    health.install(app)
     app.openapi = lambda: _openapi(app, services.catalog)  # type: ignore[method-assign]
     return app
 
@@ -132,22 +113,6 @@ async def _refuse_nul(
     if problems:
         return respond_invalid(request, problems)
     return await call_next(request)
-
-
-async def _metrics() -> PlainTextResponse:
-    """Prometheus metrics, names prefixed ``hookline_``."""
-    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-
-async def _healthz() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
-
-
-async def _readyz(services: ServicesDep) -> dict[str, str]:
-    """The process can serve: its database answers."""
-    await services.store.ping()
-    return {"status": "ok"}
 
 
 def _openapi(app: FastAPI, catalog: Catalog) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -39,21 +39,13 @@ class SqlBase:
 
     # Connections ---------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._engine.connect() as conn:
-                yield conn
-        except _UNAVAILABLE as error:
-            raise unavailable(error) from error
+    def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return _available(self._engine.connect())
 
     async def _write(self, work: Work[T]) -> T:
         """Run ``work`` in one write transaction, committed when it returns."""
-        try:
-            async with self._engine.begin() as conn:
-                return await conn.run_sync(work)
-        except _UNAVAILABLE as error:
-            raise unavailable(error) from error
+        async with _available(self._engine.begin()) as conn:
+            return await conn.run_sync(work)
 
     def _lock_tenant(self, conn: sa.Connection, tenant_id: str) -> None:
         """Serialize writes that check a tenant's caps (the SQLite store's writes already are)."""
@@ -94,3 +86,23 @@ class SqlBase:
 
 def unavailable(error: BaseException) -> StorageUnavailable:
     return StorageUnavailable(f"the database is unavailable: {error}")
+
+
+@asynccontextmanager
+async def _available(
+    connecting: AbstractAsyncContextManager[AsyncConnection],
+) -> AsyncIterator[AsyncConnection]:
+    """A connection; StorageUnavailable when the database cannot be reached, refuses the
+    connection (no such database, not accepting connections, bad credentials, too many
+    clients) or drops it."""
+    connected = False
+    try:
+        async with connecting as conn:
+            connected = True
+            yield conn
+    except _UNAVAILABLE as error:
+        raise unavailable(error) from error
+    except exc.DBAPIError as error:
+        if connected:  # a statement's own error (a constraint, say) is not an outage
+            raise
+        raise unavailable(error.orig or error) from error
