@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     retry_after_cap: float = Field(default=3600.0, ge=0, allow_inf_nan=False)
     disable_after_failures: int = Field(default=20, ge=1)
     purge_interval: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+    rate_limit: float = Field(default=100.0, ge=0, allow_inf_nan=False)
+    rate_burst: int = Field(default=200, ge=1)
 
     @field_validator("database_url")
     @classmethod

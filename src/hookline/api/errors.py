@@ -43,6 +43,7 @@ _KINDS: list[tuple[type[HooklineError], int, str, str]] = [
     (errors.NotAllowed, 403, "forbidden", "Not allowed"),
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.ReadOnlyField, 409, "read-only", "Read-only field"),
+    (errors.RateLimited, 429, "too-many-requests", "Too many requests"),
     (errors.StorageUnavailable, 503, "unavailable", "Service unavailable"),
     # e.g. HOOKLINE_SECRET_KEY no longer opens what was sealed: the operator must act
     (errors.ConfigError, 500, "misconfigured", "Server misconfigured"),
@@ -61,14 +62,15 @@ DESCRIPTIONS = {
     404: "No such object visible to the caller.",
     409: "The request tries to change a read-only field.",
     413: "The request body is over its size limit.",
+    429: "The API key made too many requests; retry after `Retry-After` seconds.",
     503: "The database is unavailable; retry later.",
 }
 
 
 def error_responses(*statuses: int, public: bool = False) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for these error statuses, plus 503 and, unless the route is
-    ``public``, 401."""
-    always = {503} if public else {401, 503}
+    ``public``, 401 and 429."""
+    always = {503} if public else {401, 429, 503}
     return {
         status: {"model": ErrorResponse, "description": DESCRIPTIONS[status]}
         for status in sorted({*statuses, *always})
@@ -110,7 +112,10 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
         return respond_invalid(request, error.problems)
     for kind, status, code, title in _KINDS:
         if isinstance(error, kind):
-            return respond(request, status, [Error(code=code, title=title, detail=str(error))])
+            response = respond(request, status, [Error(code=code, title=title, detail=str(error))])
+            if isinstance(error, errors.RateLimited):
+                response.headers["Retry-After"] = str(error.retry_after)
+            return response
     return respond(request, 500, [Error(code="internal-error", title="Internal error", detail="")])
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request
 
-from hookline.api.deps import Caller, ServicesDep
+from hookline.api.deps import PublishingCaller, ServicesDep
 from hookline.api.errors import error_responses
 from hookline.api.schemas import Published, PublishedEvent
 from hookline.auth import Principal, Role
@@ -48,7 +48,7 @@ _BODY = {
 async def publish_events(
     request: Request,
     services: ServicesDep,
-    caller: Caller,
+    caller: PublishingCaller,
     tenant_id: Annotated[
         str | None, Query(alias="tenantId", description="The tenant, for operator keys only.")
     ] = None,
