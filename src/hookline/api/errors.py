@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -153,16 +154,34 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return response
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """The methods some route accepts on this request's path."""
+    """The methods the API documents for the request's path, else those some route takes.
+
+    A concrete path is matched before a templated one (as OpenAPI says), so
+    ``/webhooks/event-types`` allows GET only, although ``/webhooks/{id}`` would match it.
+    """
+    paths: dict[str, dict[str, Any]] = request.app.openapi()["paths"]
+    path = request.url.path
+    template = path if path in paths else next((t for t in paths if _fills(t, path)), None)
+    if template is not None:
+        return [method for method in _METHODS if method.lower() in paths[template]]
     return [
         method
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        for method in _METHODS
         if any(
             route.matches({**request.scope, "method": method})[0] is Match.FULL
             for route in request.app.router.routes
         )
     ]
+
+
+def _fills(template: str, path: str) -> bool:
+    """Whether ``path`` is ``template`` with each ``{parameter}`` filled by one segment."""
+    pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+    return re.fullmatch(pattern, path) is not None
 
 
 def respond_unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -31,7 +31,8 @@ _BODY = {
                         _EVENT_SCHEMA,
                         {"type": "array", "items": _EVENT_SCHEMA, "minItems": 1, "maxItems": 1000},
                     ]
-                }
+                },
+                "example": {"type": "com.qlik.v1.app.created", "data": {"id": "app-1"}},
             }
         },
     }
