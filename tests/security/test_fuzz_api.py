@@ -3,7 +3,7 @@
 No answer may be a 5xx, and every answer must match the document (status, content type,
 headers, body schema, ``Allow``), with the API's real keys: a tenant admin's for the
 webhooks API, an operator's for the operator API. Runs on SQLite, with a bounded number
-of examples per operation (``HOOKLINE_FUZZ_EXAMPLES``, default 15: about 40 s); set it
+of examples per operation (``HOOKLINE_FUZZ_EXAMPLES``, default 10: about 30 s); set it
 higher for a soak, and ``HOOKLINE_FUZZ_SEED`` to replay a run.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 from tests.api.helpers import APP_CREATED, create
 from tests.servers import RunningServer
 
-EXAMPLES = int(os.environ.get("HOOKLINE_FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("HOOKLINE_FUZZ_EXAMPLES", "10"))
 SCHEMATHESIS = Path(sys.executable).with_name("st")
 
 # Valid values the generator draws from half of the time, so that schema-valid requests
