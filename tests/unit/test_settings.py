@@ -53,6 +53,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.max_webhooks_per_user == 150
     assert settings.catalog_file is None
     assert settings.user_agent == f"hookline-webhook/{__version__}"
+    assert (settings.rate_limit, settings.rate_burst) == (100, 200)
 
 
 def test_default_database_is_sqlite_beside_the_working_directory() -> None:
@@ -231,6 +232,9 @@ def test_password_with_at_sign_is_masked() -> None:
         ("HOOKLINE_RESOLVE", "hooks.test:not-an-ip", "HOOKLINE_RESOLVE"),
         ("HOOKLINE_CA_BUNDLE", "/nonexistent/ca.pem", "no such file: /nonexistent/ca.pem"),
         ("HOOKLINE_CATALOG_FILE", "/nonexistent/c.json", "no such file"),
+        ("HOOKLINE_RATE_LIMIT", "-1", "HOOKLINE_RATE_LIMIT"),
+        ("HOOKLINE_RATE_LIMIT", "inf", "HOOKLINE_RATE_LIMIT"),
+        ("HOOKLINE_RATE_BURST", "0", "HOOKLINE_RATE_BURST"),
     ],
 )
 def test_invalid_variable_gives_one_line_config_error_naming_it(

@@ -68,10 +68,14 @@ DESCRIPTIONS = {
 }
 
 
-def error_responses(*statuses: int, public: bool = False) -> dict[int | str, dict[str, Any]]:
+def error_responses(
+    *statuses: int, public: bool = False, rate_limited: bool = True
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for these error statuses, plus 503 and, unless the route is
-    ``public``, 401 and 429."""
-    always = {503} if public else {401, 429, 503}
+    ``public``, 401 and (if ``rate_limited``) 429."""
+    always = {503}
+    if not public:
+        always |= {401, 429} if rate_limited else {401}
     return {
         status: {"model": ErrorResponse, "description": DESCRIPTIONS[status]}
         for status in sorted({*statuses, *always})

@@ -43,7 +43,7 @@ _BODY = {
     "",
     status_code=202,
     response_model=Published,
-    responses=error_responses(400, 403, 404, 413),
+    responses=error_responses(400, 403, 404, 413, rate_limited=False),
     openapi_extra=_BODY,
 )
 async def publish_events(
