@@ -82,6 +82,7 @@ def _config(server: RunningServer, path: Path) -> Path:
 
 
 def _run(server: RunningServer, config: Path, report: Path) -> subprocess.CompletedProcess[str]:
+    """The schemathesis CLI, run in the report's folder so that its cache stays there."""
     seed = os.environ.get("HOOKLINE_FUZZ_SEED")
     command = [
         str(SCHEMATHESIS),
@@ -102,7 +103,9 @@ def _run(server: RunningServer, config: Path, report: Path) -> subprocess.Comple
         str(report),
         *(["--seed", seed] if seed else []),
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=report.parent
+    )
 
 
 def _accepted_positive_cases(report: dict[str, Any]) -> dict[str, int]:
