@@ -10,6 +10,7 @@ Domain code never raises HTTP errors; the API layer maps these to statuses::
     │   └── LimitReached         a configured cap is reached
     ├── NotFound            404  no such object visible to the caller
     ├── ReadOnlyField       409  a request tries to change a read-only field
+    ├── RateLimited         429  the key made too many requests (``retry_after``)
     ├── StorageUnavailable  503  the database cannot be reached or is locked
     └── ConfigError              a setting is invalid (the CLI exits with 2)
 """
@@ -69,6 +70,12 @@ class ReadOnlyField(HooklineError):
     def __init__(self, field: str) -> None:
         self.field = field
         super().__init__(f"{field} is read-only and cannot be changed")
+
+
+class RateLimited(HooklineError):
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many requests with this API key; retry in {retry_after} s")
 
 
 class StorageUnavailable(HooklineError):

@@ -10,6 +10,7 @@ from hookline.deliveries import FailurePolicy
 from hookline.dispatcher import Attempter, Limits
 from hookline.history import History
 from hookline.publishing import Publisher, plan_now
+from hookline.ratelimit import RateLimiter
 from hookline.registry import Registry
 from hookline.retry import RetryPolicy
 from hookline.sender import Sender
@@ -29,6 +30,7 @@ class Services:
     sender: Sender
     attempter: Attempter
     history: History
+    rate_limiter: RateLimiter
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -51,6 +53,7 @@ class Services:
             sender=sender,
             attempter=attempter,
             history=History(store, registry, attempter, failures, settings.lease_seconds, plan_now),
+            rate_limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
         )
 
     @property

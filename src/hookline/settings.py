@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     log_format: LogFormat = "json"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_tenant_labels: int = Field(default=100, ge=0)
+    rate_limit: float = Field(default=100.0, ge=0, allow_inf_nan=False)
+    rate_burst: int = Field(default=200, ge=1)
 
     @field_validator("database_url")
     @classmethod

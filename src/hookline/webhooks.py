@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic.alias_generators import to_camel
 
 from hookline import filters
@@ -97,10 +97,11 @@ class Draft(BaseModel):
         default_factory=dict,
         description="Headers stored encrypted; responses list only their names.",
     )
-    enabled: bool = False
+    # Strict: JSON true or false only, as the schema says; not 0, 1, "yes" or "off".
+    enabled: StrictBool = False
     filter: Text | None = Field(default=None, description='SCIM filter, e.g. id eq "a1".')
-    check_certificate_revocation: bool = False
-    enable_cloud_event_delivery: bool = False
+    check_certificate_revocation: StrictBool = False
+    enable_cloud_event_delivery: StrictBool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -113,7 +114,7 @@ class Draft(BaseModel):
 class NewWebhook(Draft):
     """A create request: a new webhook is enabled unless told otherwise."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     level: Level = "tenant"
     owner_id: Text | None = Field(default=None, description="The owner; default the caller.")
     origin: Origin = "api"

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 from collections.abc import Sequence
 from ipaddress import ip_address, ip_network
 from typing import Any
 
 import pytest
+from yarl import URL
 
 from hookline.egress import (
     EgressRefused,
@@ -117,6 +119,27 @@ VERDICTS: list[tuple[str, str | None]] = [
     ("64:ff9b:1::a9fe:a9fe", "NAT64 address for 169.254.169.254"),
     ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "Teredo address for 10.0.0.1"),
     ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo address for 127.0.0.1"),
+    # IPv6, the same addresses written otherwise
+    ("0:0:0:0:0:0:0:1", "loopback"),
+    ("0000:0000:0000:0000:0000:0000:0000:0001", "loopback"),
+    ("::ffff:7f00:1", "IPv4-mapped address for 127.0.0.1"),
+    ("0:0:0:0:0:ffff:a00:1", "IPv4-mapped address for 10.0.0.1"),
+    ("::FFFF:A9FE:A9FE", "IPv4-mapped address for 169.254.169.254"),
+    ("fe80::1%eth0", "link-local"),  # with a zone
+    ("FE80:0:0:0:0:0:0:1", "link-local"),
+    ("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "unique local"),
+    ("64:ff9b::127.0.0.1", "NAT64 address for 127.0.0.1"),
+    ("64:ff9b::c0a8:1", "NAT64 address for 192.168.0.1"),
+    ("2002:a9fe:a9fe::1", "6to4 address for 169.254.169.254"),
+    ("2002:6440:1::", "6to4 address for 100.64.0.1, a shared (CGNAT) address"),
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo address for 192.0.2.45"),
+    ("::ffff:0:a00:1", "reserved"),  # IPv4-translated (SIIT), not mapped
+    ("ff0e::1", "multicast"),
+    ("::ffff:255.255.255.255", "broadcast"),
+    ("::ffff:224.0.0.251", "multicast"),
+    ("::ffff:100.64.0.1", "CGNAT"),
+    ("2002:0808:0404::", None),  # 6to4 of 8.8.4.4
+    ("::ffff:1.1.1.1", None),
 ]
 
 
@@ -350,6 +373,104 @@ async def test_every_call_looks_the_host_up_again(lookup: FakeLookup) -> None:
 async def test_lookup_failures_are_not_hidden(lookup: FakeLookup) -> None:
     with pytest.raises(socket.gaierror):
         await resolver().addresses("unknown.example.test", 443)
+
+
+# Every notation a C resolver reads as an IPv4 address (inet_aton: octal, hex, fewer parts).
+# URL rules refuse them all at save time; should one reach a delivery anyway (an override,
+# a future rule), the real getaddrinfo reads it, here with no network, and the guard judges
+# the address it stands for.
+NOTATIONS = [
+    ("2130706433", "127.0.0.1"),
+    ("0x7f000001", "127.0.0.1"),
+    ("017700000001", "127.0.0.1"),
+    ("0177.0.0.1", "127.0.0.1"),
+    ("0x7f.0.0.1", "127.0.0.1"),
+    ("0x7f.1", "127.0.0.1"),
+    ("127.1", "127.0.0.1"),
+    ("127.0.1", "127.0.0.1"),
+    ("10.1", "10.0.0.1"),
+    ("0xa9.254.0251.0376", "169.254.169.254"),
+    ("0xA9FEA9FE", "169.254.169.254"),
+    ("0", "0.0.0.0"),  # noqa: S104 - an address to judge, not to bind
+    ("0300.0250.1.1", "192.168.1.1"),
+]
+
+
+@pytest.mark.parametrize(("host", "address"), NOTATIONS)
+async def test_every_ipv4_notation_is_judged_as_its_address(host: str, address: str) -> None:
+    with pytest.raises(EgressRefused) as refused:
+        await resolver().addresses(host, 443)
+    assert refused.value.reason.startswith(f"{address} is ")
+
+
+# What a name resolves to -> the addresses the connection may use, or the refusal's words.
+ANSWERS: list[tuple[list[str], list[str] | str]] = [
+    (["93.184.216.34", "127.0.0.1"], ["93.184.216.34"]),
+    (["127.0.0.1", "93.184.216.34"], ["93.184.216.34"]),
+    (["::1", "2606:4700:4700::1111"], ["2606:4700:4700::1111"]),
+    (["::ffff:10.0.0.1", "8.8.8.8"], ["8.8.8.8"]),
+    (["169.254.169.254", "fd00::1", "1.1.1.1", "::1"], ["1.1.1.1"]),
+    (["8.8.8.8", "8.8.8.8", "2001:4860:4860::8888"], ["8.8.8.8", "2001:4860:4860::8888"]),
+    (["169.254.169.254"], "169.254.169.254 is a link-local address"),
+    (["10.0.0.1", "fd00::1", "::1"], "10.0.0.1 is a private address"),
+    (["::ffff:127.0.0.1", "64:ff9b::a00:1"], "IPv4-mapped address for 127.0.0.1"),
+    (["0.0.0.0"], "the unspecified address"),  # noqa: S104 - an address to judge
+]
+
+
+@pytest.mark.parametrize(("answer", "verdict"), ANSWERS)
+async def test_mixed_answers_keep_only_permitted_addresses(
+    lookup: FakeLookup, answer: list[str], verdict: list[str] | str
+) -> None:
+    lookup.answers["mixed.example.test"] = answer
+    if isinstance(verdict, str):
+        with pytest.raises(EgressRefused, match=re.escape(verdict)):
+            await resolver().addresses("mixed.example.test", 443)
+    else:
+        assert await resolver().addresses("mixed.example.test", 443) == addresses(*verdict)
+
+
+async def test_a_name_that_answers_differently_each_time_is_judged_each_time(
+    lookup: FakeLookup,
+) -> None:
+    """DNS rebinding: every lookup is judged afresh, and only what it judged is returned."""
+    guard = resolver()
+    sequence = [["93.184.216.34"], ["127.0.0.1"], ["10.0.0.1", "1.1.1.1"], ["::1"]]
+    verdicts: list[list[IPAddress] | str] = []
+    for answer in sequence:
+        lookup.answers["rebind.example.test"] = answer
+        try:
+            verdicts.append(await guard.addresses("rebind.example.test", 443))
+        except EgressRefused as refused:
+            verdicts.append(refused.reason)
+
+    assert verdicts == [
+        addresses("93.184.216.34"),
+        "127.0.0.1 is a loopback address",
+        addresses("1.1.1.1"),
+        "::1 is a loopback address",
+    ]
+    assert lookup.calls == ["rebind.example.test"] * 4
+
+
+@pytest.mark.parametrize(
+    ("url", "a_label"),
+    [
+        ("https://bücher.example/hook", "xn--bcher-kva.example"),
+        ("https://BÜCHER.example/hook", "xn--bcher-kva.example"),
+        ("https://ｂｕｃｈ.example/", "buch.example"),  # full-width letters
+        ("https://münchen.de./", "xn--mnchen-3ya.de."),
+    ],
+)
+async def test_idn_hosts_are_looked_up_and_judged_as_their_a_label(
+    lookup: FakeLookup, url: str, a_label: str
+) -> None:
+    host = URL(url).raw_host  # the name aiohttp hands the resolver
+    assert host == a_label
+    lookup.answers[a_label] = ["127.0.0.1"]
+    with pytest.raises(EgressRefused, match="loopback"):
+        await resolver().addresses(host, 443)
+    assert lookup.calls == [a_label]
 
 
 async def test_dev_resolver_permits_localhost(lookup: FakeLookup) -> None:

@@ -365,3 +365,27 @@ def test_evaluate_never_raises(tree: Filter, attributes: dict[str, object]) -> N
 def test_not_negates(tree: Filter, attributes: dict[str, object]) -> None:
     lookup = lookup_in(attributes)
     assert evaluate(Not(tree), lookup) is not evaluate(tree, lookup)
+
+
+@given(trees(), lookups, st.sampled_from(["", " ", "  ", "\t"]))
+def test_parsed_text_evaluates_as_its_tree(
+    tree: Filter, attributes: dict[str, object], space: str
+) -> None:
+    """Parse and evaluate agree with evaluating the tree the text was rendered from,
+    whatever redundant parentheses and spacing surround it."""
+    lookup = lookup_in(attributes)
+    text = f"{space}({space}{render(tree)}{space}){space}"
+
+    assert evaluate(parse(text), lookup) is evaluate(tree, lookup)
+
+
+@given(trees(depth=2), trees(depth=2), lookups)
+def test_and_and_or_evaluate_as_booleans_do(
+    left: Filter, right: Filter, attributes: dict[str, object]
+) -> None:
+    lookup = lookup_in(attributes)
+    a, b = evaluate(left, lookup), evaluate(right, lookup)
+
+    assert evaluate(And(left, right), lookup) is (a and b)
+    assert evaluate(Or(left, right), lookup) is (a or b)
+    assert evaluate(parse(render(And(left, right))), lookup) is (a and b)

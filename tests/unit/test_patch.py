@@ -339,3 +339,91 @@ def test_apply_never_mutates_its_inputs(operations: list[Operation]) -> None:
         assert set(result) == set(original)
     assert original == before
     assert [operation.value for operation in operations] == values_before
+
+
+any_paths = st.sampled_from(
+    ["/id", "/createdAt", "/ownerId", "/origin", "/level", "/id/x", "/headers/id", "/name"]
+) | st.text(max_size=12)
+any_operations = st.builds(
+    lambda operation, path, value: op(operation, path, value),
+    st.sampled_from(["add", "remove", "replace"]),
+    any_paths,
+    json_values,
+)
+RECORD = {
+    "id": "w1",
+    "createdAt": "2021-01-01T00:00:00Z",
+    "updatedAt": "2021-01-01T00:00:00Z",
+    "level": "user",
+    "ownerId": "bob",
+    "origin": "api",
+}
+
+
+@given(st.lists(any_operations | member_operations | field_operations, max_size=8))
+def test_apply_never_changes_a_read_only_field(operations: list[Operation]) -> None:
+    """Whatever the operations, either they are refused (and only with hookline's own
+    errors) or every read-only field keeps its value."""
+    try:
+        result = patched(*operations, doc={**document(), **RECORD})
+    except (InvalidInput, ReadOnlyField):
+        return
+    assert {field: result[field] for field in RECORD} == RECORD
+
+
+def rfc6902(document: dict[str, Any], operations: list[Operation]) -> dict[str, Any]:
+    """A reference: RFC 6902 add/remove/replace on plain JSON, except that removing a
+    top-level field sets it to null (the webhook document always has every field)."""
+    result = copy.deepcopy(document)
+    for operation in operations:
+        *parents, last = parse_pointer(operation.path)
+        target = result
+        for part in parents:
+            target = target[part]
+        if operation.op != "add" and last not in target:
+            raise KeyError(last)
+        if operation.op == "remove":
+            if parents:
+                del target[last]
+            else:
+                target[last] = None
+        else:
+            target[last] = copy.deepcopy(operation.value)
+    return result
+
+
+# Header names that differ case-insensitively too, where RFC 6902 and hookline's
+# case-insensitive member matching agree.
+distinct_names = st.sampled_from(["X-Team", "X-Env", "X-New"])
+reference_member_operations = st.builds(
+    lambda operation, field, name, value: op(operation, f"/{field}/{name}", value),
+    st.sampled_from(["add", "remove", "replace"]),
+    st.sampled_from(sorted(MAPS)),
+    distinct_names,
+    st.text(max_size=10),
+)
+reference_field_operations = st.builds(
+    lambda operation, field, value: op(operation, f"/{field}", value),
+    st.sampled_from(["add", "remove", "replace"]),
+    st.sampled_from(sorted(WRITABLE - MAPS)),
+    json_values,
+) | st.builds(
+    lambda operation, field, value: op(operation, f"/{field}", value),
+    st.sampled_from(["add", "replace"]),
+    st.sampled_from(sorted(MAPS)),
+    st.dictionaries(distinct_names, st.text(max_size=5), max_size=3),
+)
+
+
+@given(st.lists(reference_member_operations | reference_field_operations, max_size=8))
+def test_apply_equals_the_reference_implementation(operations: list[Operation]) -> None:
+    try:
+        expected: dict[str, Any] | None = rfc6902(document(), operations)
+    except KeyError:
+        expected = None
+    try:
+        result: dict[str, Any] | None = patched(*operations)
+    except InvalidInput:
+        result = None
+
+    assert result == expected

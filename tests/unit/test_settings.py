@@ -56,6 +56,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.log_format == "json"
     assert settings.metrics_port is None
     assert settings.metrics_tenant_labels == 100
+    assert (settings.rate_limit, settings.rate_burst) == (100, 200)
 
 
 def test_default_database_is_sqlite_beside_the_working_directory() -> None:
@@ -243,6 +244,9 @@ def test_password_with_at_sign_is_masked() -> None:
         ("HOOKLINE_LOG_FORMAT", "xml", "'json' or 'console'"),
         ("HOOKLINE_METRICS_PORT", "65536", "HOOKLINE_METRICS_PORT"),
         ("HOOKLINE_METRICS_TENANT_LABELS", "-1", "HOOKLINE_METRICS_TENANT_LABELS"),
+        ("HOOKLINE_RATE_LIMIT", "-1", "HOOKLINE_RATE_LIMIT"),
+        ("HOOKLINE_RATE_LIMIT", "inf", "HOOKLINE_RATE_LIMIT"),
+        ("HOOKLINE_RATE_BURST", "0", "HOOKLINE_RATE_BURST"),
     ],
 )
 def test_invalid_variable_gives_one_line_config_error_naming_it(

@@ -7,7 +7,9 @@ import ipaddress
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from yarl import URL
 
+from hookline.egress import ip_literal
 from hookline.urls import MAX_URL_LENGTH, url_problem
 
 IP_PROBLEM = "must use a domain name, not an IP address"
@@ -423,3 +425,37 @@ def test_any_ipv4_mapped_ipv6_literal_is_refused(address: ipaddress.IPv4Address)
 def test_url_problem_never_raises(url: str) -> None:
     problem = url_problem(url)
     assert problem is None or isinstance(problem, str)
+
+
+# Text shaped like an https URL, with hostile characters mixed into some of it, so that
+# much is accepted and the rest is refused for many different reasons.
+good_labels = st.from_regex(r"[a-z0-9üｘ]([a-z0-9üｘ-]{0,6}[a-z0-9üｘ])?", fullmatch=True)
+hostile_labels = st.text(st.sampled_from("a0x.%_[]:@。-"), min_size=1, max_size=6)
+url_like = st.builds(
+    lambda scheme, labels, dot, port, rest: f"{scheme}://{'.'.join(labels)}{dot}{port}/{rest}",
+    st.sampled_from(["https", "https", "HTTPS", "http"]),
+    st.lists(st.one_of(good_labels, good_labels, hostile_labels), min_size=1, max_size=3).map(
+        lambda labels: [*labels, "example"]
+    ),
+    st.sampled_from(["", "."]),
+    st.sampled_from(["", ":443", ":0", ":8443", ":", ":99999"]),
+    st.text(st.sampled_from("abc/?=&%~-._"), max_size=20)
+    | st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=20),
+)
+
+
+@settings(deadline=None, max_examples=300)
+@given(url=url_like)
+def test_an_accepted_url_is_read_as_a_domain_name_by_the_sender(url: str) -> None:
+    """What the rules accept, yarl (aiohttp's URL parser, used to deliver) reads as https
+    to a host name, never an IP literal, with no user info, and its normal form is
+    accepted again."""
+    if url_problem(url) is not None:
+        return
+    parsed = URL(url)
+    assert parsed.scheme == "https"
+    assert parsed.raw_host is not None
+    assert ip_literal(parsed.raw_host.rstrip(".")) is None
+    assert parsed.user is None
+    assert parsed.password is None
+    assert url_problem(str(parsed)) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import h11
 import pydantic
 import pytest
 from hypothesis import given
@@ -662,3 +663,27 @@ def test_text_that_no_database_or_header_can_hold_is_refused_when_read(
     body = {"name": "n", "url": "https://hooks.example.com/", "eventTypes": ["x"], **fields}
     with pytest.raises(pydantic.ValidationError, match=r"unpaired surrogates|NUL"):
         Draft.model_validate(body)
+
+
+header_text = st.text(max_size=12) | st.text(TOKEN_CHARACTERS + " :\r\n\t\x00\x7fé", max_size=12)
+
+
+@given(
+    field=st.sampled_from(["headers", "encryptedHeaders"]),
+    headers=st.dictionaries(header_text, header_text, max_size=4),
+)
+def test_headers_the_rules_accept_are_valid_http_and_not_hooklines_own(
+    field: str, headers: dict[str, str]
+) -> None:
+    """Any header map: refused with hookline's own errors only, or every header is one that
+    an HTTP/1.1 implementation (h11) sends as it is, and none overrides hookline's."""
+    try:
+        draft = make_draft(**{field: headers})
+    except pydantic.ValidationError:
+        return  # text no database or header can hold
+    if problems_of(draft):
+        return
+    lines = [(name.encode(), value.encode()) for name, value in headers.items()]
+    h11.Request(method="POST", target="/", headers=[(b"Host", b"h"), *lines])
+    assert not {name.lower() for name in headers} & {name.lower() for name in RESERVED_NAMES}
+    assert headers_size(headers) <= MAX_HEADER_BYTES

@@ -115,6 +115,21 @@ async def _refuse_nul(
     return await call_next(request)
 
 
+_ANNOTATIONS = ("title", "description", "default")
+
+
+def _accept_null_for_optional_members(model: dict[str, Any]) -> None:
+    """Optional members sent as JSON null are treated as absent (generated clients send
+    every member): say so in the schema."""
+    required = set(model.get("required", ()))
+    for member, schema in model["properties"].items():
+        if member in required or {"type": "null"} in schema.get("anyOf", ()):
+            continue
+        outer = {key: schema[key] for key in _ANNOTATIONS if key in schema}
+        inner = {key: value for key, value in schema.items() if key not in _ANNOTATIONS}
+        model["properties"][member] = {**outer, "anyOf": [inner, {"type": "null"}]}
+
+
 def _openapi(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
     """FastAPI's schema, less its 422 answers (hookline reports invalid input as 400), with
     the catalog's event type names and links from a created webhook to its operations."""
@@ -131,6 +146,7 @@ def _openapi(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
         for name in ("NewWebhook", "WebhookReplace"):
             items = schemas[name]["properties"]["eventTypes"]["items"]
             items["enum"] = [event_type.name for event_type in catalog.all()]
+            _accept_null_for_optional_members(schemas[name])
         created = schema["paths"]["/api/v1/webhooks"]["post"]["responses"]["201"]
         created["links"] = {
             operation_id: {"operationId": operation_id, "parameters": {"id": "$response.body#/id"}}

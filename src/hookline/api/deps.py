@@ -9,6 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hookline import accounts
 from hookline.auth import Principal
+from hookline.errors import RateLimited
+from hookline.ratelimit import retry_after_seconds
 from hookline.services import Services
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
@@ -22,7 +24,7 @@ def _services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(_services)]
 
 
-async def _caller(
+async def _publisher(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -31,4 +33,17 @@ async def _caller(
     )
 
 
+async def _caller(
+    services: ServicesDep, principal: Annotated[Principal, Depends(_publisher)]
+) -> Principal:
+    wait = services.rate_limiter.acquire(principal.key_id)
+    if wait:
+        raise RateLimited(retry_after_seconds(wait))
+    return principal
+
+
+# The management API's caller: authenticated, and within its key's rate limit.
 Caller = Annotated[Principal, Depends(_caller)]
+# Publishing's caller: authenticated only. Publishing is the data plane; its volume is the
+# platform's own and is bounded per request (body size, 1,000 events), not per second.
+PublishingCaller = Annotated[Principal, Depends(_publisher)]

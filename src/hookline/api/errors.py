@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -43,6 +44,7 @@ _KINDS: list[tuple[type[HooklineError], int, str, str]] = [
     (errors.NotAllowed, 403, "forbidden", "Not allowed"),
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.ReadOnlyField, 409, "read-only", "Read-only field"),
+    (errors.RateLimited, 429, "too-many-requests", "Too many requests"),
     (errors.StorageUnavailable, 503, "unavailable", "Service unavailable"),
     # e.g. HOOKLINE_SECRET_KEY no longer opens what was sealed: the operator must act
     (errors.ConfigError, 500, "misconfigured", "Server misconfigured"),
@@ -61,14 +63,19 @@ DESCRIPTIONS = {
     404: "No such object visible to the caller.",
     409: "The request tries to change a read-only field.",
     413: "The request body is over its size limit.",
+    429: "The API key made too many requests; retry after `Retry-After` seconds.",
     503: "The database is unavailable; retry later.",
 }
 
 
-def error_responses(*statuses: int, public: bool = False) -> dict[int | str, dict[str, Any]]:
+def error_responses(
+    *statuses: int, public: bool = False, rate_limited: bool = True
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for these error statuses, plus 503 and, unless the route is
-    ``public``, 401."""
-    always = {503} if public else {401, 503}
+    ``public``, 401 and (if ``rate_limited``) 429."""
+    always = {503}
+    if not public:
+        always |= {401, 429} if rate_limited else {401}
     return {
         status: {"model": ErrorResponse, "description": DESCRIPTIONS[status]}
         for status in sorted({*statuses, *always})
@@ -110,7 +117,10 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
         return respond_invalid(request, error.problems)
     for kind, status, code, title in _KINDS:
         if isinstance(error, kind):
-            return respond(request, status, [Error(code=code, title=title, detail=str(error))])
+            response = respond(request, status, [Error(code=code, title=title, detail=str(error))])
+            if isinstance(error, errors.RateLimited):
+                response.headers["Retry-After"] = str(error.retry_after)
+            return response
     return respond(request, 500, [Error(code="internal-error", title="Internal error", detail="")])
 
 
@@ -148,16 +158,34 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return response
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """The methods some route accepts on this request's path."""
+    """The methods the API documents for the request's path, else those some route takes.
+
+    A concrete path is matched before a templated one (as OpenAPI says), so
+    ``/webhooks/event-types`` allows GET only, although ``/webhooks/{id}`` would match it.
+    """
+    paths: dict[str, dict[str, Any]] = request.app.openapi()["paths"]
+    path = request.url.path
+    template = path if path in paths else next((t for t in paths if _fills(t, path)), None)
+    if template is not None:
+        return [method for method in _METHODS if method.lower() in paths[template]]
     return [
         method
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        for method in _METHODS
         if any(
             route.matches({**request.scope, "method": method})[0] is Match.FULL
             for route in request.app.router.routes
         )
     ]
+
+
+def _fills(template: str, path: str) -> bool:
+    """Whether ``path`` is ``template`` with each ``{parameter}`` filled by one segment."""
+    pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+    return re.fullmatch(pattern, path) is not None
 
 
 def respond_unexpected(request: Request, error: Exception) -> JSONResponse:

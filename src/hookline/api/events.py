@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request
 
-from hookline.api.deps import Caller, ServicesDep
+from hookline.api.deps import PublishingCaller, ServicesDep
 from hookline.api.errors import error_responses
 from hookline.api.schemas import Published, PublishedEvent
 from hookline.auth import Principal, Role
@@ -31,7 +31,8 @@ _BODY = {
                         _EVENT_SCHEMA,
                         {"type": "array", "items": _EVENT_SCHEMA, "minItems": 1, "maxItems": 1000},
                     ]
-                }
+                },
+                "example": {"type": "com.qlik.v1.app.created", "data": {"id": "app-1"}},
             }
         },
     }
@@ -42,13 +43,13 @@ _BODY = {
     "",
     status_code=202,
     response_model=Published,
-    responses=error_responses(400, 403, 404, 413),
+    responses=error_responses(400, 403, 404, 413, rate_limited=False),
     openapi_extra=_BODY,
 )
 async def publish_events(
     request: Request,
     services: ServicesDep,
-    caller: Caller,
+    caller: PublishingCaller,
     tenant_id: Annotated[
         str | None, Query(alias="tenantId", description="The tenant, for operator keys only.")
     ] = None,

@@ -163,7 +163,10 @@ class TenantList(BaseModel):
 
 
 class ApiKeyIn(WireModel):
-    role: str = Field(description="tenant-admin, user or publisher.")
+    role: str = Field(
+        description="tenant-admin, user or publisher.",
+        json_schema_extra={"enum": ["tenant-admin", "user", "publisher"]},
+    )
     user_id: Text | None = Field(default=None, description="Created if new; generated if omitted.")
 
 
