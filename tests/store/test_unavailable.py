@@ -47,8 +47,14 @@ async def test_a_sqlite_database_locked_by_another_process_is_unavailable(
     holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")
-        with pytest.raises(StorageUnavailable, match="locked"):
-            await store.claim(owner="w", limit=10, lease_seconds=60, exclude=())
+        claims = [
+            store.claim(owner=f"w{n}", limit=10, lease_seconds=60, exclude=()) for n in range(10)
+        ]
+        # Queued behind one writer, they would wait 5 s each in turn (50 s); they give up
+        # together instead.
+        failed = await asyncio.wait_for(asyncio.gather(*claims, return_exceptions=True), 20)
+        assert all(isinstance(error, StorageUnavailable) for error in failed)
+        assert all("locked" in str(error) for error in failed)
         holder.execute("ROLLBACK")
         assert await store.claim(owner="w", limit=10, lease_seconds=60, exclude=()) == []
     finally:

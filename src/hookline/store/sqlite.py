@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -57,12 +58,17 @@ class SqliteStore(SqlStore):
 
     async def _write(self, work: Work[T]) -> T:
         loop = asyncio.get_running_loop()
+        queued = time.monotonic()
         try:
-            return await loop.run_in_executor(self._writer_thread, self._transaction, work)
+            return await loop.run_in_executor(self._writer_thread, self._transaction, work, queued)
         except (*_UNAVAILABLE, sqlite3.OperationalError) as error:  # the latter: driver-level
             raise unavailable(error) from error
 
-    def _transaction(self, work: Work[T]) -> T:
+    def _transaction(self, work: Work[T], queued: float) -> T:
+        # Behind a lock held elsewhere, every queued write would wait its own busy timeout in
+        # turn; one that has waited that long already gives up (a 503, a retried claim).
+        if time.monotonic() - queued > BUSY_TIMEOUT_MS / 1000:
+            raise sqlite3.OperationalError("database is locked (waited for the writer)")
         with self._writer.begin() as conn:
             done = work(conn)
         self._checkpointer.committed()
