@@ -7,14 +7,13 @@ from dataclasses import dataclass
 
 from hookline.auth import Principal
 from hookline.clock import now
-from hookline.deliveries import Claimed, Delivery, FailurePolicy, NewDelivery
+from hookline.deliveries import Claimed, Delivery, FailurePolicy, NewDelivery, new_delivery_id
 from hookline.dispatcher import Attempter, observe
 from hookline.errors import NotFound
 from hookline.paging import Page
 from hookline.registry import Registry
 from hookline.store import Store
 from hookline.store.base import DeliveryQuery, Planner
-from hookline.store.queue import new_delivery_id
 from hookline.webhooks import Webhook
 
 

@@ -9,12 +9,11 @@ from datetime import datetime
 from hookline import envelopes, filters
 from hookline.catalog import Catalog
 from hookline.clock import now
-from hookline.deliveries import NewDelivery
+from hookline.deliveries import NewDelivery, new_delivery_id
 from hookline.events import Event, parse_events
 from hookline.matching import reaches, resource_id
 from hookline.store import Store
 from hookline.store.base import Plan
-from hookline.store.queue import new_delivery_id
 from hookline.webhooks import Webhook
 
 USER_DELETED = "com.qlik.v1.user.deleted"

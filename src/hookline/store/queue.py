@@ -4,7 +4,6 @@ batches, history read and purged. Deliveries and attempts are rows; the row is t
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -498,7 +497,3 @@ def _owned(conn: sa.Connection, tenant_id: str, owners: Collection[str]) -> list
         Disable(row.id, "owner-deleted", f"its owner {row.owner_id} was deleted")
         for row in conn.execute(owned)
     ]
-
-
-def new_delivery_id() -> str:
-    return str(uuid.uuid4())
