@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from tests.databases import BACKENDS, Templates, fresh_database
+from tests.delivery.conftest import HOST
+from tests.delivery.receivers import Receiver
+from tests.processes import Process, stop_all
 from tests.servers import RunningServer, Tenant, start_server
 
 
@@ -62,3 +67,34 @@ def make_server(
     yield make
     for running in started:
         running.stop()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Process]]:
+    """``hookline`` processes a test starts; any still running are stopped afterwards."""
+    started: list[Process] = []
+    yield started
+    stop_all(started)
+
+
+# A CA the delivery tests trust, and a scriptable HTTPS receiver with a certificate for HOST.
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def receiver(ca: trustme.CA) -> Iterator[Receiver]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(HOST, "other.example.test").configure_cert(context)
+    running = Receiver(context)
+    running.start()
+    yield running
+    running.stop()

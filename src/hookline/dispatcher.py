@@ -161,6 +161,9 @@ class Dispatcher:
         self._waiting: dict[str, deque[Claimed]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[Result] = []
+        # Outcomes gathered or being written. They hold their slots until written, so a
+        # crash repeats at most `total` attempts: the ones sent but not yet recorded.
+        self._unrecorded = 0
         # Set when a claim could find more than the last one: a webhook left the set that
         # claims skip, or a slot opened while every slot was taken.
         self._room = asyncio.Event()
@@ -168,7 +171,8 @@ class Dispatcher:
 
     @property
     def busy(self) -> int:
-        return sum(self._in_flight.values()) + sum(len(q) for q in self._waiting.values())
+        waiting = sum(len(q) for q in self._waiting.values())
+        return sum(self._in_flight.values()) + waiting + self._unrecorded
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Work until ``stopping`` is set, then finish what is in flight and record it."""
@@ -229,6 +233,7 @@ class Dispatcher:
         try:
             result = await self._attempter.attempt(claimed)
             self._results.append(result)
+            self._unrecorded += 1
             _observe(claimed, result)
         except Exception:
             # Never expected; the lease runs out and the delivery is tried again.
@@ -268,6 +273,9 @@ class Dispatcher:
             # Never expected; dropping the batch is safe: the leases run out and the
             # deliveries are attempted again.
             log.exception("recording outcomes failed; dropped", count=len(batch))
+        self._unrecorded -= len(batch)
+        if self._full:
+            self._room.set()
         return True
 
 

@@ -13,12 +13,9 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
 from tests.databases import Templates, fresh_database
-from tests.delivery import conftest as delivery
+from tests.delivery.conftest import FAST, HOST
 from tests.delivery.receivers import Receiver
 from tests.servers import Client, RunningServer, Tenant, start_server
-
-# The delivery tests' TLS and receiver fixtures, shared.
-ca, ca_file, receiver = delivery.ca, delivery.ca_file, delivery.receiver
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,7 +38,7 @@ def hookline(
 ) -> Iterator[RunningServer]:
     """hookline on SQLite delivering to the receiver (see tests/delivery/conftest.py)."""
     with fresh_database("sqlite", templates, tmp_path_factory.mktemp("console")) as url:
-        running = start_server(url, ca_bundle=str(ca_file), **delivery.FAST)
+        running = start_server(url, ca_bundle=str(ca_file), **FAST)
         yield running
         running.stop()
 
@@ -95,7 +92,7 @@ class Console:
         expect(self.page.locator("table.webhooks")).not_to_have_attribute("aria-busy", "true")
 
     def receiver_url(self, path: str) -> str:
-        return f"https://{delivery.HOST}:{self.receiver.port}{path}"
+        return f"https://{HOST}:{self.receiver.port}{path}"
 
     def webhook(self, name: str, **fields: Any) -> dict[str, Any]:
         body = {"url": "https://hooks.example.com/in", "eventTypes": [APP_CREATED], **fields}

@@ -1,39 +1,14 @@
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trustme
 
 from tests.databases import BACKENDS, Templates, fresh_database
-from tests.delivery.receivers import Receiver
 from tests.servers import RunningServer, start_server
 
 HOST = "hooks.example.test"
-
-
-@pytest.fixture(scope="session")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="session")
-def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("tls") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
-
-
-@pytest.fixture(scope="session")
-def receiver(ca: trustme.CA) -> Iterator[Receiver]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(HOST, "other.example.test").configure_cert(context)
-    running = Receiver(context)
-    running.start()
-    yield running
-    running.stop()
 
 
 FAST = {

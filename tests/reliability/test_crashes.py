@@ -1,0 +1,208 @@
+"""At-least-once delivery across crashes: rounds of publishing while a ``serve`` or ``worker``
+process is SIGKILLed at a random moment and restarted. Every event accepted with 202 is
+delivered; an event is delivered twice only if the killed process had sent it without
+recording the outcome, and those are bounded by its concurrency.
+
+By default each configuration runs a few short rounds; ``HOOKLINE_SOAK=1`` (``make soak``)
+runs 20 rounds of 2,000 events each.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.databases import Templates, fresh_database
+from tests.delivery.conftest import HOST
+from tests.delivery.receivers import Receiver, Reply
+from tests.processes import (
+    APP_CREATED,
+    Process,
+    admin_key,
+    delivered,
+    environment,
+    stop_all,
+    wait_all,
+)
+from tests.reliability.figures import SOAK, report
+
+ROUNDS, EVENTS = (20, 2000) if SOAK else (3, 500)
+BATCH = 100
+CONCURRENCY = 32
+RECEIVER_DELAY = 0.02  # seconds per request, so that attempts are in flight at the kill
+
+
+@dataclass
+class Cluster:
+    """The processes of one configuration: ``victim`` is the one killed (``serve`` or
+    ``worker``); with a worker victim, a ``serve`` that is never killed answers the API."""
+
+    environ: dict[str, str]
+    victim_command: str
+    log: Path
+    processes: list[Process]
+    victim: Process = field(init=False)
+    api: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.victim_command == "worker":
+            self.api = self._start("serve").url()
+        self.restart()
+
+    def _start(self, command: str) -> Process:
+        process = Process(self.environ, command, self.log)
+        self.processes.append(process)
+        return process
+
+    def restart(self) -> None:
+        self.victim = self._start(self.victim_command)
+        if self.victim_command == "serve":
+            self.api = self.victim.url()
+
+
+@dataclass
+class Round:
+    accepted: set[str] = field(default_factory=set)
+    killed_at: float = 0.0
+
+
+def _publish_round(
+    cluster: Cluster, headers: dict[str, str], arrivals: Callable[[], int], rng: random.Random
+) -> Round:
+    """Publish EVENTS (with ids of our own, so a batch cut off by the kill can be posted
+    again) while the victim is killed after a random number of this round's deliveries
+    arrived (while publishing or delivering); restart it; return what was accepted."""
+    done = Round()
+    victim, before, kill_after = cluster.victim, arrivals(), rng.randrange(EVENTS)
+
+    def kill() -> None:
+        while arrivals() - before < kill_after:
+            time.sleep(0.005)
+        done.killed_at = time.monotonic()
+        victim.kill()
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    for start in range(0, EVENTS, BATCH):
+        events = [
+            {"type": APP_CREATED, "id": uuid.uuid4().hex, "data": {"n": n}}
+            for n in range(start, start + BATCH)
+        ]
+        while True:
+            try:
+                response = httpx.post(
+                    f"{cluster.api}/api/v1/events", json=events, headers=headers, timeout=30
+                )
+                break
+            except httpx.TransportError:  # the serve process was killed: wait for the new one
+                _restart_after_kill(cluster, killer, done)
+        assert response.status_code == 202, response.text
+        done.accepted |= {item["id"] for item in response.json()["data"]}
+    _restart_after_kill(cluster, killer, done)
+    return done
+
+
+def _restart_after_kill(cluster: Cluster, killer: threading.Thread, done: Round) -> None:
+    killer.join()
+    if not cluster.victim.running:
+        cluster.restart()
+
+
+@pytest.mark.parametrize(
+    ("backend", "victim"),
+    [("sqlite", "serve"), ("postgres", "serve"), ("postgres", "worker")],
+)
+def test_killed_processes_lose_no_accepted_event(
+    backend: str,
+    victim: str,
+    templates: Templates,
+    tmp_path: Path,
+    receiver: Receiver,
+    ca_file: Path,
+    processes: list[Process],
+) -> None:
+    path = f"/crash-{backend}-{victim}-{uuid.uuid4().hex[:8]}"
+    receiver.script(path, Reply(delay=RECEIVER_DELAY))
+    rng = random.Random()
+    with fresh_database(backend, templates, tmp_path) as database_url:
+        environ = environment(
+            database_url,
+            ca_file,
+            concurrency=str(CONCURRENCY),
+            endpoint_concurrency=str(CONCURRENCY),
+        )
+        headers = {"Authorization": f"Bearer {admin_key(environ)}"}
+        cluster = Cluster(environ, victim, tmp_path / "hookline.log", processes)
+        hook = {"name": "c", "url": f"https://{HOST}:{receiver.port}{path}"}
+        response = httpx.post(
+            f"{cluster.api}/api/v1/webhooks",
+            json={**hook, "eventTypes": [APP_CREATED]},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+
+        losses = duplicates = accepted = 0
+        for _ in range(ROUNDS):
+            done = _publish_round(cluster, headers, lambda: len(receiver.received(path)), rng)
+            counts = wait_all(receiver, path, done.accepted, timeout=120)
+            _wait_none_pending(cluster.api, response.json()["id"], headers)
+            repeated = _repeated(receiver, path, done)
+            losses += len(done.accepted - counts.keys())
+            duplicates += len(repeated)
+            accepted += len(done.accepted)
+            # Only what the killed process had sent, unrecorded, may be sent again.
+            assert len(repeated) <= CONCURRENCY, repeated
+        report(
+            f"crashes {backend} {victim}",
+            rounds=ROUNDS,
+            events=accepted,
+            losses=losses,
+            duplicates=duplicates,
+            bound_per_kill=CONCURRENCY,
+        )
+        assert losses == 0
+        stop_all(processes)  # before their database is dropped
+
+
+def _wait_none_pending(api: str, webhook_id: str, headers: dict[str, str]) -> None:
+    """Wait until no delivery is pending: the killed process's unrecorded attempts, sent
+    again once their leases ran out, are recorded too."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pending = httpx.get(
+            f"{api}/api/v1/webhooks/{webhook_id}/deliveries",
+            params={"status": "pending", "limit": 1},
+            headers=headers,
+        )
+        assert pending.status_code == 200, pending.text
+        if not pending.json()["data"]:
+            return
+        time.sleep(0.2)
+    raise AssertionError("deliveries still pending")
+
+
+def _repeated(receiver: Receiver, path: str, done: Round) -> Counter[str]:
+    """The round's events that arrived more than once; each must have arrived first
+    before the kill (sent by the killed process)."""
+    first_at: dict[str, float] = {}
+    for got in receiver.received(path):
+        first_at.setdefault(_event_id(got.body), got.at)
+    counts = delivered(receiver, path)
+    repeated = Counter({i: counts[i] - 1 for i in done.accepted if counts[i] > 1})
+    late = [i for i in repeated if first_at[i] > done.killed_at]
+    assert not late, f"{len(late)} events sent twice though first sent after the kill"
+    return repeated
+
+
+def _event_id(body: bytes) -> str:
+    return str(json.loads(body)["eventId"])
