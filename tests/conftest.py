@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,24 +50,18 @@ def tenant(server: RunningServer) -> Tenant:
 
 
 @pytest.fixture
-def make_server(
-    request: pytest.FixtureRequest, templates: Templates, tmp_path: Path
-) -> Iterator[Callable[..., RunningServer]]:
+def make_server(templates: Templates, tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """Start servers with settings of their own (on SQLite unless ``backend`` says
-    "postgres"); stopped after the test."""
-    started: list[RunningServer] = []
+    "postgres"); each is stopped after the test, before its database is dropped."""
+    with contextlib.ExitStack() as cleanup:
 
-    def make(backend: str = "sqlite", **settings: Any) -> RunningServer:
-        database = fresh_database(backend, templates, tmp_path)
-        url = database.__enter__()
-        request.addfinalizer(lambda: database.__exit__(None, None, None))
-        running = start_server(url, **settings)
-        started.append(running)
-        return running
+        def make(backend: str = "sqlite", **settings: Any) -> RunningServer:
+            url = cleanup.enter_context(fresh_database(backend, templates, tmp_path))
+            running = start_server(url, **settings)
+            cleanup.callback(running.stop)
+            return running
 
-    yield make
-    for running in started:
-        running.stop()
+        yield make
 
 
 @pytest.fixture

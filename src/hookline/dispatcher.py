@@ -201,6 +201,11 @@ class Dispatcher:
         except StorageUnavailable as error:
             log.warning("claim failed; retrying", error=str(error))
             claimed = []
+        except Exception:
+            # Never expected; the worker must outlive it (its loop is the process's only
+            # one), so it tries again after a poll interval.
+            log.exception("claim failed unexpectedly; retrying")
+            claimed = []
         for delivery in claimed:
             self._waiting.setdefault(delivery.webhook_id, deque()).append(delivery)
             self._start_waiting(delivery.webhook_id)

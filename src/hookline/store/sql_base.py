@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,11 @@ from hookline.errors import StorageUnavailable
 from hookline.store import migrations
 
 Insert = sqlite.Insert | postgresql.Insert
-_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError)
+# exc.TimeoutError: no pooled connection came free in time (the pool waits for a busy one).
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError, TimeoutError)
+# SQLSTATE classes of a connection lost or refused: 08 connection exception, 57 operator
+# intervention (terminated by an administrator, the server shutting down or starting up).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57")
 
 
 class SqlBase:
@@ -36,19 +40,15 @@ class SqlBase:
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        try:
+        with _unavailable_raised():
             async with self._read_engine.connect() as conn:
                 yield conn
-        except _UNAVAILABLE as error:
-            raise StorageUnavailable(f"the database is unavailable: {error}") from error
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        try:
+        with _unavailable_raised():
             async with self._write_engine.begin() as conn:
                 yield conn
-        except _UNAVAILABLE as error:
-            raise StorageUnavailable(f"the database is unavailable: {error}") from error
 
     async def _lock_tenant(self, conn: AsyncConnection, tenant_id: str) -> None:
         """Serialize writes that check a tenant's caps (the SQLite store's writes already are)."""
@@ -88,3 +88,29 @@ class SqlBase:
         await self._read_engine.dispose()
         if self._write_engine is not self._read_engine:
             await self._write_engine.dispose()
+
+
+@contextlib.contextmanager
+def _unavailable_raised() -> Iterator[None]:
+    """Turn a database that cannot be reached, went away or is locked into
+    StorageUnavailable; let any other error through."""
+    try:
+        yield
+    except (exc.DBAPIError, *_UNAVAILABLE) as error:
+        if not _is_unavailable(error):
+            raise
+        raise StorageUnavailable(f"the database is unavailable: {error}") from error
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, _UNAVAILABLE):
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    # asyncpg's own error (the cause of SQLAlchemy's) carries the SQLSTATE.
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(
+        error.orig.__cause__ if error.orig else None, "sqlstate", None
+    )
+    return str(sqlstate or "")[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
