@@ -35,7 +35,7 @@ def test_workers_sharing_postgres_never_send_an_attempt_twice(
             Process(environ, "worker"),
             Process(environ, "worker"),
         ]
-        key = admin_key(environ)
+        key = admin_key(database_url)
         url = f"https://{HOST}:{receiver.port}{path}"
         ids = asyncio.run(_publish_in_process(database_url, key, url))
         got = wait_all(receiver, path, set(ids))

@@ -141,7 +141,7 @@ def test_killed_processes_lose_no_accepted_event(
             concurrency=str(CONCURRENCY),
             endpoint_concurrency=str(CONCURRENCY),
         )
-        headers = {"Authorization": f"Bearer {admin_key(environ)}"}
+        headers = {"Authorization": f"Bearer {admin_key(database_url)}"}
         cluster = Cluster(environ, victim, tmp_path / "hookline.log", processes)
         hook = {"name": "c", "url": f"https://{HOST}:{receiver.port}{path}"}
         response = httpx.post(
