@@ -15,8 +15,11 @@ from pathlib import Path
 
 from hookline import accounts
 from hookline.auth import Role
-from hookline.settings import load_settings
+from hookline.embedded import Hookline
+from hookline.services import Services
+from hookline.settings import Settings, load_settings
 from hookline.store import open_store
+from hookline.webhooks import NewWebhook
 from tests.databases import TEST_SECRET_KEY
 from tests.delivery.conftest import FAST
 from tests.delivery.receivers import Receiver
@@ -48,7 +51,7 @@ def admin_key(database_url: str, tenant: str = "acme") -> str:
     than two ``hookline`` commands)."""
 
     async def issue() -> str:
-        store = open_store(load_settings(database_url=database_url, secret_key=TEST_SECRET_KEY))
+        store = open_store(_settings(database_url))
         try:
             created = await accounts.create_tenant(store, tenant)
             return (await accounts.issue_key(store, Role.TENANT_ADMIN, created)).key
@@ -56,6 +59,43 @@ def admin_key(database_url: str, tenant: str = "acme") -> str:
             await store.close()
 
     return asyncio.run(issue())
+
+
+def create_webhook(database_url: str, key: str, url: str) -> str:
+    """Create a webhook for APP_CREATED as the owner of ``key``, in this process; its id."""
+
+    async def create() -> str:
+        services = Services.build(_settings(database_url))
+        try:
+            caller = await accounts.authenticate(services.store, key)
+            new = NewWebhook(name="w", url=url, event_types=[APP_CREATED])
+            return (await services.registry.create(caller, new)).id
+        finally:
+            await services.store.close()
+
+    return asyncio.run(create())
+
+
+def publish(database_url: str, count: int, tenant: str = "acme") -> list[str]:
+    """Publish ``count`` APP_CREATED events with hookline's Python API, as a platform
+    written in Python would; their ids."""
+
+    async def publish_all() -> list[str]:
+        ids: list[str] = []
+        async with Hookline.open(database_url=database_url, secret_key=TEST_SECRET_KEY) as hooks:
+            for start in range(0, count, 100):
+                events = [
+                    {"type": APP_CREATED, "data": {"n": n}}
+                    for n in range(start, min(count, start + 100))
+                ]
+                ids += await hooks.publish(tenant, events)
+        return ids
+
+    return asyncio.run(publish_all())
+
+
+def _settings(database_url: str) -> Settings:
+    return load_settings(database_url=database_url, secret_key=TEST_SECRET_KEY)
 
 
 class Process:

@@ -42,6 +42,7 @@ class Limits:
     lease_seconds: float = 120.0
     poll_seconds: float = 1.0
     flush_seconds: float = 0.01
+    shutdown_grace: float = 30.0
 
 
 @dataclass
@@ -66,6 +67,12 @@ class Attempter:
         else:
             outcome = Outcome(status_code=None, error="not sent: the webhook is disabled")
         return self.result(claimed, outcome, started, _shown(headers, claimed))
+
+    def interrupted(self, claimed: Claimed, started: datetime) -> Result:
+        """An attempt cut off by shutdown: it may have reached the receiver, so it counts,
+        and the delivery is retried on schedule."""
+        outcome = Outcome(status_code=None, error=INTERRUPTED)
+        return self.result(claimed, outcome, started, {})
 
     def headers(self, claimed: Claimed, body: bytes, timestamp: int) -> dict[str, str]:
         """The request's headers: the webhook's own, its decrypted encrypted ones, and the
@@ -121,6 +128,7 @@ class Attempter:
 
 
 GONE_REASON = "the endpoint answered 410 Gone"
+INTERRUPTED = "interrupted: the process stopped before the response came"
 
 
 def _message(outcome: Outcome, verdict: Verdict, number: int) -> str:
@@ -175,14 +183,24 @@ class Dispatcher:
         return sum(self._in_flight.values()) + waiting + self._unrecorded
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Work until ``stopping`` is set, then finish what is in flight and record it."""
+        """Work until ``stopping`` is set, then let what is in flight finish (for up to the
+        shutdown grace; the rest is interrupted) and record it."""
         recorder = asyncio.create_task(self._record_until(stopping))
         try:
             while not stopping.is_set():
                 await self._claim_and_start(stopping)
         finally:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._waiting.clear()  # claimed, never started: their leases run out
+            await self._finish_in_flight()
             await recorder
+
+    async def _finish_in_flight(self) -> None:
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(self._tasks, timeout=self._limits.shutdown_grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def _claim_and_start(self, stopping: asyncio.Event) -> None:
         free = self._limits.total - self.busy
@@ -235,11 +253,13 @@ class Dispatcher:
             del self._waiting[webhook_id]
 
     async def _attempt(self, claimed: Claimed) -> None:
+        started = now()
         try:
             result = await self._attempter.attempt(claimed)
-            self._results.append(result)
-            self._unrecorded += 1
-            _observe(claimed, result)
+            self._gather(claimed, result)
+        except asyncio.CancelledError:  # the shutdown grace ran out
+            self._gather(claimed, self._attempter.interrupted(claimed, started))
+            raise
         except Exception:
             # Never expected; the lease runs out and the delivery is tried again.
             log.exception("attempt failed unexpectedly", delivery=claimed.delivery_id)
@@ -250,6 +270,11 @@ class Dispatcher:
             self._start_waiting(claimed.webhook_id)
             if self._full or claimed.webhook_id not in self._waiting:
                 self._room.set()
+
+    def _gather(self, claimed: Claimed, result: Result) -> None:
+        self._results.append(result)
+        self._unrecorded += 1
+        _observe(claimed, result)
 
     async def _record_until(self, stopping: asyncio.Event) -> None:
         """Flush outcomes until stopped and nothing is left; when stopping, give up after a

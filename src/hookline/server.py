@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import socket
 from collections.abc import Callable, Iterator
 
@@ -40,6 +41,7 @@ class ApiServer:
             log_level="warning",
             access_log=False,
             proxy_headers=True,
+            timeout_graceful_shutdown=math.ceil(services.settings.shutdown_grace),
         )
         self._server = _Server(config)
 

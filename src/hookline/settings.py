@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     retry_after_cap: float = Field(default=3600.0, ge=0, allow_inf_nan=False)
     disable_after_failures: int = Field(default=20, ge=1)
     purge_interval: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+    shutdown_grace: float = Field(default=30.0, ge=0, allow_inf_nan=False)
 
     @field_validator("database_url")
     @classmethod

@@ -3,7 +3,7 @@ process is SIGKILLed at a random moment and restarted. Every event accepted with
 delivered; an event is delivered twice only if the killed process had sent it without
 recording the outcome, and those are bounded by its concurrency.
 
-By default each configuration runs a few short rounds; ``HOOKLINE_SOAK=1`` (``make soak``)
+By default each configuration runs two short rounds; ``HOOKLINE_SOAK=1`` (``make soak``)
 runs 20 rounds of 2,000 events each.
 """
 
@@ -36,7 +36,7 @@ from tests.processes import (
 )
 from tests.reliability.figures import SOAK, report
 
-ROUNDS, EVENTS = (20, 2000) if SOAK else (3, 500)
+ROUNDS, EVENTS = (20, 2000) if SOAK else (2, 500)
 BATCH = 100
 CONCURRENCY = 32
 RECEIVER_DELAY = 0.02  # seconds per request, so that attempts are in flight at the kill
@@ -140,6 +140,7 @@ def test_killed_processes_lose_no_accepted_event(
             ca_file,
             concurrency=str(CONCURRENCY),
             endpoint_concurrency=str(CONCURRENCY),
+            lease_seconds="4",  # how long a killed process's deliveries wait
         )
         headers = {"Authorization": f"Bearer {admin_key(database_url)}"}
         cluster = Cluster(environ, victim, tmp_path / "hookline.log", processes)

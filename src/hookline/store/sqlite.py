@@ -40,7 +40,11 @@ def _create_private(path: Path) -> None:
 
 
 def _engine(url: str, *, begin: str, pool_size: int) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+    # Waiting for a pooled connection is waiting for the database too: give up as soon as
+    # on a lock (the default 30 s would let a locked database queue requests for minutes).
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, pool_timeout=BUSY_TIMEOUT_MS / 1000
+    )
 
     @sa.event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
