@@ -163,7 +163,7 @@ def delivered(receiver: Receiver, path: str) -> Counter[str]:
     return Counter(json.loads(r.body)["eventId"] for r in receiver.received(path))
 
 
-def wait_all(receiver: Receiver, path: str, ids: set[str], timeout: float = 60) -> Counter[str]:
+def wait_all(receiver: Receiver, path: str, ids: set[str], timeout: float = 120) -> Counter[str]:
     """Wait until every one of ``ids`` arrived at ``path``; the counts of all arrivals."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
