@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck check clean bench
+.PHONY: serve test lint typecheck check clean bench soak
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml constraints.txt
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+# The long fault-injection runs (docs/reliability.md); `make test` runs shortened ones.
+# 20 crash rounds of 2,000 events per configuration and every shutdown case; the figures
+# are printed and kept in reliability-figures.jsonl.
+soak: $(STAMP)
+	rm -f reliability-figures.jsonl
+	HOOKLINE_SOAK=1 HOOKLINE_FIGURES=reliability-figures.jsonl $(BIN)/pytest tests/reliability -rA
+	cat reliability-figures.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

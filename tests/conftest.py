@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import contextlib
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from tests.databases import BACKENDS, Templates, fresh_database
+from tests.delivery.receivers import HOST, Receiver
+from tests.processes import Process, stop_all
 from tests.servers import RunningServer, Tenant, start_server
 
 
@@ -44,21 +49,46 @@ def tenant(server: RunningServer) -> Tenant:
 
 
 @pytest.fixture
-def make_server(
-    request: pytest.FixtureRequest, templates: Templates, tmp_path: Path
-) -> Iterator[Callable[..., RunningServer]]:
+def make_server(templates: Templates, tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """Start servers with settings of their own (on SQLite unless ``backend`` says
-    "postgres"); stopped after the test."""
-    started: list[RunningServer] = []
+    "postgres"); each is stopped after the test, before its database is dropped."""
+    with contextlib.ExitStack() as cleanup:
 
-    def make(backend: str = "sqlite", **settings: Any) -> RunningServer:
-        database = fresh_database(backend, templates, tmp_path)
-        url = database.__enter__()
-        request.addfinalizer(lambda: database.__exit__(None, None, None))
-        running = start_server(url, **settings)
-        started.append(running)
-        return running
+        def make(backend: str = "sqlite", **settings: Any) -> RunningServer:
+            url = cleanup.enter_context(fresh_database(backend, templates, tmp_path))
+            running = start_server(url, **settings)
+            cleanup.callback(running.stop)
+            return running
 
-    yield make
-    for running in started:
-        running.stop()
+        yield make
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Process]]:
+    """``hookline`` processes a test starts; any still running are stopped afterwards."""
+    started: list[Process] = []
+    yield started
+    stop_all(started)
+
+
+# A CA the delivery tests trust, and a scriptable HTTPS receiver with a certificate for HOST.
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def receiver(ca: trustme.CA) -> Iterator[Receiver]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(HOST, "other.example.test").configure_cert(context)
+    running = Receiver(context)
+    running.start()
+    yield running
+    running.stop()

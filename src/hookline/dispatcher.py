@@ -44,6 +44,7 @@ class Limits:
     lease_seconds: float = 120.0
     poll_seconds: float = 1.0
     flush_seconds: float = 0.01
+    shutdown_grace: float = 30.0
 
 
 @dataclass
@@ -73,6 +74,12 @@ class Attempter:
         else:
             outcome = Outcome(status_code=None, error="not sent: the webhook is disabled")
         return self.result(claimed, outcome, started, _shown(headers, claimed))
+
+    def interrupted(self, claimed: Claimed, started: datetime) -> Result:
+        """An attempt cut off by shutdown: it may have reached the receiver, so it counts,
+        and the delivery is retried on schedule."""
+        outcome = Outcome(status_code=None, error=INTERRUPTED)
+        return self.result(claimed, outcome, started, {})
 
     def headers(self, claimed: Claimed, body: bytes, timestamp: int) -> dict[str, str]:
         """The request's headers: the webhook's own, its decrypted encrypted ones, and the
@@ -128,6 +135,7 @@ class Attempter:
 
 
 GONE_REASON = "the endpoint answered 410 Gone"
+INTERRUPTED = "interrupted: the process stopped before the response came"
 
 
 def _message(outcome: Outcome, verdict: Verdict, number: int) -> str:
@@ -168,6 +176,9 @@ class Dispatcher:
         self._waiting: dict[str, deque[Claimed]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[Result] = []
+        # Outcomes gathered or being written. They hold their slots until written, so a
+        # crash repeats at most `total` attempts: the ones sent but not yet recorded.
+        self._unrecorded = 0
         # Set when a claim could find more than the last one: a webhook left the set that
         # claims skip, or a slot opened while every slot was taken.
         self._room = asyncio.Event()
@@ -175,17 +186,28 @@ class Dispatcher:
 
     @property
     def busy(self) -> int:
-        return sum(self._in_flight.values()) + sum(len(q) for q in self._waiting.values())
+        waiting = sum(len(q) for q in self._waiting.values())
+        return sum(self._in_flight.values()) + waiting + self._unrecorded
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Work until ``stopping`` is set, then finish what is in flight and record it."""
+        """Work until ``stopping`` is set, then let what is in flight finish (for up to the
+        shutdown grace; the rest is interrupted) and record it."""
         recorder = asyncio.create_task(self._record_until(stopping))
         try:
             while not stopping.is_set():
                 await self._claim_and_start(stopping)
         finally:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._waiting.clear()  # claimed, never started: their leases run out
+            await self._finish_in_flight()
             await recorder
+
+    async def _finish_in_flight(self) -> None:
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(self._tasks, timeout=self._limits.shutdown_grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def _claim_and_start(self, stopping: asyncio.Event) -> None:
         free = self._limits.total - self.busy
@@ -203,6 +225,11 @@ class Dispatcher:
             )
         except StorageUnavailable as error:
             log.warning("claim failed; retrying", error=str(error))
+            claimed = []
+        except Exception:
+            # Never expected; the worker must outlive it (its loop is the process's only
+            # one), so it tries again after a poll interval.
+            log.exception("claim failed unexpectedly; retrying")
             claimed = []
         for delivery in claimed:
             self._waiting.setdefault(delivery.webhook_id, deque()).append(delivery)
@@ -233,10 +260,13 @@ class Dispatcher:
             del self._waiting[webhook_id]
 
     async def _attempt(self, claimed: Claimed) -> None:
+        started = now()
         try:
             result = await self._attempter.attempt(claimed)
-            self._results.append(result)
-            observe(claimed, result)
+            self._gather(claimed, result)
+        except asyncio.CancelledError:  # the shutdown grace ran out
+            self._gather(claimed, self._attempter.interrupted(claimed, started))
+            raise
         except Exception:
             # Never expected; the lease runs out and the delivery is tried again.
             log.exception("attempt failed unexpectedly", delivery=claimed.delivery_id)
@@ -247,6 +277,11 @@ class Dispatcher:
             self._start_waiting(claimed.webhook_id)
             if self._full or claimed.webhook_id not in self._waiting:
                 self._room.set()
+
+    def _gather(self, claimed: Claimed, result: Result) -> None:
+        self._results.append(result)
+        self._unrecorded += 1
+        observe(claimed, result)
 
     async def _record_until(self, stopping: asyncio.Event) -> None:
         """Flush outcomes until stopped and nothing is left; when stopping, give up after a
@@ -275,6 +310,9 @@ class Dispatcher:
             # Never expected; dropping the batch is safe: the leases run out and the
             # deliveries are attempted again.
             log.exception("recording outcomes failed; dropped", count=len(batch))
+        self._unrecorded -= len(batch)
+        if self._full:
+            self._room.set()
         return True
 
 

@@ -32,10 +32,19 @@ class Runtime:
         self.services = services
         settings = services.settings
         self._api = (
-            HttpServer(create_app(services), settings.host, settings.port) if serve_api else None
+            HttpServer(
+                create_app(services), settings.host, settings.port, grace=settings.shutdown_grace
+            )
+            if serve_api
+            else None
         )
         self._probes = (
-            HttpServer(create_probe_app(services), settings.host, settings.metrics_port)
+            HttpServer(
+                create_probe_app(services),
+                settings.host,
+                settings.metrics_port,
+                grace=settings.shutdown_grace,
+            )
             if settings.metrics_port is not None
             else None
         )

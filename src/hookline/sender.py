@@ -176,6 +176,8 @@ class Sender:
             return f"cannot resolve {error.host}: {_os_reason(error.os_error)}"
         if isinstance(error, aiohttp.ClientConnectorError):
             return f"cannot connect to {error.host}:{error.port}: {_os_reason(error.os_error)}"
+        if isinstance(error, aiohttp.ClientOSError) and error.errno is not None:
+            return f"the connection failed: {_os_reason(error)}"  # reset mid-request, say
         if isinstance(error, aiohttp.ServerDisconnectedError):
             return "the server closed the connection without a complete response"
         if isinstance(error, aiohttp.ClientPayloadError):

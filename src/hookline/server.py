@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -36,7 +37,8 @@ class _Server(uvicorn.Server):
 
 
 class HttpServer:
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, *, grace: float) -> None:
+        """``grace``: how long requests in flight may take to finish once stopped."""
         self._host = host
         self._port = port
         config = uvicorn.Config(
@@ -45,6 +47,7 @@ class HttpServer:
             log_level="warning",
             access_log=False,
             proxy_headers=True,
+            timeout_graceful_shutdown=math.ceil(grace),
         )
         self._server = _Server(config)
 

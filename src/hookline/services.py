@@ -64,6 +64,7 @@ class Services:
             per_endpoint=settings.endpoint_concurrency,
             lease_seconds=settings.lease_seconds,
             poll_seconds=settings.poll_interval,
+            shutdown_grace=settings.shutdown_grace,
         )
 
     async def start(self) -> None:

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     metrics_tenant_labels: int = Field(default=100, ge=0)
     rate_limit: float = Field(default=100.0, ge=0, allow_inf_nan=False)
     rate_burst: int = Field(default=200, ge=1)
+    shutdown_grace: float = Field(default=30.0, ge=0, allow_inf_nan=False)
 
     @field_validator("database_url")
     @classmethod

@@ -13,12 +13,8 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
 from tests.databases import Templates, fresh_database
-from tests.delivery import conftest as delivery
 from tests.delivery.receivers import FAST, HOST, Receiver
 from tests.servers import Client, RunningServer, Tenant, start_server
-
-# The delivery tests' TLS and receiver fixtures, shared.
-ca, ca_file, receiver = delivery.ca, delivery.ca_file, delivery.receiver
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -86,6 +86,10 @@ class Receiver:
         with self._lock:
             return list(self._received[path])
 
+    def count(self, path: str) -> int:
+        with self._lock:
+            return len(self._received[path])
+
     def wait_for(self, path: str, count: int, timeout: float = 20) -> list[Received]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -3,7 +3,6 @@ their log lines, and the worker's metrics and probes."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -12,11 +11,11 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.databases import TEST_SECRET_KEY, Templates, fresh_database, unreachable
-from tests.delivery.processes import Process, cli, hookline_environment
+from tests.databases import Templates, fresh_database, unreachable
 from tests.delivery.receivers import HOST, Receiver, Reply
 from tests.delivery.test_metrics import eventually
-from tests.delivery.test_processes import APP_CREATED, _create_webhook
+from tests.processes import APP_CREATED, Process, cli, create_webhook
+from tests.processes import environment as hookline_environment
 
 
 def _wait_for_line(log: Path, fragment: str, timeout: float = 30) -> str:
@@ -45,7 +44,7 @@ def test_serve_logs_one_json_line_per_attempt_and_never_a_secret(
         environment = hookline_environment(database_url, ca_file)
         tenant_id = cli(environment, "tenant", "create", "acme")
         key = cli(environment, "key", "create", "--tenant", "acme", "--role", "tenant-admin")
-        serve = Process(environment, "serve", stderr=log)
+        serve = Process(environment, "serve", log=log)
         processes.append(serve)
         api = httpx.Client(base_url=serve.url(), headers={"Authorization": f"Bearer {key}"})
         hook = {
@@ -60,7 +59,7 @@ def test_serve_logs_one_json_line_per_attempt_and_never_a_secret(
         event_id = published.json()["data"][0]["id"]
         receiver.wait_for(path, 2)
         _wait_for_line(log, '"status_code":200')
-        serve.stop()
+        serve.terminate()
 
     lines = [json.loads(line) for line in log.read_text().splitlines()]  # JSON, every one
     attempts = [line for line in lines if line["event"] == "attempt"]
@@ -125,7 +124,7 @@ def test_a_worker_serves_metrics_and_probes_and_logs_for_people(
         first = _tenant_with_webhook(environment, "first", receiver, succeeding)
         _tenant_with_webhook(environment, "second", receiver, failing)
         worker = Process(
-            environment, "worker", "--metrics-port", "0", "--log-format", "console", stderr=log
+            environment, "worker", "--metrics-port", "0", "--log-format", "console", log=log
         )
         processes.append(worker)
         probes = _wait_for_line(log, "probes at").split("probes at ")[1].split("/metrics")[0]
@@ -154,7 +153,7 @@ def test_a_worker_serves_metrics_and_probes_and_logs_for_people(
             assert httpx.get(f"{probes}/healthz").status_code == 200
         assert eventually(lambda: httpx.get(f"{probes}/readyz").status_code == 200)
         assert httpx.get(f"{probes}/api/v1/webhooks").status_code == 404  # probes only
-        worker.stop()
+        worker.terminate()
 
     attempt_lines = [line for line in log.read_text().splitlines() if " attempt " in line]
     assert len(attempt_lines) == 4
@@ -167,6 +166,6 @@ def _tenant_with_webhook(
 ) -> str:
     tenant_id = cli(environment, "tenant", "create", name)
     key = cli(environment, "key", "create", "--tenant", name, "--role", "tenant-admin")
-    settings = {"database_url": environment["HOOKLINE_DATABASE_URL"], "secret_key": TEST_SECRET_KEY}
-    asyncio.run(_create_webhook(settings, key, f"https://{HOST}:{receiver.port}{path}"))
+    url = f"https://{HOST}:{receiver.port}{path}"
+    create_webhook(environment["HOOKLINE_DATABASE_URL"], key, url)
     return tenant_id

@@ -57,6 +57,15 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.metrics_port is None
     assert settings.metrics_tenant_labels == 100
     assert (settings.rate_limit, settings.rate_burst) == (100, 200)
+    assert settings.shutdown_grace == 30
+
+
+def test_the_shutdown_grace_is_zero_or_more_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOKLINE_SHUTDOWN_GRACE", "0")
+    assert load_settings().shutdown_grace == 0
+    assert "HOOKLINE_SHUTDOWN_GRACE" in env_config_error(
+        monkeypatch, "HOOKLINE_SHUTDOWN_GRACE", "-1"
+    )
 
 
 def test_default_database_is_sqlite_beside_the_working_directory() -> None:

@@ -27,7 +27,11 @@ from hookline.errors import StorageUnavailable
 from hookline.store import migrations
 
 Insert = sqlite.Insert | postgresql.Insert
-_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError)
+# exc.TimeoutError: no pooled connection came free in time (the pool waits for a busy one).
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError, TimeoutError)
+# SQLSTATE classes of a connection lost or refused: 08 connection exception, 57 operator
+# intervention (terminated by an administrator, the server shutting down or starting up).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57")
 T = TypeVar("T")
 Work = Callable[[sa.Connection], T]
 
@@ -94,15 +98,28 @@ async def _available(
 ) -> AsyncIterator[AsyncConnection]:
     """A connection; StorageUnavailable when the database cannot be reached, refuses the
     connection (no such database, not accepting connections, bad credentials, too many
-    clients) or drops it."""
+    clients), drops it or is locked."""
     connected = False
     try:
         async with connecting as conn:
             connected = True
             yield conn
-    except _UNAVAILABLE as error:
+    except (exc.DBAPIError, *_UNAVAILABLE) as error:
+        if connected and not is_unavailable(error):
+            raise  # a statement's own error (a constraint, say) is not an outage
         raise unavailable(error) from error
-    except exc.DBAPIError as error:
-        if connected:  # a statement's own error (a constraint, say) is not an outage
-            raise
-        raise unavailable(error.orig or error) from error
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached, went away or is locked."""
+    if isinstance(error, _UNAVAILABLE):
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    # asyncpg's own error (the cause of SQLAlchemy's) carries the SQLSTATE.
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(
+        error.orig.__cause__ if error.orig else None, "sqlstate", None
+    )
+    return str(sqlstate or "")[:2] in _UNAVAILABLE_SQLSTATE_CLASSES

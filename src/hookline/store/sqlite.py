@@ -44,7 +44,14 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file is cut back to once chec
 class SqliteStore(SqlStore):
     def __init__(self, path: Path) -> None:
         _create_private(path)
-        reader = create_async_engine(f"sqlite+aiosqlite:///{path}", pool_size=4, max_overflow=0)
+        # Waiting for a pooled reader is waiting for the database too: give up as soon as on
+        # a lock (the default 30 s would let requests queue for minutes).
+        reader = create_async_engine(
+            f"sqlite+aiosqlite:///{path}",
+            pool_size=4,
+            max_overflow=0,
+            pool_timeout=BUSY_TIMEOUT_MS / 1000,
+        )
         _configure(reader.sync_engine, begin="BEGIN")
         self._writer = sa.create_engine(
             f"sqlite:///{path}",
