@@ -17,6 +17,11 @@ IDLE = ("aiosqlite/core.py:59)", "Queue.get (", "Condition.wait (", "WorkerThrea
 
 PARTS: list[tuple[str, Callable[[str], bool]]] = [
     (
+        "SQLite writer thread: whole write transactions (SQL, sqlite3, commits)",
+        lambda s: "SqliteStore._transaction" in s,
+    ),
+    ("SQLite WAL checkpoints (a thread of their own)", lambda s: "Checkpointer._checkpoint" in s),
+    (
         "logging (structlog, tracebacks)",
         lambda s: "structlog" in s or "observe (hookline/dispatcher.py" in s,
     ),
@@ -45,6 +50,11 @@ PARTS: list[tuple[str, Callable[[str], bool]]] = [
 ]
 
 
+def _idle_executor(stack: str) -> bool:
+    """A thread pool's thread waiting for its next job (its last frame is the loop itself)."""
+    return stack.split(";")[-1].startswith("_worker (concurrent/futures/thread.py")
+
+
 def _short(frame: str) -> str:
     return re.sub(r" \(.*?/(site-packages|src|python3\.\d+)/", " (", frame)
 
@@ -60,7 +70,7 @@ def summarise(path: str, top: int) -> str:
         if not count.isdigit():
             continue
         samples = int(count)
-        if any(marker in stack for marker in IDLE):
+        if any(marker in stack for marker in IDLE) or _idle_executor(stack):
             idle += samples  # a thread waiting for work, not working
             continue
         total += samples

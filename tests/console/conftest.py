@@ -142,7 +142,9 @@ class Console:
         return self.page.locator("tr.webhook .name")
 
     def options(self, name: str) -> Locator:
-        """Open a row's options menu and answer the menu."""
+        """Open a row's options menu, once the list is loaded (a reload, after a save say,
+        draws the rows anew and closes an open menu), and answer the menu."""
+        expect(self.page.locator("table.webhooks")).not_to_have_attribute("aria-busy", "true")
         self.row(name).get_by_role("button", name="Options").click()
         menu = self.page.get_by_role("menu")
         expect(menu).to_be_visible()
