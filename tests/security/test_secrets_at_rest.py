@@ -22,6 +22,7 @@ import httpx
 
 from tests.databases import TEST_SECRET_KEY
 from tests.delivery.receivers import FAST, HOST, Receiver
+from tests.processes import cli
 
 APP_CREATED = "com.qlik.v1.app.created"
 WEBHOOKS = "/api/v1/webhooks"
@@ -63,18 +64,8 @@ def _environment(database_url: str, ca_file: Path) -> dict[str, str]:
 
 
 def _admin_key(environment: dict[str, str]) -> str:
-    def cli(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "hookline", *args],
-            env=environment,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return done.stdout.strip()
-
-    cli("tenant", "create", "secretive")
-    return cli("key", "create", "--tenant", "secretive", "--role", "tenant-admin")
+    cli(environment, "tenant", "create", "secretive")
+    return cli(environment, "key", "create", "--tenant", "secretive", "--role", "tenant-admin")
 
 
 class Recorder:
