@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,6 +70,14 @@ def processes() -> Iterator[list[Process]]:
     started: list[Process] = []
     yield started
     stop_all(started)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No HOOKLINE_* variable of the machine running the tests leaks into Settings."""
+    for name in list(os.environ):
+        if name.upper().startswith("HOOKLINE_"):
+            monkeypatch.delenv(name)
 
 
 # A CA the delivery tests trust, and a scriptable HTTPS receiver with a certificate for HOST.

@@ -8,7 +8,6 @@ sender attempts and refuses any to another address, so a broken guard cannot rea
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -37,26 +36,6 @@ LOCAL = "127.0.0.1"
 BOUND = 30  # seconds: "did not hang", never a performance claim
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No HOOKLINE_* variable of the machine running the tests leaks into Settings."""
-    for name in list(os.environ):
-        if name.upper().startswith("HOOKLINE_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ Nothing here touches the network: lookups go to a fake ``getaddrinfo``.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import socket
 from collections.abc import Sequence
@@ -26,14 +25,6 @@ from hookline.egress import (
 )
 from hookline.errors import HooklineError
 from hookline.settings import Settings
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No HOOKLINE_* variable of the machine running the tests leaks into Settings."""
-    for name in list(os.environ):
-        if name.upper().startswith("HOOKLINE_"):
-            monkeypatch.delenv(name)
 
 
 def problem(address: str, allowed: Sequence[str] = (), *, dev: bool = False) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,6 @@ import pytest
 from hookline import __version__
 from hookline.errors import ConfigError
 from hookline.settings import DEFAULT_RETRY_SCHEDULE, Settings, load_settings
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No HOOKLINE_* variable of the machine running the tests leaks into them."""
-    for name in list(os.environ):
-        if name.upper().startswith("HOOKLINE_"):
-            monkeypatch.delenv(name)
 
 
 def config_error(**overrides: object) -> str:

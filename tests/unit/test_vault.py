@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
@@ -17,14 +16,6 @@ from hookline.vault import MIN_KEY_LENGTH, Vault, vault_from_settings
 OLD_KEY = "old-key-0123456789abcdefghijklmnopq"
 NEW_KEY = "new-key-0123456789abcdefghijklmnopq"
 PLAINTEXT = "0123456789abcdef0123456789abcdef"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No HOOKLINE_* variable of the machine running the tests leaks into them."""
-    for name in list(os.environ):
-        if name.upper().startswith("HOOKLINE_"):
-            monkeypatch.delenv(name)
 
 
 # -- Vault ---------------------------------------------------------------------------------
