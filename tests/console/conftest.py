@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +32,38 @@ APP_CREATED = "com.qlik.v1.app.created"
 expect.set_options(timeout=10_000)
 
 
-@pytest.fixture(scope="package")
-def hookline(
-    templates: Templates, tmp_path_factory: pytest.TempPathFactory, ca_file: Path
-) -> Iterator[RunningServer]:
+@contextmanager
+def console_server(templates: Templates, directory: Path, ca_file: Path) -> Iterator[RunningServer]:
     """hookline on SQLite delivering to the receiver (see tests/delivery/conftest.py)."""
-    with fresh_database("sqlite", templates, tmp_path_factory.mktemp("console")) as url:
+    with fresh_database("sqlite", templates, directory) as url:
         running = start_server(url, ca_bundle=str(ca_file), **FAST)
         yield running
         running.stop()
 
 
-@pytest.fixture(scope="package")
-def browser(hookline: RunningServer) -> Iterator[Browser]:
-    # Playwright's sync API runs an event loop in this thread while it is open, so nothing
-    # here may call asyncio.run meanwhile: the server (which migrates its database that
-    # way) starts before it, and it closes when this package's tests are done.
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium. Playwright's sync API runs an event loop in this thread while it
+    is open, so nothing may call asyncio.run meanwhile: start the server (which migrates
+    its database that way) first."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="package")
+def hookline(
+    templates: Templates, tmp_path_factory: pytest.TempPathFactory, ca_file: Path
+) -> Iterator[RunningServer]:
+    with console_server(templates, tmp_path_factory.mktemp("console"), ca_file) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def browser(hookline: RunningServer) -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

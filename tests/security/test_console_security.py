@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, Response, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, Response, expect
 
 from hookline.api.console import CONSOLE
-from tests.console.conftest import CHROMIUM, CHROMIUM_ARGS, Console, console, page
-from tests.databases import Templates, fresh_database
-from tests.delivery.receivers import FAST, Reply
-from tests.servers import RunningServer, start_server
+from tests.console.conftest import Console, chromium, console, console_server, page
+from tests.databases import Templates
+from tests.delivery.receivers import Reply
+from tests.servers import RunningServer
 
 __all__ = ["console", "page"]  # the console suite's fixtures, on this module's browser
 
@@ -36,18 +36,14 @@ HOSTILE_ELEMENTS = "img[src=x], svg[onload], tbody script, td script, pre script
 def hookline(
     templates: Templates, tmp_path_factory: pytest.TempPathFactory, ca_file: Path
 ) -> Iterator[RunningServer]:
-    with fresh_database("sqlite", templates, tmp_path_factory.mktemp("hostile")) as url:
-        running = start_server(url, ca_bundle=str(ca_file), **FAST)
+    with console_server(templates, tmp_path_factory.mktemp("hostile"), ca_file) as running:
         yield running
-        running.stop()
 
 
 @pytest.fixture(scope="module")
 def browser(hookline: RunningServer) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def _watch_alerts(page: Page) -> list[str]:
