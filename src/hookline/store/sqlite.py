@@ -34,7 +34,7 @@ from hookline.deliveries import NewDelivery, Result
 from hookline.errors import ConfigError
 from hookline.store.queue import Lease, Leased
 from hookline.store.sql import SqlStore
-from hookline.store.sql_base import _UNAVAILABLE, T, Work, unavailable
+from hookline.store.sql_base import T, Work, is_unavailable, unavailable
 
 BUSY_TIMEOUT_MS = 5000
 CHECKPOINT_EVERY = 50  # write transactions
@@ -68,8 +68,11 @@ class SqliteStore(SqlStore):
         queued = time.monotonic()
         try:
             return await loop.run_in_executor(self._writer_thread, self._transaction, work, queued)
-        except (*_UNAVAILABLE, sqlite3.OperationalError) as error:  # the latter: driver-level
-            raise unavailable(error) from error
+        except Exception as error:
+            # sqlite3's own errors come from the hot path, which bypasses SQLAlchemy
+            if isinstance(error, sqlite3.OperationalError) or is_unavailable(error):
+                raise unavailable(error) from error
+            raise
 
     def _transaction(self, work: Work[T], queued: float) -> T:
         # Behind a lock held elsewhere, every queued write would wait its own busy timeout in
