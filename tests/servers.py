@@ -6,7 +6,9 @@ import asyncio
 import queue
 import ssl
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,3 +111,13 @@ def start_server(database_url: str, **settings: Any) -> RunningServer:
         raise outcome
     url, operator_key, loop = outcome
     return RunningServer(url, operator_key, services, runtime, loop, thread)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 20) -> bool:
+    """Whether ``check`` comes true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False

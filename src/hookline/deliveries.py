@@ -36,7 +36,7 @@ class NewDelivery:
     webhook_id: str
     event_id: str
     event_type: str
-    body: str
+    cloud_events: bool  # the body's envelope: CloudEvents 1.0, or the legacy one
     triggered_at: datetime
     next_attempt_at: datetime | None
 
@@ -60,6 +60,7 @@ class Delivery:
     response_headers: dict[str, str] | None
     response_body: str | None
     attempts: tuple[Attempt, ...] = ()
+    cloud_events: bool = False  # the body's envelope
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Claimed:
     webhook_id: str
     event_id: str
     triggered_at: datetime
-    body: str
+    body: bytes
     attempt_count: int
     webhook_enabled: bool
     url: str
@@ -95,6 +96,7 @@ class Result:
     """The outcome of one attempt, as the queue records it."""
 
     delivery_id: str
+    tenant_id: str
     webhook_id: str
     attempt: Attempt
     status: Literal["success", "fail"]
@@ -117,6 +119,7 @@ class QueueStats:
     pending: int
     oldest_due_at: datetime | None
     disabled_webhooks: int
+    fanout_pending: int = 0
 
 
 @dataclass(frozen=True)

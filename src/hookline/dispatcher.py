@@ -9,11 +9,12 @@ process died) is due again when its lease runs out: at-least-once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import random
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,8 +28,8 @@ from hookline.deliveries import OMITTED, Attempt, Claimed, Disable, FailurePolic
 from hookline.errors import ConfigError, StorageUnavailable
 from hookline.retry import Decision, RetryPolicy, Verdict
 from hookline.sender import Outcome, Sender
+from hookline.shares import Slots
 from hookline.store import Store
-from hookline.store.base import Planner
 from hookline.vault import Vault
 
 log = structlog.get_logger()
@@ -39,7 +40,6 @@ OPENED_CACHE_SIZE = 4096
 @dataclass(frozen=True)
 class Limits:
     total: int = 256
-    per_endpoint: int = 16
     claim_batch: int = 128
     lease_seconds: float = 120.0
     poll_seconds: float = 1.0
@@ -63,7 +63,7 @@ class Attempter:
 
     async def attempt(self, claimed: Claimed) -> Result:
         started = now()
-        body = claimed.body.encode()
+        body = claimed.body
         try:
             headers = self.headers(claimed, body, int(started.timestamp()))
         except ConfigError as error:  # the secret key changed: fail, and retry on schedule
@@ -111,6 +111,7 @@ class Attempter:
         message = _message(outcome, decision.verdict, number)
         return Result(
             delivery_id=claimed.delivery_id,
+            tenant_id=claimed.tenant_id,
             webhook_id=claimed.webhook_id,
             attempt=Attempt(
                 number, started, outcome.duration_ms, outcome.status_code, outcome.error
@@ -156,7 +157,7 @@ def _shown(headers: dict[str, str], claimed: Claimed) -> dict[str, str]:
 
 
 class Dispatcher:
-    """One worker: claims, sends with bounded concurrency, records in batches."""
+    """One worker: claims fairly, sends within the slots, records in batches."""
 
     def __init__(
         self,
@@ -164,40 +165,39 @@ class Dispatcher:
         attempter: Attempter,
         limits: Limits,
         failures: FailurePolicy,
-        plan: Planner,
+        slots: Slots,
     ) -> None:
         self._store = store
-        self._plan = plan
         self._attempter = attempter
         self._limits = limits
         self._failures = failures
+        self._slots = slots
         self._owner = f"worker-{uuid.uuid4().hex[:12]}"
-        self._in_flight: Counter[str] = Counter()
-        self._waiting: dict[str, deque[Claimed]] = {}
+        # Claimed but not started: a resend took the room meanwhile (rare).
+        self._waiting: deque[Claimed] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[Result] = []
-        # Outcomes gathered or being written. They hold their slots until written, so a
-        # crash repeats at most `total` attempts: the ones sent but not yet recorded.
+        # Outcomes gathered or being written. They hold their share of the total until
+        # written, so a crash repeats at most `total` attempts: the ones sent but not yet
+        # recorded.
         self._unrecorded = 0
-        # Set when a claim could find more than the last one: a webhook left the set that
-        # claims skip, or a slot opened while every slot was taken.
-        self._room = asyncio.Event()
-        self._full = False
 
     @property
     def busy(self) -> int:
-        waiting = sum(len(q) for q in self._waiting.values())
-        return sum(self._in_flight.values()) + waiting + self._unrecorded
+        return self._slots.in_flight + len(self._waiting) + self._unrecorded
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Work until ``stopping`` is set, then let what is in flight finish (for up to the
-        shutdown grace; the rest is interrupted) and record it."""
+        shutdown grace; the rest is interrupted) and record it. Deliveries claimed but
+        never started are released at once, for another process to take."""
         recorder = asyncio.create_task(self._record_until(stopping))
         try:
             while not stopping.is_set():
                 await self._claim_and_start(stopping)
         finally:
-            self._waiting.clear()  # claimed, never started: their leases run out
+            unstarted, self._waiting = self._waiting, deque()
+            with contextlib.suppress(StorageUnavailable):
+                await self._store.release([item.delivery_id for item in unstarted], self._owner)
             await self._finish_in_flight()
             await recorder
 
@@ -210,18 +210,19 @@ class Dispatcher:
         await asyncio.gather(*late, return_exceptions=True)
 
     async def _claim_and_start(self, stopping: asyncio.Event) -> None:
-        free = self._limits.total - self.busy
-        self._full = free <= 0
-        self._room.clear()
-        if self._full:
-            await _first(self._room.wait(), stopping.wait())
+        free = min(self._limits.total - self.busy, self._limits.claim_batch)
+        freed = self._slots.freed
+        freed.clear()
+        if free <= 0:
+            await _first(freed.wait(), stopping.wait())
             return
+        room = self._slots.snapshot()
         try:
             claimed = await self._store.claim(
                 owner=self._owner,
-                limit=min(free, self._limits.claim_batch),
+                limit=free,
                 lease_seconds=self._limits.lease_seconds,
-                exclude=self._saturated(),
+                room=room,
             )
         except StorageUnavailable as error:
             log.warning("claim failed; retrying", error=str(error))
@@ -231,33 +232,24 @@ class Dispatcher:
             # one), so it tries again after a poll interval.
             log.exception("claim failed unexpectedly; retrying")
             claimed = []
-        for delivery in claimed:
-            self._waiting.setdefault(delivery.webhook_id, deque()).append(delivery)
-            self._start_waiting(delivery.webhook_id)
-        if len(claimed) < min(free, self._limits.claim_batch):
-            await _first(
-                self._store.wait_for_work(self._limits.poll_seconds),
-                self._room.wait(),
-                stopping.wait(),
-            )
+        self._waiting.extend(claimed)
+        self._start_waiting()
+        if len(claimed) < free:
+            waits = [self._store.wait_for_work(self._limits.poll_seconds), stopping.wait()]
+            if room.full_webhooks() or room.full_tenants():
+                waits.append(freed.wait())  # a full webhook or tenant may have room now
+            await _first(*waits)
 
-    def _saturated(self) -> list[str]:
-        return [
-            webhook_id
-            for webhook_id in self._waiting.keys() | self._in_flight.keys()
-            if self._in_flight[webhook_id] >= self._limits.per_endpoint
-            or self._waiting.get(webhook_id)
-        ]
-
-    def _start_waiting(self, webhook_id: str) -> None:
-        waiting = self._waiting.get(webhook_id)
-        while waiting and self._in_flight[webhook_id] < self._limits.per_endpoint:
-            self._in_flight[webhook_id] += 1
-            task = asyncio.create_task(self._attempt(waiting.popleft()))
+    def _start_waiting(self) -> None:
+        for _ in range(len(self._waiting)):
+            claimed = self._waiting.popleft()
+            if not self._slots.fits(claimed.tenant_id, claimed.webhook_id):
+                self._waiting.append(claimed)
+                continue
+            self._slots.take(claimed.tenant_id, claimed.webhook_id)
+            task = asyncio.create_task(self._attempt(claimed))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        if waiting is not None and not waiting:
-            del self._waiting[webhook_id]
 
     async def _attempt(self, claimed: Claimed) -> None:
         started = now()
@@ -271,12 +263,9 @@ class Dispatcher:
             # Never expected; the lease runs out and the delivery is tried again.
             log.exception("attempt failed unexpectedly", delivery=claimed.delivery_id)
         finally:
-            self._in_flight[claimed.webhook_id] -= 1
-            if not self._in_flight[claimed.webhook_id]:
-                del self._in_flight[claimed.webhook_id]
-            self._start_waiting(claimed.webhook_id)
-            if self._full or claimed.webhook_id not in self._waiting:
-                self._room.set()
+            self._slots.release(claimed.tenant_id, claimed.webhook_id)
+            if self._waiting:
+                self._start_waiting()
 
     def _gather(self, claimed: Claimed, result: Result) -> None:
         self._results.append(result)
@@ -300,7 +289,7 @@ class Dispatcher:
             return True
         batch, self._results = self._results, []
         try:
-            await self._store.record(batch, self._failures, self._plan)
+            await self._store.record(batch, self._failures)
         except StorageUnavailable as error:
             log.warning("recording outcomes failed; retrying", error=str(error), count=len(batch))
             self._results = batch + self._results
@@ -311,8 +300,7 @@ class Dispatcher:
             # deliveries are attempted again.
             log.exception("recording outcomes failed; dropped", count=len(batch))
         self._unrecorded -= len(batch)
-        if self._full:
-            self._room.set()
+        self._slots.freed.set()
         return True
 
 

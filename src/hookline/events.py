@@ -62,6 +62,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from hookline.catalog import Catalog
 from hookline.errors import InvalidInput, Problem, pointer
 from hookline.text import unstorable
@@ -398,6 +400,40 @@ def _scalar_problem(value: object) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else "numbers must be finite"
     return "must be JSON (an object, array, string, number, boolean or null)"
+
+
+def to_record(event: Event) -> str:
+    """The event as the store keeps it (its tenant, id and type are columns of their own):
+    compact JSON that ``from_record`` turns back into the same event."""
+    return orjson.dumps(
+        {
+            "time": event.time,
+            "source": event.source,
+            "data": event.data,
+            "userId": event.user_id,
+            "ownerId": event.owner_id,
+            "spaceId": event.space_id,
+            "topLevelResourceId": event.top_level_resource_id,
+            "extensions": event.extensions,
+        }
+    ).decode()
+
+
+def from_record(tenant_id: str, event_id: str, event_type: str, record: str | bytes) -> Event:
+    fields = orjson.loads(record)
+    return Event(
+        id=event_id,
+        tenant_id=tenant_id,
+        type=event_type,
+        time=datetime.fromisoformat(fields["time"]),
+        source=fields["source"],
+        data=fields["data"],
+        user_id=fields["userId"],
+        owner_id=fields["ownerId"],
+        space_id=fields["spaceId"],
+        top_level_resource_id=fields["topLevelResourceId"],
+        extensions=fields["extensions"],
+    )
 
 
 WEBHOOK_DISABLED = "hookline.webhook.disabled"

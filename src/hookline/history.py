@@ -12,8 +12,9 @@ from hookline.dispatcher import Attempter, observe
 from hookline.errors import NotFound
 from hookline.paging import Page
 from hookline.registry import Registry
+from hookline.shares import Slots
 from hookline.store import Store
-from hookline.store.base import DeliveryQuery, Planner
+from hookline.store.base import DeliveryQuery
 from hookline.webhooks import Webhook
 
 
@@ -24,7 +25,8 @@ class History:
     attempter: Attempter
     failures: FailurePolicy
     lease_seconds: float
-    plan: Planner
+    slots: Slots
+    slot_wait_seconds: float
 
     async def list_deliveries(
         self, caller: Principal, webhook_id: str, query: DeliveryQuery
@@ -40,7 +42,11 @@ class History:
 
     async def resend(self, caller: Principal, webhook_id: str, delivery_id: str) -> Delivery:
         """A new delivery of the same body (same event id), sent now with the webhook's
-        current URL, headers and secret; its outcome counts like any other's."""
+        current URL, headers and secret; its outcome counts like any other's.
+
+        It takes a slot like any queued attempt (per webhook, per tenant, in total),
+        waiting up to ``slot_wait_seconds`` for one; if none comes free, it joins the
+        queue instead and is answered pending."""
         webhook = await self.registry.get(caller, webhook_id)
         original = await self._delivery(webhook, delivery_id)
         at = now()
@@ -50,17 +56,22 @@ class History:
             webhook_id=webhook.id,
             event_id=original.event_id,
             event_type=original.event_type,
-            body=original.body,
+            cloud_events=original.cloud_events,
             triggered_at=at,
             next_attempt_at=at,
         )
-        await self.store.add_delivery(
-            new, owner=f"resend-{new.id}", lease_seconds=self.lease_seconds
-        )
-        claimed = _claimed(new, webhook)
-        result = await self.attempter.attempt(claimed)
-        observe(claimed, result)
-        await self.store.record([result], self.failures, self.plan)
+        owner = f"resend-{new.id}"
+        await self.store.add_delivery(new, owner=owner, lease_seconds=self.lease_seconds)
+        if not await self.slots.take_within(webhook.tenant_id, webhook.id, self.slot_wait_seconds):
+            await self.store.release([new.id], owner)
+            return await self._delivery(webhook, new.id)
+        try:
+            claimed = _claimed(new, webhook, original.body.encode())
+            result = await self.attempter.attempt(claimed)
+            observe(claimed, result)
+            await self.store.record([result], self.failures)
+        finally:
+            self.slots.release(webhook.tenant_id, webhook.id)
         return await self._delivery(webhook, new.id)
 
     async def _delivery(self, webhook: Webhook, delivery_id: str) -> Delivery:
@@ -70,14 +81,14 @@ class History:
         return found
 
 
-def _claimed(new: NewDelivery, webhook: Webhook) -> Claimed:
+def _claimed(new: NewDelivery, webhook: Webhook, body: bytes) -> Claimed:
     return Claimed(
         delivery_id=new.id,
         tenant_id=new.tenant_id,
         webhook_id=webhook.id,
         event_id=new.event_id,
         triggered_at=new.triggered_at,
-        body=new.body,
+        body=body,
         attempt_count=0,
         webhook_enabled=webhook.enabled,
         url=webhook.url,

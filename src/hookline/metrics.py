@@ -36,6 +36,9 @@ OLDEST_PENDING_SECONDS = Gauge(
     "hookline_oldest_pending_age_seconds", "How long the most overdue delivery has been due."
 )
 DISABLED_WEBHOOKS = Gauge("hookline_disabled_webhooks", "Webhooks that are disabled.")
+FANOUT_PENDING = Gauge(
+    "hookline_fanout_pending_events", "Accepted events whose deliveries are not made yet."
+)
 API_REQUESTS = Counter(
     "hookline_api_requests_total",
     "API requests by route and status.",

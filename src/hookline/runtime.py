@@ -17,7 +17,7 @@ from hookline.api.health import create_probe_app
 from hookline.clock import now
 from hookline.dispatcher import Dispatcher
 from hookline.errors import StorageUnavailable
-from hookline.publishing import plan_now
+from hookline.fanout import Expander
 from hookline.server import HttpServer
 from hookline.services import Services
 
@@ -54,14 +54,16 @@ class Runtime:
             services.attempter,
             services.limits,
             services.history.failures,
-            plan_now,
+            services.slots,
         )
+        self._expander = Expander(services.store, services.fanout_limits)
         self._stopping = asyncio.Event()
 
     async def run(self, on_started: Callable[[str], None] = lambda url: None) -> None:
         """Run until ``stop()``: in-flight attempts finish and their outcomes are recorded."""
         workers = [
             asyncio.create_task(self._dispatcher.run(self._stopping)),
+            asyncio.create_task(self._expander.run(self._stopping)),
             asyncio.create_task(self._every(self.services.settings.purge_interval, self._purge)),
             asyncio.create_task(self._every(STATS_INTERVAL, self._refresh_gauges)),
         ]
@@ -134,6 +136,7 @@ class Runtime:
         overdue = (now() - stats.oldest_due_at).total_seconds() if stats.oldest_due_at else 0
         metrics.OLDEST_PENDING_SECONDS.set(max(0.0, overdue))
         metrics.DISABLED_WEBHOOKS.set(stats.disabled_webhooks)
+        metrics.FANOUT_PENDING.set(stats.fanout_pending)
 
 
 async def purge_history(services: Services) -> int:

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from hookline.catalog import Catalog, load_catalog
 from hookline.deliveries import FailurePolicy
 from hookline.dispatcher import Attempter, Limits
+from hookline.fanout import FanoutLimits
 from hookline.history import History
-from hookline.publishing import Publisher, plan_now
+from hookline.publishing import Publisher
+from hookline.quotas import Quota
 from hookline.ratelimit import RateLimiter
 from hookline.registry import Registry
 from hookline.retry import RetryPolicy
 from hookline.sender import Sender
 from hookline.settings import Settings
+from hookline.shares import Slots
 from hookline.store import Store, open_store
 from hookline.vault import Vault, vault_from_settings
 
@@ -31,6 +34,7 @@ class Services:
     attempter: Attempter
     history: History
     rate_limiter: RateLimiter
+    slots: Slots
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -43,17 +47,32 @@ class Services:
         registry = Registry(store, vault, catalog, settings)
         attempter = Attempter(sender, vault, policy, random.Random())
         failures = FailurePolicy(threshold=settings.disable_after_failures)
+        slots = Slots(
+            total=settings.concurrency,
+            per_webhook=settings.endpoint_concurrency,
+            per_tenant=settings.tenant_concurrency,
+        )
+        history = History(
+            store,
+            registry,
+            attempter,
+            failures,
+            settings.lease_seconds,
+            slots,
+            slot_wait_seconds=settings.connect_timeout + settings.request_timeout,
+        )
         return cls(
             settings=settings,
             store=store,
             vault=vault,
             catalog=catalog,
             registry=registry,
-            publisher=Publisher(store, catalog),
+            publisher=Publisher(store, catalog, _quota(settings)),
             sender=sender,
             attempter=attempter,
-            history=History(store, registry, attempter, failures, settings.lease_seconds, plan_now),
+            history=history,
             rate_limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
+            slots=slots,
         )
 
     @property
@@ -61,10 +80,16 @@ class Services:
         settings = self.settings
         return Limits(
             total=settings.concurrency,
-            per_endpoint=settings.endpoint_concurrency,
             lease_seconds=settings.lease_seconds,
             poll_seconds=settings.poll_interval,
             shutdown_grace=settings.shutdown_grace,
+        )
+
+    @property
+    def fanout_limits(self) -> FanoutLimits:
+        settings = self.settings
+        return FanoutLimits(
+            lease_seconds=settings.lease_seconds, poll_seconds=settings.poll_interval
         )
 
     async def start(self) -> None:
@@ -74,3 +99,14 @@ class Services:
     async def close(self) -> None:
         await self.sender.close()
         await self.store.close()
+
+
+def _quota(settings: Settings) -> Quota | None:
+    """The per-tenant publishing quota; none when both rates are 0."""
+    if not (settings.publish_events_per_second or settings.publish_bytes_per_second):
+        return None
+    return Quota(
+        settings.publish_events_per_second,
+        settings.publish_bytes_per_second,
+        settings.publish_burst_seconds,
+    )

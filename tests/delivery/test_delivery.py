@@ -15,7 +15,7 @@ from standardwebhooks import Webhook as StandardWebhook
 
 from hookline.signing import qlik_signature
 from tests.delivery.receivers import HOST, Receiver, Reply
-from tests.servers import RunningServer, Tenant
+from tests.servers import RunningServer, Tenant, eventually
 
 APP_CREATED = "com.qlik.v1.app.created"
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -376,6 +376,7 @@ def test_deleting_a_user_disables_the_webhooks_it_owns(setup: Setup) -> None:
     )
     hook_id = response.json()["id"]
     setup.publish({"type": "com.qlik.v1.user.deleted", "data": {"id": "carol"}})
+    assert eventually(lambda: setup.webhook_now(hook_id)["enabled"] is False)
     now = setup.webhook_now(hook_id)
     assert now["enabled"] is False
     assert now["disabledReasonCode"] == "owner-deleted"

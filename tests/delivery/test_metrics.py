@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -11,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.databases import unreachable
 from tests.delivery.receivers import Receiver
 from tests.delivery.test_delivery import APP_CREATED, Setup, _ended, _path
-from tests.servers import RunningServer
+from tests.servers import RunningServer, eventually
 
 
 def _samples(text: str) -> dict[str, float]:
@@ -70,13 +69,3 @@ def test_readyz_fails_while_the_database_is_unreachable_and_recovers(
         assert response.json()["errors"][0]["code"] == "unavailable"
         assert probe.get("/healthz").status_code == 200
     assert eventually(lambda: probe.get("/readyz").status_code == 200)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20) -> bool:
-    """Whether ``check`` comes true within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False

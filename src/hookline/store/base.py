@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -19,6 +19,8 @@ from hookline.deliveries import (
 )
 from hookline.events import Event
 from hookline.paging import Cursor, Page, Sort
+from hookline.quotas import Quota
+from hookline.shares import Room
 from hookline.webhooks import Webhook
 
 WEBHOOK_SORT_KEYS = ("name", "url", "createdAt", "updatedAt")
@@ -69,15 +71,21 @@ DEFAULT_DELIVERY_SORT = Sort("triggeredAt", descending=True)
 
 
 @dataclass(frozen=True)
-class Plan:
-    """What new events cause: deliveries to make, and users whose deletion disables the
-    user-level webhooks they own."""
+class Pending:
+    """Events waiting for fan-out, leased to one process until ``lease``."""
 
+    events: list[Event]
+    lease: datetime
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """What one event makes: its deliveries, and (a user-deleted event) the user whose
+    user-level webhooks it disables."""
+
+    event: Event
     deliveries: list[NewDelivery] = field(default_factory=list)
-    deleted_owners: frozenset[str] = frozenset()
-
-
-Planner = Callable[[list[Event], list[Webhook]], Plan]
+    deleted_owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,22 +158,41 @@ class Store(Protocol):
     async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]: ...
 
     # Events and deliveries
-    async def publish(self, tenant_id: str, batch: list[Event], plan: Planner) -> list[Event]:
-        """Store the events not seen before in the tenant and, in the same transaction,
-        what ``plan`` makes of them (given the enabled webhooks subscribed to their types);
-        return the new events."""
+    async def publish(
+        self, tenant_id: str, batch: list[Event], quota: Quota | None = None
+    ) -> list[Event]:
+        """Store the events not seen before in the tenant, due for fan-out; return them.
+        Raises QuotaExceeded (storing nothing) when the batch is over the tenant's quota."""
 
     async def wait_for_work(self, at_most: float) -> None:
         """Return when new work may be due, or after ``at_most`` seconds."""
 
-    async def claim(
-        self, *, owner: str, limit: int, lease_seconds: float, exclude: Collection[str]
-    ) -> list[Claimed]:
-        """Lease up to ``limit`` due deliveries, skipping the webhooks in ``exclude``."""
+    async def wait_for_events(self, at_most: float) -> None:
+        """Return when events may be waiting for fan-out, or after ``at_most`` seconds."""
 
-    async def record(self, results: list[Result], failures: FailurePolicy, plan: Planner) -> None:
+    async def claim_fanout(self, *, limit: int, per_tenant: int, lease_seconds: float) -> Pending:
+        """Lease up to ``limit`` events due for fan-out (at most ``per_tenant`` of a tenant),
+        longest waiting first."""
+
+    async def subscribed(self, tenant_id: str, types: Collection[str]) -> list[Webhook]:
+        """The tenant's enabled webhooks subscribed to any of ``types``."""
+
+    async def expand(self, lease: datetime, expansions: list[Expansion]) -> int:
+        """Store the expansions of events still leased with ``lease`` and mark them done,
+        in one transaction; return how many deliveries were made."""
+
+    async def claim(
+        self, *, owner: str, limit: int, lease_seconds: float, room: Room
+    ) -> list[Claimed]:
+        """Lease up to ``limit`` due deliveries, fairly between tenants and webhooks and
+        within ``room``."""
+
+    async def record(self, results: list[Result], failures: FailurePolicy) -> None:
         """Record attempt outcomes; webhooks disabled as a result raise their
-        ``hookline.webhook.disabled`` event, planned by ``plan``, in the same transaction."""
+        ``hookline.webhook.disabled`` event in the same transaction."""
+
+    async def release(self, delivery_ids: list[str], owner: str) -> None:
+        """Make deliveries leased to ``owner`` but never attempted due at once."""
 
     async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> None:
         """Store a delivery already leased to ``owner`` (a resend, sent at once)."""
@@ -181,4 +208,4 @@ class Store(Protocol):
 
     async def purge(self, before: datetime, batch: int) -> Purged:
         """Delete up to ``batch`` deliveries triggered before ``before`` and up to ``batch``
-        events received before it."""
+        events received a day before it (deliveries made late keep their event)."""

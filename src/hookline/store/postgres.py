@@ -12,9 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookline.store.schema import tenants
 from hookline.store.sql import SqlStore
-from hookline.store.sql_base import Insert
-
-WORK_CHANNEL = "hookline_work"
+from hookline.store.sql_base import CHANNELS, Insert
 
 
 class PostgresStore(SqlStore):
@@ -29,12 +27,15 @@ class PostgresStore(SqlStore):
     def _insert(self, table: sa.Table) -> Insert:
         return postgresql.insert(table)
 
-    def _announce_work(self, conn: sa.Connection) -> None:
-        conn.execute(sa.select(sa.func.pg_notify(WORK_CHANNEL, "")))
+    def _announce(self, conn: sa.Connection, channel: str) -> None:
+        conn.execute(sa.select(sa.func.pg_notify(channel, "")))
 
-    async def wait_for_work(self, at_most: float) -> None:
+    def _earlier(self, a: sa.ColumnElement[Any], b: sa.ColumnElement[Any]) -> Any:
+        return sa.func.least(a, b)
+
+    async def _wait_for(self, channel: str, at_most: float) -> None:
         await self._listen()
-        await super().wait_for_work(at_most)
+        await super()._wait_for(channel, at_most)
 
     async def _listen(self) -> None:
         """Keep a connection LISTENing for work announced by any process; without one
@@ -43,7 +44,10 @@ class PostgresStore(SqlStore):
             return
         try:
             self._listener = await asyncpg.connect(self._listener_url, timeout=5)
-            await self._listener.add_listener(WORK_CHANNEL, lambda *_: self._work_arrived())
+            for channel in CHANNELS:
+                await self._listener.add_listener(
+                    channel, lambda _c, _p, name, _m: self._arrived(name)
+                )
         except (OSError, asyncpg.PostgresError, TimeoutError):
             self._listener = None
 

@@ -1,5 +1,15 @@
-"""The delivery queue: events in, deliveries claimed with leases, outcomes recorded in
-batches, history read and purged. Deliveries and attempts are rows; the row is the retry."""
+"""The delivery queue: events in, fanned out later, deliveries claimed fairly with leases,
+outcomes recorded in batches, history read and purged. Deliveries and attempts are rows;
+the row is the retry.
+
+Publishing stores each event once, due for fan-out, in a short transaction. Fan-out
+leases a bounded set of events (a few of each tenant), matches them outside any
+transaction, and stores their deliveries (which reference the event: no body of their
+own) while marking them done, in one transaction. ``due_webhooks`` holds, for every
+webhook with deliveries that have a due time, a lower bound of the earliest: claims walk
+it, longest due first, and take deliveries per webhook (`shares.allocate`), so one
+tenant's backlog is never scanned for another's due work.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +21,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hookline import envelopes
 from hookline.deliveries import (
     Attempt,
     Claimed,
@@ -21,54 +32,79 @@ from hookline.deliveries import (
     QueueStats,
     Result,
 )
-from hookline.events import Event, webhook_disabled
+from hookline.events import Event, from_record, to_record, webhook_disabled
 from hookline.paging import Page
-from hookline.store.base import DeliveryQuery, Planner, Purged
+from hookline.quotas import Bucket, Quota, QuotaExceeded, take
+from hookline.shares import Head, Room, allocate
+from hookline.store.base import DeliveryQuery, Expansion, Pending, Purged
 from hookline.store.keyset import read_page
 from hookline.store.schema import (
     deliveries,
     delivery_attempts,
+    due_webhooks,
     events,
+    publish_quotas,
     webhook_event_types,
     webhooks,
 )
-from hookline.store.sql_base import SqlBase
+from hookline.store.sql_base import EVENTS, WORK, SqlBase
 from hookline.store.webhook_rows import with_event_types
 from hookline.webhooks import Webhook
 
 _DELIVERY_SORT_COLUMNS = {"status": deliveries.c.status, "triggeredAt": deliveries.c.triggered_at}
+# Events outlive their deliveries' retention by this much, so a delivery made late (a slow
+# fan-out, a resend, a retry) never loses its body.
+EVENT_MARGIN = timedelta(days=1)
+_EVENT_KEY = sa.tuple_(events.c.tenant_id, events.c.id)
 
 
 class DeliveryQueue(SqlBase):
-    async def publish(self, tenant_id: str, batch: list[Event], plan: Planner) -> list[Event]:
-        """Store the events not seen before in the tenant and, in the same transaction,
-        what ``plan`` makes of them; return the new events."""
-        new = await self._write(lambda conn: self._publish_in(conn, tenant_id, batch, plan))
-        if new:
-            self._work_arrived()
-        return new
+    # Publishing ------------------------------------------------------------------------
 
-    def _publish_in(
-        self, conn: sa.Connection, tenant_id: str, batch: list[Event], plan: Planner
+    async def publish(
+        self, tenant_id: str, batch: list[Event], quota: Quota | None = None
     ) -> list[Event]:
-        new = self._insert_new_events(conn, tenant_id, batch)
-        if new:
-            candidates = _subscribed(conn, tenant_id, {event.type for event in new})
-            planned = plan(new, candidates)
-            self._insert_deliveries(conn, planned.deliveries)
-            if planned.deliveries:
-                self._announce_work(conn)
-            owned = _owned(conn, tenant_id, planned.deleted_owners)
-            self._disable(conn, owned, plan)
-        return new
-
-    def _insert_new_events(
-        self, conn: sa.Connection, tenant_id: str, batch: list[Event]
-    ) -> list[Event]:
+        """Store the events not seen before in the tenant, due for fan-out, in one short
+        transaction; return them. Over the tenant's quota, store nothing: QuotaExceeded."""
         first: dict[str, Event] = {}
         for event in batch:
             first.setdefault(event.id, event)
-        unique = list(first.values())
+        records = [(event, to_record(event)) for event in first.values()]
+
+        def work(conn: sa.Connection) -> list[Event]:
+            if quota is not None:
+                size = sum(len(record) for _, record in records)
+                self._take_quota(conn, tenant_id, quota, len(records), size)
+            return self._insert_events(conn, tenant_id, records)
+
+        new = await self._write(work)
+        if new:
+            self._arrived(EVENTS)
+        return new
+
+    def _take_quota(
+        self, conn: sa.Connection, tenant_id: str, quota: Quota, count: int, size: int
+    ) -> None:
+        at = self._now()
+        row = conn.execute(
+            sa.select(publish_quotas)
+            .where(publish_quotas.c.tenant_id == tenant_id)
+            .with_for_update()
+        ).first()
+        bucket = Bucket(row.events, row.bytes, row.updated_at) if row else quota.full(at)
+        after, wait = take(bucket, quota, count, size, at)
+        if wait > 0:
+            raise QuotaExceeded(wait)
+        values = {"events": after.events, "bytes": after.bytes, "updated_at": after.updated_at}
+        conn.execute(
+            self._insert(publish_quotas)
+            .values(tenant_id=tenant_id, **values)
+            .on_conflict_do_update(index_elements=["tenant_id"], set_=values)
+        )
+
+    def _insert_events(
+        self, conn: sa.Connection, tenant_id: str, records: list[tuple[Event, str]]
+    ) -> list[Event]:
         received = self._now()
         statement = (
             self._insert(events)
@@ -76,13 +112,142 @@ class DeliveryQueue(SqlBase):
             .returning(events.c.id)
         )
         rows = [
-            {"tenant_id": tenant_id, "id": event.id, "type": event.type, "received_at": received}
-            for event in unique
+            {
+                "tenant_id": tenant_id,
+                "id": event.id,
+                "type": event.type,
+                "received_at": received,
+                "payload": record,
+                "fanout_at": received,
+            }
+            for event, record in records
         ]
         inserted = {row.id for row in conn.execute(statement, rows)}
-        return [event for event in unique if event.id in inserted]
+        if inserted:
+            self._announce(conn, EVENTS)
+        return [event for event, _ in records if event.id in inserted]
 
-    def _disable(self, conn: sa.Connection, disables: Iterable[Disable], plan: Planner) -> int:
+    # Fan-out ---------------------------------------------------------------------------
+
+    async def claim_fanout(self, *, limit: int, per_tenant: int, lease_seconds: float) -> Pending:
+        """Lease up to ``limit`` events due for fan-out, at most ``per_tenant`` of each
+        tenant, longest waiting first."""
+        now = self._now()
+        until = now + timedelta(seconds=lease_seconds)
+        waiting = sa.select(
+            events.c.tenant_id,
+            events.c.id,
+            events.c.fanout_at,
+            sa.func.row_number()
+            .over(partition_by=events.c.tenant_id, order_by=events.c.fanout_at)
+            .label("turn"),
+        ).where(events.c.fanout_at <= now)
+        ranked = waiting.subquery()
+        picked = (
+            sa.select(ranked.c.tenant_id, ranked.c.id)
+            .where(ranked.c.turn <= per_tenant)
+            .order_by(ranked.c.turn, ranked.c.fanout_at)
+            .limit(limit)
+        )
+
+        def work(conn: sa.Connection) -> list[Event]:
+            order = {(row.tenant_id, row.id): n for n, row in enumerate(conn.execute(picked))}
+            if not order:
+                return []
+            leased = conn.execute(
+                events.update()
+                .where(_EVENT_KEY.in_(list(order)), events.c.fanout_at <= now)
+                .values(fanout_at=until)
+                .returning(events.c.tenant_id, events.c.id, events.c.type, events.c.payload)
+            )
+            found = [from_record(*row) for row in leased]
+            return sorted(found, key=lambda event: order[(event.tenant_id, event.id)])
+
+        return Pending(await self._write(work), until)
+
+    async def subscribed(self, tenant_id: str, types: Collection[str]) -> list[Webhook]:
+        """The tenant's enabled webhooks subscribed to any of ``types``, by id."""
+        async with self._reading() as conn:
+            return await conn.run_sync(lambda sync: _subscribed(sync, tenant_id, types))
+
+    async def expand(self, lease: datetime, expansions: list[Expansion]) -> int:
+        """Store what the events still leased with ``lease`` make, and mark them done, in
+        one transaction: an event is fanned out once, whatever crashes."""
+        if not expansions:
+            return 0
+
+        def work(conn: sa.Connection) -> int:
+            keys = [(item.event.tenant_id, item.event.id) for item in expansions]
+            done = set(
+                conn.execute(
+                    events.update()
+                    .where(_EVENT_KEY.in_(keys), events.c.fanout_at == lease)
+                    .values(fanout_at=None)
+                    .returning(events.c.tenant_id, events.c.id)
+                )
+            )
+            kept = [item for item in expansions if (item.event.tenant_id, item.event.id) in done]
+            made = [new for item in kept for new in item.deliveries]
+            self._insert_deliveries(conn, made)
+            self._mark_due(
+                conn, [(new.webhook_id, new.tenant_id, new.next_attempt_at) for new in made]
+            )
+            deleted = [
+                (item.event.tenant_id, item.deleted_owner) for item in kept if item.deleted_owner
+            ]
+            self._disable(conn, _owned(conn, deleted))
+            return len(made)
+
+        made = await self._write(work)
+        if made:
+            self._arrived(WORK)
+        return made
+
+    def _insert_deliveries(self, conn: sa.Connection, planned: Sequence[NewDelivery]) -> None:
+        rows = [
+            {
+                "id": new.id,
+                "tenant_id": new.tenant_id,
+                "webhook_id": new.webhook_id,
+                "event_id": new.event_id,
+                "event_type": new.event_type,
+                "cloud_events": new.cloud_events,
+                "triggered_at": new.triggered_at,
+                "status": "pending",
+                "status_message": "",
+                "attempt_count": 0,
+                "next_attempt_at": new.next_attempt_at,
+            }
+            for new in planned
+        ]
+        if rows:
+            conn.execute(deliveries.insert(), rows)
+
+    def _mark_due(
+        self, conn: sa.Connection, due: Iterable[tuple[str, str, datetime | None]]
+    ) -> None:
+        """Keep ``due_webhooks`` a lower bound: each webhook's entry no later than ``due``."""
+        earliest: dict[str, tuple[str, datetime]] = {}
+        for webhook_id, tenant_id, at in due:
+            if at is not None and (webhook_id not in earliest or at < earliest[webhook_id][1]):
+                earliest[webhook_id] = (tenant_id, at)
+        if not earliest:
+            return
+        insert = self._insert(due_webhooks)
+        upsert = insert.on_conflict_do_update(
+            index_elements=["webhook_id"],
+            set_={"due_at": self._earlier(due_webhooks.c.due_at, insert.excluded.due_at)},
+        )
+        conn.execute(
+            upsert,
+            [
+                {"webhook_id": webhook_id, "tenant_id": tenant_id, "due_at": at}
+                for webhook_id, (tenant_id, at) in sorted(earliest.items())
+            ],
+        )
+        self._announce(conn, WORK)
+
+    def _disable(self, conn: sa.Connection, disables: Iterable[Disable]) -> int:
         """Disable webhooks still enabled, each raising its ``hookline.webhook.disabled``
         event in the same transaction; return how many were disabled."""
         disabled = 0
@@ -114,111 +279,144 @@ class DeliveryQueue(SqlBase):
                 reason=disable.reason,
                 at=at,
             )
-            self._publish_in(conn, row.tenant_id, [event], plan)
+            self._insert_events(conn, row.tenant_id, [(event, to_record(event))])
         return disabled
 
-    # Workers ---------------------------------------------------------------------------
+    # Claims ----------------------------------------------------------------------------
 
     async def claim(
-        self, *, owner: str, limit: int, lease_seconds: float, exclude: Collection[str]
+        self, *, owner: str, limit: int, lease_seconds: float, room: Room
     ) -> list[Claimed]:
-        """Lease up to ``limit`` due deliveries, oldest due first, skipping the webhooks in
-        ``exclude`` and rows another worker holds."""
+        """Lease up to ``limit`` due deliveries within ``room``: from the webhooks due
+        longest, round-robin over tenants and then webhooks, oldest due first in each."""
         now = self._now()
-        lease = Lease(owner, now, now + timedelta(seconds=lease_seconds), limit, list(exclude))
+        until = now + timedelta(seconds=lease_seconds)
 
         def work(conn: sa.Connection) -> list[Claimed]:
-            leased = self._lease(conn, lease)
-            if not leased:
+            heads = self._heads(conn, now, limit, room)
+            shares = allocate(heads, limit, room.webhook_room, room.tenant_room)
+            if not shares:
                 return []
-            targets = {
-                row.id: row
-                for row in conn.execute(
-                    _CLAIMED_WEBHOOK.where(webhooks.c.id.in_({row.webhook_id for row in leased}))
-                )
-            }
-            return [_claimed(row, targets[row.webhook_id]) for row in leased]
+            leased = self._lease(conn, Lease(owner, now, until, shares))
+            self._refresh_heads(conn, list(shares))
+            return _claimed(conn, leased) if leased else []
 
         return await self._write(work)
 
-    def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
-        """Lease the due deliveries ``lease`` asks for, longest due first."""
+    def _heads(self, conn: sa.Connection, now: datetime, limit: int, room: Room) -> list[Head]:
+        """The webhooks with due deliveries (longest due first) that have room, locked on
+        PostgreSQL so that one claim at a time takes from each."""
         due = (
-            sa.select(deliveries.c.id, deliveries.c.next_attempt_at)
-            .where(deliveries.c.next_attempt_at <= lease.now)
-            .order_by(deliveries.c.next_attempt_at)
-            .limit(lease.limit)
+            sa.select(due_webhooks.c.webhook_id, due_webhooks.c.tenant_id)
+            .where(due_webhooks.c.due_at <= now)
+            .order_by(due_webhooks.c.due_at)
+            .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        if lease.exclude:
-            due = due.where(deliveries.c.webhook_id.not_in(lease.exclude))
-        due_at = dict(conn.execute(due).all())
+        if full := room.full_webhooks():
+            due = due.where(due_webhooks.c.webhook_id.not_in(full))
+        if full := room.full_tenants():
+            due = due.where(due_webhooks.c.tenant_id.not_in(full))
+        return [Head(*row) for row in conn.execute(due)]
+
+    def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
+        """Lease what ``lease.shares`` says of each webhook's due deliveries, oldest first."""
+        picks = [
+            sa.select(deliveries.c.id, deliveries.c.next_attempt_at)
+            .where(deliveries.c.webhook_id == webhook_id, deliveries.c.next_attempt_at <= lease.now)
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(count)
+            .subquery()
+            for webhook_id, count in lease.shares.items()
+        ]
+        due_at: dict[str, datetime] = dict(
+            conn.execute(sa.union_all(*(sa.select(pick) for pick in picks))).all()
+        )
         if not due_at:
             return []
         leased = conn.execute(
             deliveries.update()
-            .where(deliveries.c.id.in_(due_at))
+            .where(deliveries.c.id.in_(due_at), deliveries.c.next_attempt_at <= lease.now)
             .values(lease_until=lease.until, lease_owner=lease.owner, next_attempt_at=lease.until)
             .returning(*(deliveries.c[name] for name in Leased._fields))
         )
         return sorted((Leased(*row) for row in leased), key=lambda row: due_at[row.id])
 
-    async def record(self, results: list[Result], failures: FailurePolicy, plan: Planner) -> None:
+    def _refresh_heads(self, conn: sa.Connection, webhook_ids: list[str]) -> None:
+        """Move these webhooks' entries to their earliest due time (a lease's end counts:
+        a crashed worker's deliveries fall due by themselves), or drop them."""
+        queued = sa.and_(
+            deliveries.c.webhook_id == due_webhooks.c.webhook_id,
+            deliveries.c.next_attempt_at.is_not(None),
+        )
+        mine = due_webhooks.c.webhook_id.in_(webhook_ids)
+        conn.execute(due_webhooks.delete().where(mine, ~sa.exists().where(queued)))
+        earliest = sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(queued)
+        conn.execute(due_webhooks.update().where(mine).values(due_at=earliest.scalar_subquery()))
+
+    async def release(self, delivery_ids: list[str], owner: str) -> None:
+        """Make deliveries leased to ``owner`` but never attempted due at once (a process
+        stopping, a resend that found no free slot)."""
+        if not delivery_ids:
+            return
+        at = self._now()
+
+        def work(conn: sa.Connection) -> None:
+            released = conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(delivery_ids), deliveries.c.lease_owner == owner)
+                .values(next_attempt_at=at, lease_until=None, lease_owner=None)
+                .returning(deliveries.c.webhook_id, deliveries.c.tenant_id)
+            )
+            self._mark_due(conn, [(webhook, tenant, at) for webhook, tenant in released])
+
+        await self._write(work)
+        self._arrived(WORK)
+
+    # Outcomes --------------------------------------------------------------------------
+
+    async def record(self, results: list[Result], failures: FailurePolicy) -> None:
         """Record attempt outcomes in one transaction; a delivery deleted meanwhile (its
         webhook was deleted) is skipped. Webhooks are disabled as the results say, or when
         their deliveries keep failing."""
         if not results:
             return
 
-        def work(conn: sa.Connection) -> int:
-            live = set(
-                conn.execute(
-                    # Locked, so a webhook deleted meanwhile cannot take them away before
-                    # the attempts are written.
-                    sa.select(deliveries.c.id)
-                    .where(deliveries.c.id.in_([result.delivery_id for result in results]))
-                    .with_for_update()
-                ).scalars()
-            )
+        def work(conn: sa.Connection) -> None:
+            live = self._write_outcomes(conn, results, self._now())
             kept = [result for result in results if result.delivery_id in live]
-            if not kept:
-                return 0
-            self._write_outcomes(conn, kept, self._now())
+            self._mark_due(
+                conn,
+                [(result.webhook_id, result.tenant_id, result.next_attempt_at) for result in kept],
+            )
             gone = [result.disable for result in kept if result.disable is not None]
             failing = {result.webhook_id for result in kept if result.final_failure}
-            gone += self._keep_failing(conn, failing, failures)
-            return self._disable(conn, gone, plan)
+            if failing:
+                gone += self._keep_failing(conn, failing, failures)
+            if gone:
+                self._disable(conn, gone)
 
-        if await self._write(work):
-            self._work_arrived()
+        await self._write(work)
 
-    def _write_outcomes(self, conn: sa.Connection, results: list[Result], at: datetime) -> None:
-        """Update the deliveries and add their attempts (the deliveries exist)."""
-        conn.execute(_RECORD_OUTCOME, [_outcome_row(result, at) for result in results])
-        conn.execute(
-            self._insert(delivery_attempts).on_conflict_do_nothing(),
-            [_attempt_row(result) for result in results],
+    def _write_outcomes(self, conn: sa.Connection, results: list[Result], at: datetime) -> set[str]:
+        """Update the deliveries that still exist and add their attempts; return their ids."""
+        live = set(
+            conn.execute(
+                # Locked, so a webhook deleted meanwhile cannot take them away before the
+                # attempts are written.
+                sa.select(deliveries.c.id)
+                .where(deliveries.c.id.in_([result.delivery_id for result in results]))
+                .with_for_update()
+            ).scalars()
         )
-
-    def _insert_deliveries(self, conn: sa.Connection, planned: Sequence[NewDelivery]) -> None:
-        rows = [
-            {
-                "id": new.id,
-                "tenant_id": new.tenant_id,
-                "webhook_id": new.webhook_id,
-                "event_id": new.event_id,
-                "event_type": new.event_type,
-                "triggered_at": new.triggered_at,
-                "status": "pending",
-                "status_message": "",
-                "body": new.body,
-                "attempt_count": 0,
-                "next_attempt_at": new.next_attempt_at,
-            }
-            for new in planned
-        ]
-        if rows:
-            conn.execute(deliveries.insert(), rows)
+        kept = [result for result in results if result.delivery_id in live]
+        if kept:
+            conn.execute(_RECORD_OUTCOME, [_outcome_row(result, at) for result in kept])
+            conn.execute(
+                self._insert(delivery_attempts).on_conflict_do_nothing(),
+                [_attempt_row(result) for result in kept],
+            )
+        return live
 
     def _keep_failing(
         self, conn: sa.Connection, webhook_ids: Iterable[str], policy: FailurePolicy
@@ -244,26 +442,33 @@ class DeliveryQueue(SqlBase):
     async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> None:
         """Store a delivery already leased to ``owner``, who sends it now (a resend)."""
         until = self._now() + timedelta(seconds=lease_seconds)
+        leased = dataclasses.replace(new, next_attempt_at=until)
         lease = (
             deliveries.update()
             .where(deliveries.c.id == new.id)
-            .values(lease_owner=owner, lease_until=until, next_attempt_at=until)
+            .values(lease_owner=owner, lease_until=until)
         )
 
         def work(conn: sa.Connection) -> None:
-            self._insert_deliveries(conn, [new])
+            self._insert_deliveries(conn, [leased])
             conn.execute(lease)
+            self._mark_due(conn, [(new.webhook_id, new.tenant_id, until)])
+            # The event lives as long as its newest delivery's history.
+            conn.execute(
+                events.update()
+                .where(events.c.tenant_id == new.tenant_id, events.c.id == new.event_id)
+                .values(received_at=new.triggered_at)
+            )
 
         await self._write(work)
 
     async def queue_stats(self) -> QueueStats:
         due = deliveries.c.next_attempt_at
         async with self._reading() as conn:
-            pending, oldest = (
-                await conn.execute(
-                    sa.select(sa.func.count(), sa.func.min(due)).where(due.is_not(None))
-                )
-            ).one()
+            pending = (
+                await conn.execute(sa.select(sa.func.count()).where(due.is_not(None)))
+            ).scalar_one()
+            oldest = (await conn.execute(sa.select(sa.func.min(due_webhooks.c.due_at)))).scalar()
             disabled = (
                 await conn.execute(
                     sa.select(sa.func.count())
@@ -271,14 +476,19 @@ class DeliveryQueue(SqlBase):
                     .where(webhooks.c.enabled.is_(False))
                 )
             ).scalar_one()
-        return QueueStats(int(pending), _aware(oldest), int(disabled))
+            fanout = (
+                await conn.execute(
+                    sa.select(sa.func.count()).where(events.c.fanout_at.is_not(None))
+                )
+            ).scalar_one()
+        return QueueStats(int(pending), _aware(oldest), int(disabled), int(fanout))
 
     # History ---------------------------------------------------------------------------
 
     async def get_delivery(
         self, tenant_id: str, webhook_id: str, delivery_id: str
     ) -> Delivery | None:
-        query = sa.select(deliveries).where(
+        query = _WITH_PAYLOAD.where(
             deliveries.c.tenant_id == tenant_id,
             deliveries.c.webhook_id == webhook_id,
             deliveries.c.id == delivery_id,
@@ -289,7 +499,7 @@ class DeliveryQueue(SqlBase):
 
     async def list_deliveries(self, query: DeliveryQuery) -> Page[Delivery]:
         sort_value = _DELIVERY_SORT_COLUMNS[query.sort.key]
-        statement = sa.select(deliveries, sort_value.label("sort_value")).where(
+        statement = _WITH_PAYLOAD.add_columns(sort_value.label("sort_value")).where(
             deliveries.c.tenant_id == query.tenant_id,
             deliveries.c.webhook_id == query.webhook_id,
         )
@@ -312,7 +522,8 @@ class DeliveryQueue(SqlBase):
 
     async def purge(self, before: datetime, batch: int) -> Purged:
         """Delete up to ``batch`` deliveries triggered before ``before``, and up to ``batch``
-        events received before it (which ends their de-duplication)."""
+        events fanned out and received ``EVENT_MARGIN`` before it (which ends their
+        de-duplication)."""
 
         def work(conn: sa.Connection) -> Purged:
             old = sa.select(deliveries.c.id).where(deliveries.c.triggered_at < before).limit(batch)
@@ -323,13 +534,9 @@ class DeliveryQueue(SqlBase):
                 )
                 conn.execute(deliveries.delete().where(deliveries.c.id.in_(ids)))
             old_events = sa.select(events.c.tenant_id, events.c.id).where(
-                events.c.received_at < before
+                events.c.received_at < before - EVENT_MARGIN, events.c.fanout_at.is_(None)
             )
-            gone = conn.execute(
-                events.delete().where(
-                    sa.tuple_(events.c.tenant_id, events.c.id).in_(old_events.limit(batch))
-                )
-            )
+            gone = conn.execute(events.delete().where(_EVENT_KEY.in_(old_events.limit(batch))))
             return Purged(deliveries=len(ids), events=gone.rowcount)
 
         return await self._write(work)
@@ -339,8 +546,7 @@ class Lease(NamedTuple):
     owner: str
     now: datetime
     until: datetime
-    limit: int
-    exclude: list[str]
+    shares: dict[str, int]
 
 
 class Leased(NamedTuple):
@@ -350,8 +556,9 @@ class Leased(NamedTuple):
     tenant_id: str
     webhook_id: str
     event_id: str
+    event_type: str
+    cloud_events: bool
     triggered_at: datetime
-    body: str
     attempt_count: int
 
 
@@ -366,22 +573,60 @@ _CLAIMED_WEBHOOK = sa.select(
 )
 
 
-def _claimed(delivery: Leased, webhook: Any) -> Claimed:
-    return Claimed(
-        delivery_id=delivery.id,
-        tenant_id=delivery.tenant_id,
-        webhook_id=delivery.webhook_id,
-        event_id=delivery.event_id,
-        triggered_at=delivery.triggered_at,
-        body=delivery.body,
-        attempt_count=delivery.attempt_count,
-        webhook_enabled=webhook.enabled,
-        url=webhook.url,
-        headers=dict(webhook.headers),
-        sealed_secret=webhook.sealed_secret,
-        sealed_encrypted_headers=webhook.sealed_encrypted_headers,
-        encrypted_header_names=tuple(webhook.encrypted_header_names),
-    )
+def _claimed(conn: sa.Connection, leased: list[Leased]) -> list[Claimed]:
+    """What a worker needs to send the leased deliveries: the webhooks' current settings,
+    and each body, rendered once per event and envelope."""
+    targets = {
+        row.id: row
+        for row in conn.execute(
+            _CLAIMED_WEBHOOK.where(webhooks.c.id.in_({row.webhook_id for row in leased}))
+        )
+    }
+    keys = list({(row.tenant_id, row.event_id) for row in leased})
+    payloads = {
+        (row.tenant_id, row.id): row.payload
+        for row in conn.execute(
+            sa.select(events.c.tenant_id, events.c.id, events.c.payload).where(_EVENT_KEY.in_(keys))
+        )
+    }
+    bodies: dict[tuple[str, str, bool], bytes] = {}
+    claimed = []
+    for row in leased:
+        key = (row.tenant_id, row.event_id, row.cloud_events)
+        if key not in bodies:
+            payload = payloads.get((row.tenant_id, row.event_id))
+            bodies[key] = _body(
+                row.tenant_id, row.event_id, row.event_type, payload, row.cloud_events
+            )
+        webhook = targets[row.webhook_id]
+        claimed.append(
+            Claimed(
+                delivery_id=row.id,
+                tenant_id=row.tenant_id,
+                webhook_id=row.webhook_id,
+                event_id=row.event_id,
+                triggered_at=row.triggered_at,
+                body=bodies[key],
+                attempt_count=row.attempt_count,
+                webhook_enabled=webhook.enabled,
+                url=webhook.url,
+                headers=dict(webhook.headers),
+                sealed_secret=webhook.sealed_secret,
+                sealed_encrypted_headers=webhook.sealed_encrypted_headers,
+                encrypted_header_names=tuple(webhook.encrypted_header_names),
+            )
+        )
+    return claimed
+
+
+def _body(
+    tenant_id: str, event_id: str, event_type: str, payload: str | None, cloud_events: bool
+) -> bytes:
+    """A delivery's body: its event, in its envelope (``{}`` if the event is gone)."""
+    if payload is None:
+        return b"{}"
+    event = from_record(tenant_id, event_id, event_type, payload)
+    return envelopes.render(event, cloud_events=cloud_events)
 
 
 _RECORD_OUTCOME = (
@@ -432,6 +677,13 @@ def _attempt_row(result: Result) -> dict[str, Any]:
     }
 
 
+_WITH_PAYLOAD = sa.select(deliveries, events.c.payload).join(
+    events,
+    sa.and_(events.c.tenant_id == deliveries.c.tenant_id, events.c.id == deliveries.c.event_id),
+    isouter=True,
+)
+
+
 async def _with_attempts(conn: AsyncConnection, rows: Iterable[Any]) -> list[Delivery]:
     rows = list(rows)
     attempts: dict[str, list[Attempt]] = {row.id: [] for row in rows}
@@ -449,13 +701,16 @@ async def _with_attempts(conn: AsyncConnection, rows: Iterable[Any]) -> list[Del
 
 
 _DELIVERY_COLUMNS = [
-    field.name for field in dataclasses.fields(Delivery) if field.name != "attempts"
+    field.name for field in dataclasses.fields(Delivery) if field.name not in ("attempts", "body")
 ]
 
 
 def _delivery(row: Any, attempts: list[Attempt]) -> Delivery:
+    body = _body(row.tenant_id, row.event_id, row.event_type, row.payload, row.cloud_events)
     return Delivery(
-        **{name: row._mapping[name] for name in _DELIVERY_COLUMNS}, attempts=tuple(attempts)
+        **{name: row._mapping[name] for name in _DELIVERY_COLUMNS},
+        body=body.decode(),
+        attempts=tuple(attempts),
     )
 
 
@@ -485,15 +740,17 @@ def _subscribed(conn: sa.Connection, tenant_id: str, types: Collection[str]) -> 
     return with_event_types(conn, conn.execute(subscribed).all())
 
 
-def _owned(conn: sa.Connection, tenant_id: str, owners: Collection[str]) -> list[Disable]:
-    if not owners:
-        return []
-    owned = sa.select(webhooks.c.id, webhooks.c.owner_id).where(
-        webhooks.c.tenant_id == tenant_id,
-        webhooks.c.level == "user",
-        webhooks.c.owner_id.in_(owners),
-    )
-    return [
-        Disable(row.id, "owner-deleted", f"its owner {row.owner_id} was deleted")
-        for row in conn.execute(owned)
-    ]
+def _owned(conn: sa.Connection, owners: list[tuple[str, str]]) -> list[Disable]:
+    """The user-level webhooks of these (tenant, user) pairs, to disable."""
+    found: list[Disable] = []
+    for tenant_id, owner_id in owners:
+        owned = sa.select(webhooks.c.id).where(
+            webhooks.c.tenant_id == tenant_id,
+            webhooks.c.level == "user",
+            webhooks.c.owner_id == owner_id,
+        )
+        found += [
+            Disable(webhook_id, "owner-deleted", f"its owner {owner_id} was deleted")
+            for webhook_id in conn.execute(owned).scalars()
+        ]
+    return found

@@ -110,7 +110,18 @@ events = sa.Table(
     sa.Column("id", sa.String(200), primary_key=True),
     sa.Column("type", sa.String(255), nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
+    # The event itself (events.to_record), stored once however many webhooks it reaches.
+    sa.Column("payload", sa.Text, nullable=False),
+    # Due for fan-out while set and past; NULL once its deliveries are made. A fan-out
+    # moves it to the end of its lease, as a claim does with a delivery's due time.
+    sa.Column("fanout_at", UTCDateTime, nullable=True),
     sa.Index(None, "received_at"),
+    sa.Index(
+        "ix_events_fanout",
+        "fanout_at",
+        postgresql_where=sa.text("fanout_at IS NOT NULL"),
+        sqlite_where=sa.text("fanout_at IS NOT NULL"),
+    ),
 )
 
 deliveries = sa.Table(
@@ -124,7 +135,8 @@ deliveries = sa.Table(
     sa.Column("triggered_at", UTCDateTime, nullable=False),
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("status_message", sa.Text, nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
+    # The body is the event's, rendered in this envelope (the payload lives in events).
+    sa.Column("cloud_events", sa.Boolean, nullable=False),
     sa.Column("attempt_count", sa.Integer, nullable=False),
     # Due while set and past. A claim moves it to the end of the lease (lease_until), so a
     # leased row leaves the due range and a crashed worker's delivery falls due by itself.
@@ -140,14 +152,36 @@ deliveries = sa.Table(
     sa.Column("response_body", sa.Text, nullable=True),
     sa.Index(
         "ix_deliveries_due",
-        "next_attempt_at",
         "webhook_id",
+        "next_attempt_at",
         postgresql_where=sa.text("next_attempt_at IS NOT NULL"),
         sqlite_where=sa.text("next_attempt_at IS NOT NULL"),
     ),
     sa.Index(None, "webhook_id", "triggered_at"),
     sa.Index(None, "webhook_id", "ended_at"),
     sa.Index(None, "triggered_at"),
+)
+
+# The webhooks that have deliveries with a due time, and a lower bound of the earliest:
+# claims walk this small table (oldest first, fairly between tenants) instead of the queue.
+due_webhooks = sa.Table(
+    "due_webhooks",
+    metadata,
+    sa.Column("webhook_id", sa.ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Index(None, "due_at"),
+)
+
+# Each tenant's publishing allowance (token buckets, refilled by elapsed time): in the
+# database, so the quota holds across every process publishing for the tenant.
+publish_quotas = sa.Table(
+    "publish_quotas",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("events", sa.Float, nullable=False),
+    sa.Column("bytes", sa.Float, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 delivery_attempts = sa.Table(

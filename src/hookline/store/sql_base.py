@@ -33,13 +33,17 @@ _UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSEr
 # intervention (terminated by an administrator, the server shutting down or starting up).
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57")
 T = TypeVar("T")
+# Wake-up channels: deliveries due to claim, events due to fan out.
+WORK = "hookline_work"
+EVENTS = "hookline_events"
+CHANNELS = (WORK, EVENTS)
 Work = Callable[[sa.Connection], T]
 
 
 class SqlBase:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._work = asyncio.Event()
+        self._arrivals = {channel: asyncio.Event() for channel in CHANNELS}
 
     # Connections ---------------------------------------------------------------------
 
@@ -61,18 +65,31 @@ class SqlBase:
     def _now(self) -> datetime:
         return now()
 
-    def _announce_work(self, conn: sa.Connection) -> None:
-        """Tell other processes that work is due, when the transaction commits."""
+    def _earlier(self, a: sa.ColumnElement[Any], b: sa.ColumnElement[Any]) -> Any:
+        """The earlier of two times, in SQL."""
+        return sa.func.min(a, b)
 
-    def _work_arrived(self) -> None:
-        self._work.set()
+    def _announce(self, conn: sa.Connection, channel: str) -> None:
+        """Tell other processes that work arrived on ``channel``, when the transaction
+        commits."""
+
+    def _arrived(self, channel: str) -> None:
+        self._arrivals[channel].set()
+
+    async def _wait_for(self, channel: str, at_most: float) -> None:
+        arrival = self._arrivals[channel]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(arrival.wait(), at_most)
+        arrival.clear()
 
     async def wait_for_work(self, at_most: float) -> None:
-        """Return when new work may be due (published here or, on PostgreSQL, anywhere),
-        or after ``at_most`` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._work.wait(), at_most)
-        self._work.clear()
+        """Return when deliveries may be due (made here or, on PostgreSQL, anywhere), or
+        after ``at_most`` seconds."""
+        await self._wait_for(WORK, at_most)
+
+    async def wait_for_events(self, at_most: float) -> None:
+        """Return when events may be waiting for fan-out, or after ``at_most`` seconds."""
+        await self._wait_for(EVENTS, at_most)
 
     def _text_sort_key(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return sa.func.lower(column)

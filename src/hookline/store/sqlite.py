@@ -39,6 +39,7 @@ from hookline.store.sql_base import T, Work, is_unavailable, unavailable
 BUSY_TIMEOUT_MS = 5000
 CHECKPOINT_EVERY = 50  # write transactions
 WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file is cut back to once checkpointed
+OUTCOMES_PER_STATEMENT = 500  # 11 values each: well inside SQLite's 32,766 variables
 
 
 class SqliteStore(SqlStore):
@@ -87,8 +88,8 @@ class SqliteStore(SqlStore):
     def _insert_deliveries(self, conn: sa.Connection, planned: Sequence[NewDelivery]) -> None:
         _driver(conn).executemany(
             "INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type,"
-            " triggered_at, status, status_message, body, attempt_count, next_attempt_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'pending', '', ?, 0, ?)",
+            " cloud_events, triggered_at, status, status_message, attempt_count,"
+            " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?)",
             [
                 (
                     new.id,
@@ -96,8 +97,8 @@ class SqliteStore(SqlStore):
                     new.webhook_id,
                     new.event_id,
                     new.event_type,
+                    new.cloud_events,
                     _time(new.triggered_at),
-                    new.body,
                     _time(new.next_attempt_at),
                 )
                 for new in planned
@@ -106,13 +107,19 @@ class SqliteStore(SqlStore):
 
     def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
         driver = _driver(conn)
-        skipped = ", ".join("?" * len(lease.exclude))
+        now = _time(lease.now)
+        pick = (
+            "SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM deliveries"
+            " WHERE webhook_id = ? AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)"
+        )
         due_at = dict(
             driver.execute(
-                "SELECT id, next_attempt_at FROM deliveries WHERE next_attempt_at <= ?"  # noqa: S608 (only placeholders are formatted in)
-                f"{f' AND webhook_id NOT IN ({skipped})' if skipped else ''}"
-                " ORDER BY next_attempt_at LIMIT ?",
-                (_time(lease.now), *lease.exclude, lease.limit),
+                " UNION ALL ".join([pick] * len(lease.shares)),
+                [
+                    value
+                    for webhook, count in lease.shares.items()
+                    for value in (webhook, now, count)
+                ],
             )
         )
         if not due_at:
@@ -126,37 +133,49 @@ class SqliteStore(SqlStore):
         )
         return sorted(
             (
-                Leased(id, tenant, webhook, event, _parse_time(at), body, count)
-                for id, tenant, webhook, event, at, body, count in leased
+                Leased(id, tenant, webhook, event, type_, bool(cloud), _parse_time(at), count)
+                for id, tenant, webhook, event, type_, cloud, at, count in leased
             ),
             key=lambda row: due_at[row.id],
         )
 
-    def _write_outcomes(self, conn: sa.Connection, results: list[Result], at: datetime) -> None:
+    def _write_outcomes(self, conn: sa.Connection, results: list[Result], at: datetime) -> set[str]:
+        """One statement updates every delivery that still exists (a webhook deleted
+        meanwhile took its deliveries), then their attempts are added."""
         driver = _driver(conn)
         ended = _time(at)
-        driver.executemany(
-            "UPDATE deliveries SET status = ?, status_message = ?, attempt_count = ?,"
-            " next_attempt_at = ?, ended_at = ?, lease_until = NULL, lease_owner = NULL,"
-            " request_url = ?, request_headers = ?, response_status = ?,"
-            " response_headers = ?, response_body = ? WHERE id = ?",
-            [
-                (
-                    result.status,
-                    result.status_message,
-                    result.attempt.number,
-                    _time(result.next_attempt_at),
-                    ended if result.next_attempt_at is None else None,
-                    result.request_url,
-                    _json(result.request_headers),
-                    result.response_status,
-                    _json(result.response_headers),
-                    result.response_body,
-                    result.delivery_id,
+        rows = [
+            (
+                result.delivery_id,
+                result.status,
+                result.status_message,
+                result.attempt.number,
+                _time(result.next_attempt_at),
+                ended if result.next_attempt_at is None else None,
+                result.request_url,
+                _json(result.request_headers),
+                result.response_status,
+                _json(result.response_headers),
+                result.response_body,
+            )
+            for result in results
+        ]
+        live = set()
+        for chunk in _chunks(rows, OUTCOMES_PER_STATEMENT):
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            live |= {
+                row[0]
+                for row in driver.execute(
+                    "UPDATE deliveries SET status = v.column2, status_message = v.column3,"  # noqa: S608 (only placeholders are formatted in)
+                    " attempt_count = v.column4, next_attempt_at = v.column5,"
+                    " ended_at = v.column6, lease_until = NULL, lease_owner = NULL,"
+                    " request_url = v.column7, request_headers = v.column8,"
+                    " response_status = v.column9, response_headers = v.column10,"
+                    f" response_body = v.column11 FROM (VALUES {values}) AS v"
+                    " WHERE deliveries.id = v.column1 RETURNING deliveries.id",
+                    [value for row in chunk for value in row],
                 )
-                for result in results
-            ],
-        )
+            }
         driver.executemany(
             "INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms,"
             " status_code, error) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -170,8 +189,10 @@ class SqliteStore(SqlStore):
                     result.attempt.error,
                 )
                 for result in results
+                if result.delivery_id in live
             ],
         )
+        return live
 
     async def close(self) -> None:
         await super().close()
@@ -211,6 +232,10 @@ class Checkpointer:
         self._thread.shutdown()
         if self._connection is not None:
             self._connection.close()
+
+
+def _chunks(rows: list[T], size: int) -> list[list[T]]:
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
 
 
 def _driver(conn: sa.Connection) -> sqlite3.Connection:
