@@ -193,14 +193,18 @@ def _noisy_targets(results: dict[str, Any]) -> list[Target]:
         name = BACKEND_NAMES[backend]
         full = not results["quick"] and noisy["seconds"] >= 60
         size = f"T = {noisy['seconds']:g} s" + ("" if full else ", scaled down")
-        for label, path, limit in (
-            ("victim publish p99", ("publish", "p99_ms"), 1000),
-            ("victim API (list) p99", ("list", "p99_ms"), 1000),
-            ("victim delivery lag p99", ("lag", "p99_ms"), 3000),
+        for label, path, limit, missing in (
+            ("victim publish p99", ("publish", "p99_ms"), 1000, "no request made"),
+            ("victim API (list) p99", ("list", "p99_ms"), 1000, "no request made"),
+            ("victim delivery lag p99", ("lag", "p99_ms"), 3000, "no event received"),
         ):
             alone, attacked = (_get(noisy, phase, *path) for phase in NOISY_PHASES)
-            # Unknown if a phase has no figure (no request answered, no event received).
+            # Unknown if a phase has no figure (no event received: none was accepted).
             worst = None if alone is None or attacked is None else max(alone, attacked)
+            each = " / ".join(
+                f"{phase} {_fmt(value, 'ms')}" if value is not None else f"{phase}: {missing}"
+                for phase, value in zip(NOISY_PHASES, (alone, attacked), strict=True)
+            )
             found.append(
                 Target(
                     f"noisy neighbour, {name}: {label}",
@@ -208,7 +212,7 @@ def _noisy_targets(results: dict[str, Any]) -> list[Target]:
                     f"≤ {limit:,} ms",
                     _check(worst, limit, False),
                     "ms",
-                    f"alone {_fmt(alone)} / attacked {_fmt(attacked)} ms; {size}",
+                    f"{each}; {size}",
                 )
             )
         for label, key in (("victim errors", "errors"), ("victim events lost", "lost")):
