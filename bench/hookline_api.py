@@ -32,8 +32,12 @@ class Api:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
 
-    async def create_webhook(self, name: str, url: str) -> str:
-        body = {"name": name, "url": url, "eventTypes": [EVENT_TYPE], "secret": SECRET}
+    async def create_webhook(
+        self, name: str, url: str, event_types: tuple[str, ...] = (EVENT_TYPE,), filter: str = ""
+    ) -> str:
+        body = {"name": name, "url": url, "eventTypes": list(event_types), "secret": SECRET}
+        if filter:
+            body["filter"] = filter
         async with self.session.post(
             f"{self.url}/api/v1/webhooks", data=orjson.dumps(body), headers=self.headers
         ) as response:

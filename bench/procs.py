@@ -114,13 +114,14 @@ class Receivers:
             per_worker.append(sum(c["count"] for c in got["classes"].values()))
             for kind, tally in got["classes"].items():
                 into = merged.setdefault(
-                    kind, {"count": 0, "first": 0.0, "last": 0.0, "lags_ms": []}
+                    kind, {"count": 0, "first": 0.0, "last": 0.0, "lags_ms": [], "seqs": []}
                 )
                 into["count"] += tally["count"]
                 if tally["first"] and (not into["first"] or tally["first"] < into["first"]):
                     into["first"] = tally["first"]
                 into["last"] = max(into["last"], tally["last"])
                 into["lags_ms"].extend(tally.get("lags_ms", ()))
+                into["seqs"].extend(tally.get("seqs", ()))
         return {
             "classes": merged,
             "checked": checked,
@@ -287,6 +288,19 @@ class Database:
         if self.backend == "postgres":
             await _admin(f'CREATE DATABASE "{self.name}"')
 
+    async def size(self) -> int:
+        """Bytes on disk: the SQLite file and its WAL, or ``pg_database_size`` (PostgreSQL's
+        WAL belongs to the whole server and is not counted)."""
+        if self.backend == "postgres":
+            import asyncpg
+
+            conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+            try:
+                return int(await conn.fetchval("SELECT pg_database_size($1)", self.name))
+            finally:
+                await conn.close()
+        return sum(_file_size(f"{self.path}{suffix}") for suffix in ("", "-wal"))
+
     async def drop(self) -> None:
         if self.backend == "postgres":
             with contextlib.suppress(Exception):
@@ -295,6 +309,13 @@ class Database:
             for suffix in ("", "-wal", "-shm", ".key"):
                 with contextlib.suppress(FileNotFoundError):
                     Path(f"{self.path}{suffix}").unlink()
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
 
 
 async def _admin(statement: str) -> None:

@@ -2,8 +2,9 @@
 sharing one port (SO_REUSEPORT), each with a plain-HTTP control port of its own.
 
 Every POST is answered ``200 ok`` at once and recorded by the first segment of its path
-(its "class": ``ok``, ``spare``, ``hang``…): a count, the first and last receipt times, and
-the lag (receipt time minus the ``sentAt`` number in the body's ``data``). Paths under
+(its "class": ``ok``, ``spare``, ``hang``…): a count, the first and last receipt times,
+the lag (receipt time minus the ``sentAt`` number in the body's ``data``) and, when the
+``data`` has one, its ``seq`` number (to tell which events arrived). Paths under
 ``/hang/`` sleep ``--hang`` seconds before answering (longer than hookline's request
 timeout, so the attempt times out). One request in 100 has its ``Qlik-Signature`` checked.
 
@@ -37,11 +38,13 @@ class Tally:
     first: float = 0.0
     last: float = 0.0
     lags: array = field(default_factory=lambda: array("d"))
+    seqs: array = field(default_factory=lambda: array("q"))
 
     def as_json(self, lags: bool) -> dict[str, object]:
         out: dict[str, object] = {"count": self.count, "first": self.first, "last": self.last}
         if lags:
             out["lags_ms"] = [round(x, 3) for x in self.lags]
+            out["seqs"] = list(self.seqs)
         return out
 
 
@@ -76,8 +79,10 @@ def make_app(state: State) -> web.Application:
         tally.last = received
         state.requests += 1
         try:
-            sent_at = orjson.loads(body)["data"]["sentAt"]
-            tally.lags.append((received - float(sent_at)) * 1000.0)
+            data = orjson.loads(body)["data"]
+            tally.lags.append((received - float(data["sentAt"])) * 1000.0)
+            if "seq" in data:
+                tally.seqs.append(int(data["seq"]))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             pass
         if state.requests % 100 == 1:

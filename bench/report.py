@@ -166,16 +166,184 @@ def targets(results: dict[str, Any]) -> list[Target]:
                     "×",
                 )
             )
-    if not full:  # the backlog and history targets say their own size
+    found += _noisy_targets(results)
+    if not full:  # the backlog, history and noisy-neighbour targets say their own size
         found = [
             t
-            if t.figure.startswith(("peak RSS", "throughput with"))
+            if t.figure.startswith(("peak RSS", "throughput with", "noisy neighbour"))
             else Target(
                 t.figure, t.value, t.target, t.met, t.unit, f"{t.note}; scaled down".lstrip("; ")
             )
             for t in found
         ]
     return found
+
+
+NOISY_PHASES = ("alone", "attacked")
+
+
+def _noisy_targets(results: dict[str, Any]) -> list[Target]:
+    """Scenario 9: the victim's figures in both phases (the worse one judged), the
+    database's peak size and the 5xx answers anyone got."""
+    found: list[Target] = []
+    for backend in ("sqlite", "postgres"):
+        noisy = _get(results["scenarios"], "noisy", backend)
+        if not noisy or not all(phase in noisy for phase in NOISY_PHASES):
+            continue
+        name = BACKEND_NAMES[backend]
+        full = not results["quick"] and noisy["seconds"] >= 60
+        size = f"T = {noisy['seconds']:g} s" + ("" if full else ", scaled down")
+        for label, path, limit, missing in (
+            ("victim publish p99", ("publish", "p99_ms"), 1000, "no request made"),
+            ("victim API (list) p99", ("list", "p99_ms"), 1000, "no request made"),
+            ("victim delivery lag p99", ("lag", "p99_ms"), 3000, "no event received"),
+        ):
+            alone, attacked = (_get(noisy, phase, *path) for phase in NOISY_PHASES)
+            # Unknown if a phase has no figure (no event received: none was accepted).
+            worst = None if alone is None or attacked is None else max(alone, attacked)
+            each = " / ".join(
+                f"{phase} {_fmt(value, 'ms')}" if value is not None else f"{phase}: {missing}"
+                for phase, value in zip(NOISY_PHASES, (alone, attacked), strict=True)
+            )
+            found.append(
+                Target(
+                    f"noisy neighbour, {name}: {label}",
+                    worst,
+                    f"≤ {limit:,} ms",
+                    _check(worst, limit, False),
+                    "ms",
+                    f"{each}; {size}",
+                )
+            )
+        for label, key in (("victim errors", "errors"), ("victim events lost", "lost")):
+            alone, attacked = (noisy[phase][key] for phase in NOISY_PHASES)
+            accepted = " / ".join(f"{noisy[phase]['accepted']:,}" for phase in NOISY_PHASES)
+            found.append(
+                Target(
+                    f"noisy neighbour, {name}: {label}",
+                    alone + attacked,
+                    "0",
+                    alone + attacked == 0,
+                    "",
+                    f"alone {alone} / attacked {attacked}"
+                    + (f", of {accepted} accepted" if key == "lost" else "")
+                    + f"; {size}",
+                )
+            )
+        peak = noisy.get("database_peak_mb")
+        found.append(
+            Target(
+                f"noisy neighbour, {name}: database"
+                + (" + WAL" if backend == "sqlite" else " (pg_database_size)")
+                + ", peak",
+                peak,
+                "≤ 1 GB",
+                _check(peak, 1024, False),
+                "MB",
+                f"{noisy['database_mb']:,.0f} MB after; {size}",
+            )
+        )
+        found.append(
+            Target(
+                f"noisy neighbour, {name}: 5xx answers, anyone",
+                noisy["five_xx_anyone"],
+                "0",
+                noisy["five_xx_anyone"] == 0,
+                "",
+                f"attacker {noisy['five_xx_attacker']}; {size}",
+            )
+        )
+    return found
+
+
+def _noisy_figures(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    label = "9 noisy neighbour"
+    for backend in ("sqlite", "postgres"):
+        noisy = _get(results["scenarios"], "noisy", backend)
+        if not noisy or not all(phase in noisy for phase in NOISY_PHASES):
+            continue
+        name = BACKEND_NAMES[backend]
+        attack = noisy["attack"]
+        rows.append(
+            (
+                label,
+                f"{name}: each phase / drain; the attack",
+                f"{noisy['seconds']:g} s / {noisy['drain_seconds']:g} s; filter of "
+                f"{attack['filter_clauses']} clauses over {attack['bomb_numbers']:,} numbers; "
+                f"{attack['flood_webhooks']} webhooks × {attack['flood_events']:,} events of "
+                f"{attack['flood_event_bytes'] / 1000:g} KB a publish; lists with "
+                f"{attack['list_event_types']} types × {attack['list_parallel']}; "
+                f"{attack['resends']} resends a round",
+            )
+        )
+        for phase in NOISY_PHASES:
+            got = noisy[phase]
+            head = f"{name}, {phase}: victim"
+            for what, key in (("publish", "publish"), ("list", "list"), ("delivery lag", "lag")):
+                figure = got[key]
+                rows.append(
+                    (
+                        label,
+                        f"{head} {what} p50 / p99 / max",
+                        " / ".join(_fmt(figure[p]) for p in ("p50_ms", "p99_ms", "max_ms")) + " ms",
+                    )
+                )
+            kinds = ", ".join(f"{k} ×{v}" for k, v in got["error_kinds"].items())
+            rows.append(
+                (
+                    label,
+                    f"{head} errors; events lost",
+                    f"{got['errors']}" + (f" ({kinds})" if kinds else "") + f"; {got['lost']} of "
+                    f"{got['accepted']:,} accepted (drain waited {got['drain_waited_seconds']} s)",
+                )
+            )
+            rows.append(
+                (
+                    label,
+                    f"{name}, {phase}: hookline peak RSS; database after",
+                    f"{got['usage'].get('hookline_peak_rss_mb')} MB; {got['database_mb']:,.0f} MB",
+                )
+            )
+        attacker = noisy["attacked"]["attacker"]
+        for abuse, tally in attacker["abuses"].items():
+            answers = ", ".join(f"{k} ×{v}" for k, v in tally["statuses"].items()) or "none"
+            failed = ", ".join(f"{k} ×{v}" for k, v in tally["failures"].items())
+            rows.append(
+                (
+                    label,
+                    f"{name}, attacker's {abuse.replace('_', ' ')}: requests; answers",
+                    f"{tally['requests']:,}; {answers}"
+                    + (f"; no answer: {failed}" if failed else "")
+                    + (
+                        f"; {tally['abandoned']} unanswered when it stopped"
+                        if tally.get("abandoned")
+                        else ""
+                    ),
+                )
+            )
+        done = attacker["done"]
+        receipts = noisy["attacked"].get("attacker_receipts", {})
+        rows.append(
+            (
+                label,
+                f"{name}, attacker: publishes accepted; deliveries received during the phase",
+                f"flood {done.get('flood_publishes', 0)}, filter bomb "
+                f"{done.get('filter_bomb_publishes', 0)}, resend rounds "
+                f"{done.get('resend_rounds', 0)}; "
+                + (", ".join(f"{k} {v:,}" for k, v in sorted(receipts.items())) or "none"),
+            )
+        )
+        rows.append(
+            (
+                label,
+                f"{name}: database peak; 5xx (victim + attacker)",
+                f"{noisy['database_peak_mb']:,.0f} MB; {noisy['five_xx_anyone']} "
+                f"({noisy['five_xx_anyone'] - noisy['five_xx_attacker']} + "
+                f"{noisy['five_xx_attacker']})",
+            )
+        )
+    return rows
 
 
 def _fmt(value: Any, unit: str = "") -> str:
@@ -371,6 +539,7 @@ def figures(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                     f"{hist['empty']['per_second']:,.0f} / {hist['grown']['per_second']:,.0f}",
                 )
             )
+    rows += _noisy_figures(results)
     for name, data in s.items():
         for backend, value in data.items() if isinstance(data, dict) else []:
             if isinstance(value, dict) and "error" in value:

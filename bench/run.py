@@ -4,6 +4,7 @@ python -m bench                       # every scenario at full scale (about an h
 python -m bench --quick               # a smoke run of every scenario, under a minute
 python -m bench --scenario e2e --scenario fanout --backends sqlite
 python -m bench --scenario backlog --backlog 100000
+python -m bench --scenario noisy --backends sqlite --noisy-seconds 20
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bench.procs import POSTGRES_ADMIN_URL, postgres_available
 from bench.scenarios import FULL, QUICK, SCENARIOS, Bench
 from hookline.runtime import calm_collector
 
-PER_BACKEND = {"e2e", "rate", "fanout", "isolation", "backlog", "history"}
+PER_BACKEND = {"e2e", "rate", "fanout", "isolation", "backlog", "history", "noisy"}
 REPEATABLE = {"raw", "celery", "e2e"}
 
 
@@ -60,6 +61,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--events", type=int, help="events (to 10 webhooks) for scenario 3")
     parser.add_argument("--rate-seconds", type=float, help="duration of scenario 4 (full: 20)")
+    parser.add_argument(
+        "--noisy-seconds",
+        type=float,
+        help="scenario 9: seconds of each phase, the victim alone then attacked (full: 60)",
+    )
     parser.add_argument(
         "--repeat",
         type=int,
@@ -158,10 +164,19 @@ def scale_of(args: argparse.Namespace) -> tuple[scenarios.Scale, bool]:
         changes["history_events"] = args.events
     if args.rate_seconds is not None:
         changes["rate_seconds"] = args.rate_seconds
+    if args.noisy_seconds is not None:
+        changes["noisy_seconds"] = args.noisy_seconds
     scale = dataclasses.replace(scale, **changes)
     full = all(
         getattr(scale, name) >= getattr(FULL, name)
-        for name in ("raw_count", "e2e_events", "rate_seconds", "backlog", "history_rows")
+        for name in (
+            "raw_count",
+            "e2e_events",
+            "rate_seconds",
+            "backlog",
+            "history_rows",
+            "noisy_seconds",
+        )
     ) and all(
         size >= limit
         for sizes, limit in (

@@ -1,4 +1,4 @@
-"""The eight scenarios. Each returns a dict of figures for the result file."""
+"""The nine scenarios. Each returns a dict of figures for the result file."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from typing import Any
 
 import aiohttp
 
-from bench import history
+from bench import history, noisy
 from bench.common import EVENT_TYPE, PAD, REPO, SECRET_KEY, VENV_BIN, Tls, free_port, lag_summary
-from bench.hookline_api import Run, hookline_run, publish_all, restart, webhook_url
-from bench.procs import Monitor, Receivers, postgres_pids
+from bench.hookline_api import TENANT, Api, Run, hookline_run, publish_all, restart, webhook_url
+from bench.procs import Database, Monitor, Receivers, postgres_pids
 
-SCENARIOS = ("raw", "celery", "e2e", "rate", "fanout", "isolation", "backlog", "history")
+SCENARIOS = ("raw", "celery", "e2e", "rate", "fanout", "isolation", "backlog", "history", "noisy")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,11 @@ class Scale:
     backlog_hold: float  # seconds hookline holds the backlog with the receiver down
     history_rows: int
     history_events: int
+    noisy_seconds: float  # each phase: the victim alone, then under attack
+    noisy_drain: float  # seconds to wait for the victim's last deliveries
+    noisy_bomb_numbers: int  # numbers in the filter bomb's data.a
+    noisy_flood_events: int  # events a flood publish (to 100 webhooks)
+    noisy_resends: int  # parallel resends a round
     backlog_by_backend: dict[str, int] = dataclasses.field(default_factory=dict)
     history_by_backend: dict[str, int] = dataclasses.field(default_factory=dict)
 
@@ -62,6 +67,11 @@ FULL = Scale(
     backlog_hold=15,
     history_rows=5_000_000,
     history_events=5_000,
+    noisy_seconds=60,
+    noisy_drain=60,
+    noisy_bomb_numbers=200_000,
+    noisy_flood_events=1_000,
+    noisy_resends=300,
 )
 QUICK = Scale(
     raw_count=5_000,
@@ -75,6 +85,11 @@ QUICK = Scale(
     backlog_hold=0,
     history_rows=5_000,
     history_events=200,
+    noisy_seconds=4,
+    noisy_drain=20,
+    noisy_bomb_numbers=50_000,
+    noisy_flood_events=100,
+    noisy_resends=100,
 )
 
 
@@ -708,3 +723,209 @@ async def scenario_history(bench: Bench, backend: str) -> dict[str, Any]:
     if out["empty"]["per_second"] and out["grown"]["per_second"]:
         out["throughput_kept"] = out["grown"]["per_second"] / out["empty"]["per_second"]
     return out
+
+
+# 9. noisy neighbour -----------------------------------------------------------------------
+
+NOISY_PUBLISHES = 10  # the victim's events a second, one a request
+NOISY_LISTS = 4  # the victim's GET /api/v1/webhooks a second
+NOISY_FLOOD_WEBHOOKS = 100  # the tenant cap
+NOISY_EVENT_BYTES = 7_000  # the padding of each flood event
+NOISY_LIST_TYPES = 990  # values in the list bomb's eventTypes
+NOISY_LIST_PARALLEL = 6
+
+
+async def scenario_noisy(bench: Bench, backend: str) -> dict[str, Any]:
+    """The victim tenant (``bench``: one webhook, a tenant-admin key to list, a publisher
+    key to publish) alone, then while two attacker tenants, each with its own tenant-admin
+    and publisher keys, run the four abuses of bench/noisy.py. The first attacker tenant
+    holds the flood's 100 webhooks (the tenant cap), the second the filter-bomb and the
+    hanging webhooks."""
+    scale = bench.scale
+    seconds, drain = scale.noisy_seconds, scale.noisy_drain
+    bomb_filter = noisy.filter_bomb()
+    out: dict[str, Any] = {
+        "seconds": seconds,
+        "drain_seconds": drain,
+        "victim": {
+            "publishes_per_second": NOISY_PUBLISHES,
+            "lists_per_second": NOISY_LISTS,
+            "webhooks": 1,
+        },
+        "attack": {
+            "tenants": 2,
+            "filter_clauses": bomb_filter.count(" or ") + 1,
+            "filter_chars": len(bomb_filter),
+            "bomb_numbers": scale.noisy_bomb_numbers,
+            "flood_webhooks": NOISY_FLOOD_WEBHOOKS,
+            "flood_events": scale.noisy_flood_events,
+            "flood_event_bytes": NOISY_EVENT_BYTES,
+            "flood_deliveries_per_publish": scale.noisy_flood_events * NOISY_FLOOD_WEBHOOKS,
+            "list_event_types": NOISY_LIST_TYPES,
+            "list_parallel": NOISY_LIST_PARALLEL,
+            "resends": scale.noisy_resends,
+        },
+    }
+    port = bench.receivers.port
+    async with bench.run(backend, ["/ok/victim"]) as run:
+        hookline = run.hookline
+        publisher = await asyncio.to_thread(
+            hookline.cli, "key", "create", "--tenant", TENANT, "--role", "publisher"
+        )
+        keys: dict[str, str] = {}
+        for number, tenant in enumerate(("attacker", "attacker-2")):
+            await asyncio.to_thread(hookline.cli, "tenant", "create", tenant)
+            for role, name in (("tenant-admin", "admin"), ("publisher", "publisher")):
+                keys[f"{name}{'2' if number else ''}"] = await asyncio.to_thread(
+                    hookline.cli, "key", "create", "--tenant", tenant, "--role", role
+                )
+        first = Api(run.api.session, hookline.url, keys["admin"])
+        for number in range(NOISY_FLOOD_WEBHOOKS):
+            await first.create_webhook(
+                f"flood-{number}", webhook_url(port, f"/flood/{number}"), (noisy.FLOOD_TYPE,)
+            )
+        second = Api(run.api.session, hookline.url, keys["admin2"])
+        await second.create_webhook(
+            "filter-bomb", webhook_url(port, "/bomb/0"), (noisy.BOMB_TYPE,), bomb_filter
+        )
+        hanging = await second.create_webhook(
+            "hanging", webhook_url(port, "/hang/0"), (noisy.HANG_TYPE,)
+        )
+        attacker = noisy.Attacker(
+            {
+                "url": hookline.url,
+                **keys,
+                "hang_webhook": hanging,
+                "bomb_numbers": scale.noisy_bomb_numbers,
+                "flood_events": scale.noisy_flood_events,
+                "flood_event_bytes": NOISY_EVENT_BYTES,
+                "list_event_types": NOISY_LIST_TYPES,
+                "list_parallel": NOISY_LIST_PARALLEL,
+                "resends": scale.noisy_resends,
+            }
+        )
+        sizes = SizeWatch(run.database).start()
+        try:
+            await attacker.start(str(REPO))
+            await bench.warm(run, 1)
+            async with noisy.Victim(
+                hookline.url, run.api.key, publisher, NOISY_PUBLISHES, NOISY_LISTS
+            ) as victim:
+                out["alone"] = await _noisy_phase(bench, run, victim, seconds, drain, None)
+                out["alone"]["database_mb"] = round(await run.database.size() / 2**20, 1)
+                _say_noisy(bench, backend, "alone", out["alone"])
+                out["attacked"] = await _noisy_phase(bench, run, victim, seconds, drain, attacker)
+                out["attacked"]["database_mb"] = round(await run.database.size() / 2**20, 1)
+                _say_noisy(bench, backend, "attacked", out["attacked"])
+        finally:
+            await attacker.kill()
+            peak = await sizes.stop()
+        out["database_mb"] = out["attacked"]["database_mb"]
+        out["database_peak_mb"] = round(peak / 2**20, 1)
+        out["hookline_peak_rss_mb"] = max(
+            out[phase]["usage"].get("hookline_peak_rss_mb", 0) for phase in ("alone", "attacked")
+        )
+        attacked = out["attacked"]["attacker"]["abuses"]
+        out["five_xx_attacker"] = sum(a["five_xx"] for a in attacked.values())
+        out["five_xx_anyone"] = out["five_xx_attacker"] + sum(
+            out[phase]["five_xx"] for phase in ("alone", "attacked")
+        )
+        out["errors_logged"] = hookline.errors_logged()
+        # Not waiting for the flood's backlog or the hanging attempts before the next run.
+        await hookline.stop(kill=True)
+    bench.say(
+        f"noisy {backend}: database + WAL {out['database_mb']:,.0f} MB after (peak "
+        f"{out['database_peak_mb']:,.0f} MB), hookline peak RSS {out['hookline_peak_rss_mb']} "
+        f"MB, 5xx: {out['five_xx_anyone']}"
+    )
+    return out
+
+
+async def _noisy_phase(
+    bench: Bench,
+    run: Run,
+    victim: noisy.Victim,
+    seconds: float,
+    drain: float,
+    attacker: noisy.Attacker | None,
+) -> dict[str, Any]:
+    """The victim's traffic for ``seconds`` (with the attacker's, if any, over the same
+    time), then up to ``drain`` seconds for its accepted events to arrive."""
+    await bench.receivers.reset()
+    monitor = bench.monitor(run)
+    if attacker is not None:
+        await attacker.go()
+    traffic = await victim.offer(seconds)
+    attacked = await attacker.stop() if attacker is not None else None
+    await traffic.finish()
+    accepted = set(traffic.accepted)
+    started = time.monotonic()
+    while True:
+        stats = await bench.receivers.stats(lags=True)
+        receipts = stats["classes"].get("ok", {})
+        if accepted <= set(receipts.get("seqs", ())) or time.monotonic() - started >= drain:
+            break
+        await asyncio.sleep(0.5)
+    waited = time.monotonic() - started
+    usage = monitor.stop()
+    result = traffic.summary(receipts)
+    result["drain_waited_seconds"] = round(waited, 1)
+    if attacked is not None:  # the attacker has exited: its own CPU figure
+        usage["attacker_cpu_pct"] = round(100 * attacked["cpu_seconds"] / usage["seconds"], 1)
+        usage["unaccounted_cpu_pct"] = round(
+            usage["unaccounted_cpu_pct"] - usage["attacker_cpu_pct"], 1
+        )
+        result["attacker"] = attacked
+        result["attacker_receipts"] = {
+            kind: tally["count"] for kind, tally in stats["classes"].items() if kind != "ok"
+        }
+    result["usage"] = usage
+    return result
+
+
+def _say_noisy(bench: Bench, backend: str, phase: str, got: dict[str, Any]) -> None:
+    publish, listing, lag = got["publish"], got["list"], got["lag"]
+    bench.say(
+        f"noisy {backend} {phase}: publish p50/p99 {publish['p50_ms'] or 0:.0f}/"
+        f"{publish['p99_ms'] or 0:.0f} ms, list p50/p99 {listing['p50_ms'] or 0:.0f}/"
+        f"{listing['p99_ms'] or 0:.0f} ms, lag p99 {lag['p99_ms'] or 0:.0f} ms; "
+        f"{got['errors']} errors, {got['lost']} of {got['accepted']} lost; hookline peak RSS "
+        f"{got['usage'].get('hookline_peak_rss_mb')} MB"
+    )
+    if "attacker" in got:
+        bench.say(
+            f"noisy {backend} attacker: "
+            + "; ".join(
+                f"{name} {tally['requests']} requests {tally['statuses']}"
+                + (f" failed {tally['failures']}" if tally["failures"] else "")
+                for name, tally in got["attacker"]["abuses"].items()
+            )
+        )
+
+
+class SizeWatch:
+    """The database's size on disk (``Database.size``) every second: the peak."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.peak = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> SizeWatch:
+        self._task = asyncio.create_task(self._watch())
+        return self
+
+    async def _watch(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                self.peak = max(self.peak, await self.database.size())
+            await asyncio.sleep(1)
+
+    async def stop(self) -> int:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            self.peak = max(self.peak, await self.database.size())
+        return self.peak
