@@ -50,6 +50,8 @@ class Receiver:
         self._tls = tls
         self._scripts: dict[str, list[Reply]] = {}
         self._received: dict[str, list[Received]] = defaultdict(list)
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self._most_in_flight: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -64,7 +66,7 @@ class Receiver:
         asyncio.set_event_loop(self._loop)
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._tls)
         self._loop.run_until_complete(site.start())
@@ -90,6 +92,11 @@ class Receiver:
         with self._lock:
             return len(self._received[path])
 
+    def most_in_flight(self, path: str) -> int:
+        """The most requests to ``path`` that were ever being answered at once."""
+        with self._lock:
+            return self._most_in_flight[path]
+
     def wait_for(self, path: str, count: int, timeout: float = 20) -> list[Received]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -107,6 +114,13 @@ class Receiver:
             )
             script = self._scripts.get(request.path, [Reply()])
             reply = script.pop(0) if len(script) > 1 else script[0]
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
-        return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
+            self._in_flight[request.path] += 1
+            most = max(self._most_in_flight[request.path], self._in_flight[request.path])
+            self._most_in_flight[request.path] = most
+        try:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)  # cancelled when the client goes away
+            return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
+        finally:
+            with self._lock:
+                self._in_flight[request.path] -= 1

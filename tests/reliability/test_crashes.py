@@ -84,13 +84,20 @@ class Round:
 
 
 def _publish_round(
-    cluster: Cluster, headers: dict[str, str], arrivals: Callable[[], int], rng: random.Random
+    cluster: Cluster,
+    headers: dict[str, str],
+    arrivals: Callable[[], int],
+    rng: random.Random,
+    during_fanout: bool,
 ) -> Round:
     """Publish EVENTS (with ids of our own, so a batch cut off by the kill can be posted
-    again) while the victim is killed after a random number of this round's deliveries
-    arrived (while publishing or delivering); restart it; return what was accepted."""
+    again) while the victim is killed: after a random number of this round's deliveries
+    arrived (while publishing or delivering) or, ``during_fanout``, the moment a random
+    batch is accepted (while its deliveries are being made); restart it; return what was
+    accepted."""
     done = Round()
     victim, before, kill_after = cluster.victim, arrivals(), rng.randrange(EVENTS)
+    kill_at_batch = rng.randrange(0, EVENTS, BATCH) if during_fanout else -1
 
     def kill() -> None:
         while arrivals() - before < kill_after:
@@ -98,14 +105,18 @@ def _publish_round(
         victim.kill()
 
     killer = threading.Thread(target=kill)
-    killer.start()
+    if not during_fanout:
+        killer.start()
     for start in range(0, EVENTS, BATCH):
         events = [
             {"type": APP_CREATED, "id": uuid.uuid4().hex, "data": {"n": n}}
             for n in range(start, start + BATCH)
         ]
         done.accepted |= _post_until_accepted(cluster, events, headers, done)
-    killer.join()
+        if start == kill_at_batch:
+            victim.kill()
+    if not during_fanout:
+        killer.join()
     if not cluster.victim.running:
         cluster.restart()
     return done
@@ -150,7 +161,9 @@ def test_killed_processes_lose_no_accepted_event(
 ) -> None:
     path = f"/crash-{backend}-{victim}-{uuid.uuid4().hex[:8]}"
     receiver.script(path, Reply(delay=RECEIVER_DELAY))
-    rng = random.Random()
+    seed = random.randrange(2**32)
+    print(f"crash rounds seed: {seed}")  # shown with the failure, to replay it
+    rng = random.Random(seed)
     with fresh_database(backend, templates, tmp_path) as database_url:
         environ = environment(
             database_url,
@@ -170,10 +183,21 @@ def test_killed_processes_lose_no_accepted_event(
                 headers=headers,
             )
             assert response.status_code == 201, response.text
+            never = {**hook, "url": hook["url"] + "-never", "filter": "data.n eq -1"}
+            filtered = httpx.post(
+                f"{cluster.api}/api/v1/webhooks",
+                json={**never, "eventTypes": [APP_CREATED]},
+                headers=headers,
+            )
+            assert filtered.status_code == 201, filtered.text
 
             losses = duplicates = accepted = unavailable = most = other_repeats = 0
-            for _ in range(ROUNDS):
-                done = _publish_round(cluster, headers, lambda: receiver.count(path), rng)
+            everything: set[str] = set()
+            for number in range(ROUNDS):
+                done = _publish_round(
+                    cluster, headers, lambda: receiver.count(path), rng, number % 2 == 1
+                )
+                everything |= done.accepted
                 counts = wait_all(receiver, path, done.accepted)
                 _wait_none_pending(cluster.api, response.json()["id"], headers)
                 repeated, later = _repeated(receiver, path, done, cluster.restarted_at)
@@ -185,6 +209,11 @@ def test_killed_processes_lose_no_accepted_event(
                 other_repeats += len(later)
                 # Only what the killed process had sent, unrecorded, may be sent again.
                 assert len(repeated) <= CONCURRENCY, repeated
+            # Fanned out exactly once, to exactly the matching webhook.
+            made = _deliveries_by_event(cluster.api, response.json()["id"], headers)
+            assert made == Counter(dict.fromkeys(everything, 1))
+            assert not _deliveries_by_event(cluster.api, filtered.json()["id"], headers)
+            assert receiver.count(path + "-never") == 0
             report(
                 f"crashes {backend} {victim}",
                 rounds=ROUNDS,
@@ -216,6 +245,22 @@ def _wait_none_pending(api: str, webhook_id: str, headers: dict[str, str]) -> No
             return
         time.sleep(0.2)
     raise AssertionError("deliveries still pending")
+
+
+def _deliveries_by_event(api: str, webhook_id: str, headers: dict[str, str]) -> Counter[str]:
+    """How many deliveries the webhook's history holds of each event."""
+    made: Counter[str] = Counter()
+    params: dict[str, str | int] = {"limit": 100}
+    while True:
+        page = httpx.get(
+            f"{api}/api/v1/webhooks/{webhook_id}/deliveries", params=params, headers=headers
+        )
+        assert page.status_code == 200, page.text
+        made.update(item["eventId"] for item in page.json()["data"])
+        following = page.json()["links"].get("next")
+        if not following:
+            return made
+        params = {"limit": 100, "next": httpx.URL(following["href"]).params["next"]}
 
 
 def _repeated(

@@ -63,7 +63,8 @@ DESCRIPTIONS = {
     404: "No such object visible to the caller.",
     409: "The request tries to change a read-only field.",
     413: "The request body is over its size limit.",
-    429: "The API key made too many requests; retry after `Retry-After` seconds.",
+    429: "Too many requests with this API key, or (publishing) the tenant's quota is used "
+    "up; retry after `Retry-After` seconds.",
     503: "The database is unavailable; retry later.",
 }
 

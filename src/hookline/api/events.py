@@ -43,7 +43,7 @@ _BODY = {
     "",
     status_code=202,
     response_model=Published,
-    responses=error_responses(400, 403, 404, 413, rate_limited=False),
+    responses=error_responses(400, 403, 404, 413, 429, rate_limited=False),
     openapi_extra=_BODY,
 )
 async def publish_events(
@@ -54,8 +54,9 @@ async def publish_events(
         str | None, Query(alias="tenantId", description="The tenant, for operator keys only.")
     ] = None,
 ) -> Published:
-    """Publish one event or a list of up to 1,000. Answers 202 once they are stored; an
-    event id the tenant published before is accepted again but delivered only once."""
+    """Publish one event or a list of up to 1,000. Answers 202 once they are stored (their
+    deliveries are made right after); an event id the tenant published before is accepted
+    again but delivered only once. Over the tenant's publishing quota: 429."""
     tenant = await _tenant_of(services, caller, tenant_id)
     payload = await _json_body(request)
     ids = await services.publisher.publish(tenant, payload)
