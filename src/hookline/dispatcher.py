@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from hookline import metrics, signing
+from hookline import signing
 from hookline.clock import now
 from hookline.deliveries import OMITTED, Attempt, Claimed, Disable, FailurePolicy, Result
 from hookline.errors import ConfigError, StorageUnavailable
@@ -29,6 +29,7 @@ from hookline.retry import Decision, RetryPolicy, Verdict
 from hookline.sender import Outcome, Sender
 from hookline.store import Store
 from hookline.store.base import Planner
+from hookline.telemetry import observe as observe  # moved; callers import it from here
 from hookline.vault import Vault
 
 log = structlog.get_logger()
@@ -314,36 +315,6 @@ class Dispatcher:
         if self._full:
             self._room.set()
         return True
-
-
-def observe(claimed: Claimed, result: Result) -> None:
-    """Count the attempt and log it: one line per attempt, no secrets."""
-    outcome = _outcome(result)
-    attempt = result.attempt
-    metrics.count_attempt(claimed.tenant_id, outcome)
-    metrics.ATTEMPT_SECONDS.observe(attempt.duration_ms / 1000)
-    if result.status == "success":
-        metrics.LAG_SECONDS.observe((now() - claimed.triggered_at).total_seconds())
-    log.info(
-        "attempt",
-        tenant=claimed.tenant_id,
-        webhook=claimed.webhook_id,
-        delivery=claimed.delivery_id,
-        event_id=claimed.event_id,  # `event` is structlog's own: the message
-        attempt=attempt.number,
-        outcome=outcome,
-        status_code=attempt.status_code,
-        error=attempt.error,
-        duration_ms=round(attempt.duration_ms, 1),
-    )
-
-
-def _outcome(result: Result) -> str:
-    if result.status == "success":
-        return "success"
-    if result.disable is not None:
-        return "gone"
-    return "retry" if result.next_attempt_at is not None else "failed"
 
 
 async def _first(*waits: Coroutine[Any, Any, Any]) -> None:

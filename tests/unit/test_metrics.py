@@ -4,10 +4,14 @@ each attempt is counted under the same names and labels as always."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from prometheus_client import REGISTRY
 
 from hookline.metrics import OTHER_TENANTS, AttemptCounters, TenantLabels
+from hookline.telemetry import AttemptObserver
+from tests.unit.test_attempt_log import _claimed, _result
 
 
 def test_the_first_tenants_keep_their_ids_and_later_ones_are_other() -> None:
@@ -66,3 +70,26 @@ def test_attempts_and_final_outcomes_are_counted_per_tenant_label() -> None:
     assert added(deliveries, "gone", OTHER_TENANTS) == 1
     assert added(attempts, "success", OTHER_TENANTS) == 1
     assert _value(attempts, outcome="gone", tenant=third) == 0
+
+
+def test_observe_counts_the_attempt_its_duration_and_a_success_s_lag() -> None:
+    tenant_id = f"tenant-{uuid.uuid4().hex}"
+    claimed = _claimed(tenant_id=tenant_id, triggered_at=datetime.now(UTC) - timedelta(seconds=2))
+    names = (
+        "hookline_attempt_duration_seconds_count",
+        "hookline_attempt_duration_seconds_sum",
+        "hookline_delivery_lag_seconds_count",
+        "hookline_delivery_lag_seconds_sum",
+    )
+    before = {name: _value(name) for name in names}
+    observer = AttemptObserver("none")
+    observer.observe(claimed, _result(claimed, 500, duration_ms=250.0, retry=True))
+    observer.observe(claimed, _result(claimed, 200, duration_ms=50.0, number=2))
+    added = {name: _value(name) - before[name] for name in names}
+    assert _value("hookline_attempts_total", outcome="retry", tenant=tenant_id) == 1
+    assert _value("hookline_attempts_total", outcome="success", tenant=tenant_id) == 1
+    assert _value("hookline_deliveries_total", outcome="success", tenant=tenant_id) == 1
+    assert added["hookline_attempt_duration_seconds_count"] == 2
+    assert added["hookline_attempt_duration_seconds_sum"] == pytest.approx(0.3)
+    assert added["hookline_delivery_lag_seconds_count"] == 1
+    assert 2 <= added["hookline_delivery_lag_seconds_sum"] < 60
