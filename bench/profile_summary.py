@@ -23,7 +23,7 @@ PARTS: list[tuple[str, Callable[[str], bool]]] = [
     ("SQLite WAL checkpoints (a thread of their own)", lambda s: "Checkpointer._checkpoint" in s),
     (
         "logging (structlog, tracebacks)",
-        lambda s: "structlog" in s or "observe (hookline/dispatcher.py" in s,
+        lambda s: "structlog" in s or "(hookline/telemetry.py" in s,
     ),
     ("publishing (API: parse, plan, insert)", lambda s: "publish_events" in s),
     ("recording outcomes (store.record)", lambda s: "record (" in s or "_flush" in s),

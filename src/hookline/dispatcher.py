@@ -22,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from hookline import metrics, signing
+from hookline import signing
 from hookline.clock import now
 from hookline.deliveries import OMITTED, Attempt, Claimed, Disable, FailurePolicy, Result
 from hookline.errors import ConfigError, StorageUnavailable
@@ -30,6 +30,7 @@ from hookline.retry import Decision, RetryPolicy, Verdict
 from hookline.sender import Outcome, Sender
 from hookline.shares import Slots
 from hookline.store import Store
+from hookline.telemetry import observe
 from hookline.vault import Vault
 
 log = structlog.get_logger()
@@ -302,36 +303,6 @@ class Dispatcher:
         self._unrecorded -= len(batch)
         self._slots.freed.set()
         return True
-
-
-def observe(claimed: Claimed, result: Result) -> None:
-    """Count the attempt and log it: one line per attempt, no secrets."""
-    outcome = _outcome(result)
-    attempt = result.attempt
-    metrics.count_attempt(claimed.tenant_id, outcome)
-    metrics.ATTEMPT_SECONDS.observe(attempt.duration_ms / 1000)
-    if result.status == "success":
-        metrics.LAG_SECONDS.observe((now() - claimed.triggered_at).total_seconds())
-    log.info(
-        "attempt",
-        tenant=claimed.tenant_id,
-        webhook=claimed.webhook_id,
-        delivery=claimed.delivery_id,
-        event_id=claimed.event_id,  # `event` is structlog's own: the message
-        attempt=attempt.number,
-        outcome=outcome,
-        status_code=attempt.status_code,
-        error=attempt.error,
-        duration_ms=round(attempt.duration_ms, 1),
-    )
-
-
-def _outcome(result: Result) -> str:
-    if result.status == "success":
-        return "success"
-    if result.disable is not None:
-        return "gone"
-    return "retry" if result.next_attempt_at is not None else "failed"
 
 
 async def _first(*waits: Coroutine[Any, Any, Any]) -> None:

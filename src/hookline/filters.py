@@ -325,5 +325,5 @@ class TooCostly(Exception):  # placeholder until the bounded evaluation lands
     pass
 
 
-def compile(text: str) -> Filter:  # noqa: A001
+def compile(text: str) -> Filter:
     return parse(text)

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from hookline.auth import Principal
 from hookline.clock import now
 from hookline.deliveries import Claimed, Delivery, FailurePolicy, NewDelivery, new_delivery_id
-from hookline.dispatcher import Attempter, observe
+from hookline.dispatcher import Attempter
 from hookline.errors import NotFound
 from hookline.paging import Page
 from hookline.registry import Registry
 from hookline.shares import Slots
 from hookline.store import Store
 from hookline.store.base import DeliveryQuery
+from hookline.telemetry import observe
 from hookline.webhooks import Webhook
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 
 import orjson
 import structlog
 
+from hookline import telemetry
 from hookline.settings import LogFormat
 
 
@@ -20,8 +22,8 @@ def configure(log_format: LogFormat = "json", level: int = logging.INFO) -> None
         )
         factory: structlog.typing.WrappedLogger = structlog.PrintLoggerFactory(sys.stderr)
     else:
-        # orjson renders bytes, written as they are: a line per delivery attempt is the
-        # hottest log there is (structlog's own advice for speed).
+        # orjson renders bytes, written as they are: the attempt lines are the hottest
+        # log there is (structlog's own advice for speed).
         renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
         factory = structlog.BytesLoggerFactory(sys.stderr.buffer)
     structlog.configure(
@@ -35,3 +37,6 @@ def configure(log_format: LogFormat = "json", level: int = logging.INFO) -> None
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
+    # The last summary of successful attempts, should the process end without flushing it.
+    atexit.unregister(telemetry.flush)
+    atexit.register(telemetry.flush)

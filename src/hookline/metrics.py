@@ -4,6 +4,8 @@ tenants per process (``TenantLabels``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series are noise
@@ -61,12 +63,33 @@ class TenantLabels:
         return tenant_id if tenant_id in self._labelled else OTHER_TENANTS
 
 
+class AttemptCounters:
+    """``hookline_attempts_total`` and ``hookline_deliveries_total`` for one attempt: the
+    labelled children are resolved once per (tenant label, outcome) and kept, so counting
+    is a dict lookup and an increment or two. The tenant label comes from ``tenants`` as
+    always, so the children kept are as bounded as the series: 4 outcomes x (limit + 1)."""
+
+    def __init__(self, tenants: TenantLabels) -> None:
+        self._tenants = tenants
+        self._children: dict[tuple[str, str], tuple[Callable[[], None], ...]] = {}
+
+    def count(self, tenant_id: str, outcome: str) -> None:
+        """Count an attempt, and its delivery when the attempt was the delivery's last."""
+        key = (self._tenants.label(tenant_id), outcome)
+        try:
+            increments = self._children[key]
+        except KeyError:
+            increments = self._children[key] = self._resolve(*key)
+        for increment in increments:
+            increment()
+
+    @staticmethod
+    def _resolve(tenant: str, outcome: str) -> tuple[Callable[[], None], ...]:
+        children = [ATTEMPTS.labels(outcome, tenant)]
+        if outcome != "retry":
+            children.append(DELIVERIES.labels(outcome, tenant))
+        return tuple(child.inc for child in children)
+
+
 TENANTS = TenantLabels(limit=100)
-
-
-def count_attempt(tenant_id: str, outcome: str) -> None:
-    """Count an attempt, and its delivery when the attempt was the delivery's last."""
-    tenant = TENANTS.label(tenant_id)
-    ATTEMPTS.labels(outcome, tenant).inc()
-    if outcome != "retry":
-        DELIVERIES.labels(outcome, tenant).inc()
+count_attempt = AttemptCounters(TENANTS).count

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import structlog
 
-from hookline import metrics
+from hookline import metrics, telemetry
 from hookline.api import create_app
 from hookline.api.health import create_probe_app
 from hookline.clock import now
@@ -49,6 +49,7 @@ class Runtime:
             else None
         )
         metrics.TENANTS.limit = settings.metrics_tenant_labels
+        telemetry.configure(settings.attempt_log)
         self._dispatcher = Dispatcher(
             services.store,
             services.attempter,
@@ -73,6 +74,7 @@ class Runtime:
         finally:
             self.stop()
             await asyncio.gather(*workers)
+            telemetry.flush()  # every attempt is observed once the dispatcher returned
 
     async def _serve_http(self, on_started: Callable[[], None]) -> None:
         """Run the HTTP servers until stopped; ``on_started`` once all of them listen."""

@@ -17,6 +17,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 LogFormat = Literal["json", "console"]
+AttemptLogMode = Literal["failures", "all", "none"]
 DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 60.0, 300.0, 1800.0, 7200.0, 21600.0, 43200.0)
 
 
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
     disable_after_failures: int = Field(default=20, ge=1)
     purge_interval: float = Field(default=600.0, gt=0, allow_inf_nan=False)
     log_format: LogFormat = "json"
+    attempt_log: AttemptLogMode = "failures"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_tenant_labels: int = Field(default=100, ge=0)
     rate_limit: float = Field(default=100.0, ge=0, allow_inf_nan=False)

@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.databases import Templates, fresh_database, unreachable
 from tests.delivery.receivers import HOST, Receiver, Reply
-from tests.delivery.test_metrics import eventually
 from tests.processes import APP_CREATED, Process, cli, create_webhook
 from tests.processes import environment as hookline_environment
+from tests.servers import eventually
 
 
 def _wait_for_line(log: Path, fragment: str, timeout: float = 30) -> str:
@@ -28,7 +28,7 @@ def _wait_for_line(log: Path, fragment: str, timeout: float = 30) -> str:
     raise AssertionError(f"{log.name} never said {fragment!r}:\n{log.read_text()}")
 
 
-def test_serve_logs_one_json_line_per_attempt_and_never_a_secret(
+def test_serve_logs_failed_attempts_and_sums_up_successes_and_never_a_secret(
     templates: Templates,
     tmp_path: Path,
     receiver: Receiver,
@@ -57,25 +57,28 @@ def test_serve_logs_one_json_line_per_attempt_and_never_a_secret(
         webhook_id = api.post("/api/v1/webhooks", json=hook).json()["id"]
         published = api.post("/api/v1/events", json={"type": APP_CREATED, "data": {}})
         event_id = published.json()["data"][0]["id"]
+        _wait_for_line(log, '"status_code":500')  # a failed attempt: at once, on its own
         receiver.wait_for(path, 2)
-        _wait_for_line(log, '"status_code":200')
-        serve.terminate()
+        # The success is summed up; the summary is written at the latest on the way out.
+        assert serve.terminate() == 0
 
     lines = [json.loads(line) for line in log.read_text().splitlines()]  # JSON, every one
-    attempts = [line for line in lines if line["event"] == "attempt"]
-    assert [(a["attempt"], a["outcome"], a["status_code"]) for a in attempts] == [
-        (1, "retry", 500),
-        (2, "success", 200),
-    ]
-    [delivery_id] = {a["delivery"] for a in attempts}
-    for attempt in attempts:
-        assert attempt["tenant"] == tenant_id
-        assert attempt["webhook"] == webhook_id
-        assert attempt["event_id"] == event_id
-        assert isinstance(attempt["duration_ms"], float)
-        assert attempt["level"] == "info"
-        assert attempt["timestamp"]
-    assert delivery_id
+    [failed] = [line for line in lines if line["event"] == "attempt"]
+    assert failed["tenant"] == tenant_id
+    assert failed["webhook"] == webhook_id
+    assert failed["delivery"]
+    assert failed["event_id"] == event_id
+    assert (failed["attempt"], failed["outcome"], failed["status_code"]) == (1, "retry", 500)
+    assert "error" in failed
+    assert isinstance(failed["duration_ms"], float)
+    [succeeded] = [line for line in lines if line["event"] == "attempts"]
+    assert succeeded["tenant"] == tenant_id
+    assert succeeded["webhook"] == webhook_id
+    assert (succeeded["outcome"], succeeded["count"]) == ("success", 1)
+    assert succeeded["duration_ms_p50"] == succeeded["duration_ms_max"] > 0
+    for line in (failed, succeeded):
+        assert line["level"] == "info"
+        assert line["timestamp"]
     assert serve.popen.stdout is not None
     everything = log.read_text() + serve.popen.stdout.read()
     assert secret not in everything
@@ -155,10 +158,13 @@ def test_a_worker_serves_metrics_and_probes_and_logs_for_people(
         assert httpx.get(f"{probes}/api/v1/webhooks").status_code == 404  # probes only
         worker.terminate()
 
-    attempt_lines = [line for line in log.read_text().splitlines() if " attempt " in line]
-    assert len(attempt_lines) == 4
-    assert all(not line.startswith("{") for line in attempt_lines)
-    assert any("outcome=success" in line and "status_code=200" in line for line in attempt_lines)
+    lines = log.read_text().splitlines()
+    failed = [line for line in lines if " attempt " in line]  # one line each
+    [succeeded] = [line for line in lines if " attempts " in line]  # summed up
+    assert len(failed) == 3
+    assert all(not line.startswith("{") for line in [*failed, succeeded])
+    assert "outcome=success" in succeeded
+    assert "count=1" in succeeded
 
 
 def _tenant_with_webhook(

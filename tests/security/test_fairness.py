@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -61,7 +61,7 @@ def _webhook(client: Client, url: str, **fields: object) -> str:
     return str(response.json()["id"])
 
 
-def _publish(client: Client, *events: dict[str, object]) -> httpx.Response:
+def _publish(client: Client, *events: Mapping[str, object]) -> httpx.Response:
     return client.post(EVENTS, json=list(events))
 
 

@@ -45,6 +45,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.catalog_file is None
     assert settings.user_agent == f"hookline-webhook/{__version__}"
     assert settings.log_format == "json"
+    assert settings.attempt_log == "failures"
     assert settings.metrics_port is None
     assert settings.metrics_tenant_labels == 100
     assert (settings.rate_limit, settings.rate_burst) == (100, 200)
@@ -88,6 +89,7 @@ def test_settings_are_read_from_hookline_variables(
         "HOOKLINE_MAX_WEBHOOKS_PER_USER": "20",
         "HOOKLINE_USER_AGENT": "Qlik Webhook",
         "HOOKLINE_LOG_FORMAT": "console",
+        "HOOKLINE_ATTEMPT_LOG": "all",
         "HOOKLINE_METRICS_PORT": "9100",
         "HOOKLINE_METRICS_TENANT_LABELS": "0",
     }
@@ -115,6 +117,7 @@ def test_settings_are_read_from_hookline_variables(
     assert settings.max_webhooks_per_user == 20
     assert settings.user_agent == "Qlik Webhook"
     assert settings.log_format == "console"
+    assert settings.attempt_log == "all"
     assert settings.metrics_port == 9100
     assert settings.metrics_tenant_labels == 0
 
@@ -242,6 +245,7 @@ def test_password_with_at_sign_is_masked() -> None:
         ("HOOKLINE_CA_BUNDLE", "/nonexistent/ca.pem", "no such file: /nonexistent/ca.pem"),
         ("HOOKLINE_CATALOG_FILE", "/nonexistent/c.json", "no such file"),
         ("HOOKLINE_LOG_FORMAT", "xml", "'json' or 'console'"),
+        ("HOOKLINE_ATTEMPT_LOG", "some", "'failures', 'all' or 'none'"),
         ("HOOKLINE_METRICS_PORT", "65536", "HOOKLINE_METRICS_PORT"),
         ("HOOKLINE_METRICS_TENANT_LABELS", "-1", "HOOKLINE_METRICS_TENANT_LABELS"),
         ("HOOKLINE_RATE_LIMIT", "-1", "HOOKLINE_RATE_LIMIT"),
