@@ -220,10 +220,7 @@ class Dispatcher:
         room = self._slots.snapshot()
         try:
             claimed = await self._store.claim(
-                owner=self._owner,
-                limit=free,
-                lease_seconds=self._limits.lease_seconds,
-                room=room,
+                owner=self._owner, limit=free, lease_seconds=self._limits.lease_seconds, room=room
             )
         except StorageUnavailable as error:
             log.warning("claim failed; retrying", error=str(error))
@@ -235,11 +232,12 @@ class Dispatcher:
             claimed = []
         self._waiting.extend(claimed)
         self._start_waiting()
-        if len(claimed) < free:
-            waits = [self._store.wait_for_work(self._limits.poll_seconds), stopping.wait()]
-            if room.full_webhooks() or room.full_tenants():
-                waits.append(freed.wait())  # a full webhook or tenant may have room now
-            await _first(*waits)
+        if claimed:
+            return  # there may be more: the next claim tells
+        waits = [self._store.wait_for_work(self._limits.poll_seconds), stopping.wait()]
+        if room.full_webhooks() or room.full_tenants():
+            waits.append(freed.wait())  # due work may be waiting for room
+        await _first(*waits)
 
     def _start_waiting(self) -> None:
         for _ in range(len(self._waiting)):
