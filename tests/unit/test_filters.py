@@ -537,6 +537,7 @@ def test_the_filter_bomb_stops_at_the_budget() -> None:
         ("data.a ne 9", {"data.a": [1, 2, 3, 4, 5, 6]}, 9, True),
         ('data.a sw "b"', {"data.a": ["a", "b"]}, 5, True),
         ("data.a eq 1", {"data.a": []}, 3, False),
+        ("data.a eq 2 and b pr", {"data.a": [1, 2, 3], "b": 1}, 8, True),
         # co, sw and ew compare nothing when the filter value is not a string
         ("data.a co 1", {"data.a": [1, 2, 3]}, 3, False),
         # and, or, not: one more each, and only the operands that decide
@@ -548,6 +549,11 @@ def test_the_filter_bomb_stops_at_the_budget() -> None:
         ('s co "b"', {"s": "a" * 1000}, 3 + 1000 * 8 // CHARACTERS_PER_STEP, False),
         ('s co "' + "b" * 20 + '"', {"s": "a" * 1000}, 3 + 981 * 20 // CHARACTERS_PER_STEP, False),
         ('s co "aab"', {"s": "ab"}, 3, False),
+        ('s co "b"', {"s": "a" * 62}, 3, False),  # 62 * 8 < 500
+        ('s co "b"', {"s": "a" * 63}, 4, False),  # 63 * 8 >= 500
+        ('s co "b"', {"s": ["a" * 62, "a" * 63, "b", "a" * 63]}, 6, True),
+        ('s co "b"', {"s": [1, "a" * 62, None, "a" * 62]}, 6, False),
+        ('s co "b" or t pr', {"s": "a" * 1000, "t": 1}, 6 + 1000 * 8 // 500, True),
         ('s co "b"', {"s": ["a" * 1000, "b", "c" * 1000]}, 4 + 1000 * 8 // 500, True),
     ],
 )
