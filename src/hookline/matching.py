@@ -26,7 +26,12 @@ _EVENT_FIELDS: dict[str, Callable[[Event], object]] = {
 
 
 def reaches(webhook: Webhook, event: Event, compiled: filters.Filter | None) -> bool:
-    """Whether ``event`` is delivered to ``webhook``; ``compiled`` is its parsed filter."""
+    """Whether ``event`` is delivered to ``webhook``; ``compiled`` is its parsed filter
+    (``filters.compile(webhook.filter)``).
+
+    The filter is evaluated with the default budget of ``filters.MAX_STEPS``; an event
+    that would need more raises ``filters.TooCostly``, which propagates: the caller
+    decides what that means (the fan-out counts it as no match and records why)."""
     if not webhook.enabled or event.type not in webhook.event_types:
         return False
     if webhook.level == "user" and webhook.owner_id not in (event.owner_id, event.user_id):

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hookline.errors import FilterSyntaxError
+from hookline import filters
+from hookline.errors import FilterSyntaxError, HooklineError
 from hookline.filters import (
+    CHARACTERS_PER_STEP,
+    COMPILED_CACHE_SIZE,
     MAX_DEPTH,
     MAX_LENGTH,
+    MAX_STEPS,
     MISSING,
     And,
     Comparison,
@@ -19,6 +23,7 @@ from hookline.filters import (
     Not,
     Or,
     Present,
+    TooCostly,
     Value,
     evaluate,
     parse,
@@ -389,3 +394,251 @@ def test_and_and_or_evaluate_as_booleans_do(
     assert evaluate(And(left, right), lookup) is (a and b)
     assert evaluate(Or(left, right), lookup) is (a or b)
     assert evaluate(parse(render(And(left, right))), lookup) is (a and b)
+
+
+# -- compiling -----------------------------------------------------------------------------
+
+
+def test_compile_parses_each_text_once() -> None:
+    text = 'id eq "compiled-once" or spaceId pr'
+    compiled = filters.compile(text)
+    assert compiled == parse(text)
+    assert filters.compile(text) is compiled
+
+
+def test_compile_keeps_a_bounded_number_of_texts() -> None:
+    first = filters.compile('id eq "evicted-first"')
+    for number in range(COMPILED_CACHE_SIZE):
+        filters.compile(f"id eq {number} and spaceId pr")
+    again = filters.compile('id eq "evicted-first"')
+    assert again == first
+    assert again is not first
+
+
+def test_compile_refuses_an_invalid_text_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(FilterSyntaxError):
+            filters.compile('id eq "a" and')
+
+
+# -- cost bound ----------------------------------------------------------------------------
+
+
+def reference(f: Filter, lookup: Callable[[str], object]) -> bool:
+    """The rules of the module docstring without a budget: evaluate before it had one."""
+
+    def equals(actual: object, expected: Value) -> bool:
+        if not (actual is None or isinstance(actual, str | int | float)):
+            return False
+        if isinstance(actual, bool) != isinstance(expected, bool):
+            return False
+        return actual == expected
+
+    def matches(operator: str, actual: object, expected: Value) -> bool:
+        if operator == "eq":
+            return equals(actual, expected)
+        if not (isinstance(actual, str) and isinstance(expected, str)):
+            return False
+        if operator == "co":
+            return expected in actual
+        if operator == "sw":
+            return actual.startswith(expected)
+        return operator == "ew" and actual.endswith(expected)
+
+    def compare(operator: str, actual: object, expected: Value) -> bool:
+        if operator == "ne":
+            return not compare("eq", actual, expected)
+        if actual is MISSING:
+            return operator == "eq" and expected is None
+        if isinstance(actual, list):
+            return any(matches(operator, item, expected) for item in actual)
+        return matches(operator, actual, expected)
+
+    if isinstance(f, Comparison):
+        return compare(f.operator, lookup(f.attribute), f.value)
+    if isinstance(f, Present):
+        value = lookup(f.attribute)
+        is_empty = isinstance(value, str | list | dict) and len(value) == 0
+        return not (value is MISSING or value is None or is_empty)
+    if isinstance(f, And):
+        return reference(f.left, lookup) and reference(f.right, lookup)
+    if isinstance(f, Or):
+        return reference(f.left, lookup) or reference(f.right, lookup)
+    return not reference(f.operand, lookup)
+
+
+def steps_needed(f: Filter, lookup: Callable[[str], object]) -> int:
+    """The least budget ``f`` evaluates within (a binary search up to a million)."""
+    low, high = 0, 1_000_000
+    while low < high:
+        middle = (low + high) // 2
+        try:
+            evaluate(f, lookup, budget=middle)
+        except TooCostly:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+class CountedList(list[object]):
+    """A list that counts the elements anyone iterates over."""
+
+    visited = 0
+
+    def __iter__(self) -> Iterator[object]:
+        for item in super().__iter__():
+            self.visited += 1
+            yield item
+
+
+class WatchedString(str):
+    """A string that records whether anyone searched it."""
+
+    searched = False
+
+    def __contains__(self, key: object) -> bool:
+        self.searched = True
+        return isinstance(key, str) and super().__contains__(key)
+
+
+def test_the_filter_bomb_stops_at_the_budget() -> None:
+    """Issue 11: 270 "or" clauses each walking 200,000 numbers took seconds; the first
+    clause's walk now stops once it has used the budget."""
+    bomb = parse(" or ".join(["data.a eq 1"] * 270))
+    numbers = CountedList(range(2, 200_002))
+    looked_up: list[str] = []
+
+    def lookup(path: str) -> object:
+        looked_up.append(path)
+        return numbers if path == "data.a" else MISSING
+
+    with pytest.raises(TooCostly) as caught:
+        evaluate(bomb, lookup)
+
+    assert numbers.visited <= MAX_STEPS
+    assert looked_up == ["data.a"]
+    assert caught.value.budget == MAX_STEPS
+    assert str(caught.value) == "the filter needed more than 10,000 steps for this event"
+    assert isinstance(caught.value, HooklineError)
+
+
+@pytest.mark.parametrize(
+    ("text", "attributes", "steps", "expected"),
+    [
+        # one node, one name looked up, one value compared
+        ('id eq "a"', {"id": "a"}, 3, True),
+        ("id eq null", {}, 2, True),
+        ("x pr", {"x": ""}, 2, False),
+        ("data.a.b pr", {"data.a.b": 1}, 4, True),
+        # a list: each element compared until one matches
+        ("data.a eq 5", {"data.a": [1, 2, 3, 4, 5, 6]}, 8, True),
+        ("data.a eq 9", {"data.a": [1, 2, 3, 4, 5, 6]}, 9, False),
+        ("data.a ne 9", {"data.a": [1, 2, 3, 4, 5, 6]}, 9, True),
+        ('data.a sw "b"', {"data.a": ["a", "b"]}, 5, True),
+        ("data.a eq 1", {"data.a": []}, 3, False),
+        ("data.a eq 2 and b pr", {"data.a": [1, 2, 3], "b": 1}, 8, True),
+        # co, sw and ew compare nothing when the filter value is not a string
+        ("data.a co 1", {"data.a": [1, 2, 3]}, 3, False),
+        # and, or, not: one more each, and only the operands that decide
+        ("a pr and b pr", {}, 3, False),
+        ("a pr or b pr", {}, 5, False),
+        ("a pr or b pr", {"a": 1}, 3, True),
+        ("not (a pr)", {}, 3, True),
+        # co pays (n - m + 1) * max(m, 8) / CHARACTERS_PER_STEP more for a string
+        ('s co "b"', {"s": "a" * 1000}, 3 + 1000 * 8 // CHARACTERS_PER_STEP, False),
+        ('s co "' + "b" * 20 + '"', {"s": "a" * 1000}, 3 + 981 * 20 // CHARACTERS_PER_STEP, False),
+        ('s co "aab"', {"s": "ab"}, 3, False),
+        ('s co "b"', {"s": "a" * 62}, 3, False),  # 62 * 8 < 500
+        ('s co "b"', {"s": "a" * 63}, 4, False),  # 63 * 8 >= 500
+        ('s co "b"', {"s": ["a" * 62, "a" * 63, "b", "a" * 63]}, 6, True),
+        ('s co "b"', {"s": [1, "a" * 62, None, "a" * 62]}, 6, False),
+        ('s co "b" or t pr', {"s": "a" * 1000, "t": 1}, 6 + 1000 * 8 // 500, True),
+        ('s co "b"', {"s": ["a" * 1000, "b", "c" * 1000]}, 4 + 1000 * 8 // 500, True),
+    ],
+)
+def test_steps_at_the_edge_of_the_budget(
+    text: str, attributes: dict[str, object], steps: int, expected: bool
+) -> None:
+    f, lookup = parse(text), lookup_in(attributes)
+
+    assert evaluate(f, lookup, budget=steps) is expected
+    with pytest.raises(TooCostly, match=f"more than {steps - 1} steps"):
+        evaluate(f, lookup, budget=steps - 1)
+
+
+def test_nothing_is_looked_up_without_a_step_to_spend() -> None:
+    looked_up: list[str] = []
+
+    def lookup(path: str) -> object:
+        looked_up.append(path)
+        return 1
+
+    with pytest.raises(TooCostly):
+        evaluate(parse("a pr"), lookup, budget=1)
+    assert looked_up == []
+
+
+def test_a_string_too_long_for_the_budget_is_not_searched() -> None:
+    huge = WatchedString("a" * 8_000_000)
+    with pytest.raises(TooCostly):
+        evaluate(parse('s co "ab"'), lookup_in({"s": [huge]}))
+    assert not huge.searched
+    assert evaluate(parse('s co "ab"'), lookup_in({"s": WatchedString("xab")})) is True
+
+
+def test_realistic_filters_stay_well_within_the_budget() -> None:
+    tags = [f"tag-{number}" for number in range(1000)]
+    text = (
+        'data.status eq "ok" and (spaceId eq "s9" or id sw "app-")'
+        ' and not (data.tags eq "x" or data.tags eq "y" or data.tags co "zz")'
+    )
+    attributes: dict[str, object] = {"data.status": "ok", "id": "app-1", "data.tags": tags}
+
+    assert evaluate(parse(text), lookup_in(attributes)) is True
+    assert steps_needed(parse(text), lookup_in(attributes)) < MAX_STEPS / 2
+
+
+def test_the_longest_chain_fits_the_budget() -> None:
+    chain = parse(" or ".join(["data.a eq 1"] * 270))
+    assert steps_needed(chain, lookup_in({"data.a": 2})) < MAX_STEPS / 2
+
+
+texts = st.text(alphabet="ab", max_size=700)
+long_lookups = st.dictionaries(
+    st.sampled_from(KNOWN_NAMES), texts | st.lists(texts | st.integers(0, 2), max_size=5)
+)
+long_leaves: st.SearchStrategy[Filter] = st.builds(
+    Comparison, st.sampled_from(KNOWN_NAMES), st.sampled_from(OPERATORS), texts | values
+)
+
+
+@given(trees(depth=3) | long_leaves, lookups | long_lookups, st.integers(0, 10_000))
+def test_within_its_budget_evaluate_keeps_the_rules(
+    tree: Filter, attributes: dict[str, object], budget: int
+) -> None:
+    """With any budget, evaluate either raises TooCostly or answers as the unbudgeted rules
+    do; a budget large enough never raises."""
+    lookup = lookup_in(attributes)
+    expected = reference(tree, lookup)
+
+    assert evaluate(tree, lookup, budget=10**9) is expected
+    try:
+        result = evaluate(tree, lookup, budget=budget)
+    except TooCostly:
+        return
+    assert result is expected
+
+
+@given(trees(depth=3) | long_leaves, lookups | long_lookups)
+def test_every_budget_below_the_steps_needed_raises(
+    tree: Filter, attributes: dict[str, object]
+) -> None:
+    lookup = lookup_in(attributes)
+    needed = steps_needed(tree, lookup)
+
+    assert evaluate(tree, lookup, budget=needed) is reference(tree, lookup)
+    for budget in (needed - 1, needed // 2, 0):
+        if budget < needed:
+            with pytest.raises(TooCostly):
+                evaluate(tree, lookup, budget=budget)

@@ -103,3 +103,14 @@ def test_unknown_attributes_are_missing() -> None:
     assert lookup("nonsense") is filters.MISSING
     assert lookup("data.a.b") is None
     assert lookup("data.a.b.c") is filters.MISSING
+
+
+def test_a_filter_too_costly_for_the_event_raises() -> None:
+    """Issue 11: the caller decides what an evaluation past its budget means."""
+    bomb = filters.compile(" or ".join(["data.a eq 1"] * 270))
+    costly = event(data={"a": list(range(2, 200_002))})
+
+    with pytest.raises(filters.TooCostly):
+        reaches(hook(), costly, bomb)
+    assert not reaches(hook(enabled=False), costly, bomb)
+    assert reaches(hook(), event(data={"a": [2, 1]}), bomb)
