@@ -431,10 +431,3 @@ def _is_present(value: object) -> bool:
     is_empty = isinstance(value, str | list | dict) and len(value) == 0
     return not (value is MISSING or value is None or is_empty)
 
-
-class TooCostly(Exception):  # placeholder until the bounded evaluation lands
-    pass
-
-
-def compile(text: str) -> Filter:
-    return parse(text)
