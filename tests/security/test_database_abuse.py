@@ -242,6 +242,7 @@ def test_a_postgres_statement_past_the_timeout_is_a_503_and_logged(
     [logged] = [entry for entry in logs if entry.get("trace_id") == trace_id]
     assert "canceling statement due to" in logged["error"]
     assert "FROM webhooks" in logged["error"]  # the statement goes to the log
+    report("database postgres statement timeout 1 s", answered_503_after_seconds=round(waited, 2))
 
 
 def test_a_client_that_leaves_cancels_its_postgres_statement(
