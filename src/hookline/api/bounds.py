@@ -1,7 +1,8 @@
 """Bounds on the database work of one API request: each statement it runs may take at most
 ``HOOKLINE_STATEMENT_TIMEOUT`` (see store.bounds), and a request whose client goes away
-before the answer is sent is cancelled, with the statement it is waiting for (asyncpg
-cancels a query whose task is cancelled; on SQLite the read runs out its bound)."""
+before the answer is sent is cancelled. A cancelled PostgreSQL query's connection is
+closed, and PostgreSQL ends the statement within a second (the store's
+``client_connection_check_interval``); on SQLite the read runs out its bound."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -71,7 +72,10 @@ def _check_for_the_client(dbapi_connection: Any, _record: Any) -> None:
     """Have PostgreSQL (14 and later) check every second, while a statement runs, that
     hookline is still connected, and end the statement when it is not: a statement
     whose request was cancelled, or whose process died, does not run on."""
-    if dbapi_connection.driver_connection.get_server_version().major >= 14:
+    if dbapi_connection.driver_connection.get_server_version().major < 14:
+        return
+    # A server on a system without the poll() flag it needs refuses the setting: do without.
+    with contextlib.suppress(asyncpg.PostgresError):
         dbapi_connection.run_async(
             lambda driver: driver.execute("SET client_connection_check_interval = 1000")
         )
