@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     rate_limit: float = Field(default=100.0, ge=0, allow_inf_nan=False)
     rate_burst: int = Field(default=200, ge=1)
     shutdown_grace: float = Field(default=30.0, ge=0, allow_inf_nan=False)
+    max_filter_values: int = Field(default=50, ge=1)
+    statement_timeout: float = Field(default=5.0, gt=0, allow_inf_nan=False)
 
     @field_validator("database_url")
     @classmethod

@@ -123,3 +123,28 @@ def assert_error(
     if detail is not None:
         assert any(detail.lower() in entry["detail"].lower() for entry in entries), entries
     return entries
+
+
+# The detail of every 503, before " (trace id …)".
+UNAVAILABLE = "the database is unavailable; try again shortly"
+# What a database error's text looks like; none of it may reach a client.
+SQL_MARKERS = (
+    "select ",
+    "insert ",
+    " from ",
+    "where ",
+    "webhook_event_types",
+    "api_keys",
+    "sqlite",
+    "asyncpg",
+    "sqlalchemy",
+    "sqlstate",
+    "[sql",
+    "parameters",
+    "sqlalche.me",
+)
+
+
+def assert_no_sql(text: str) -> None:
+    found = [marker for marker in SQL_MARKERS if marker in text.lower()]
+    assert not found, text

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from tests.api.helpers import UNAVAILABLE, assert_no_sql
 from tests.databases import POSTGRES_ADMIN_URL
 from tests.delivery.receivers import FAST, HOST, Receiver
 from tests.processes import APP_CREATED, wait_all
@@ -72,6 +73,8 @@ class Publisher:
             [error] = body["errors"]
             assert error["code"] == "unavailable", body
             assert body["traceId"], body
+            # a fixed sentence: the driver's text and the statement go to the log only
+            assert error["detail"] == f"{UNAVAILABLE} (trace id {body['traceId']})", body
 
 
 def _webhook(client: Client, receiver: Receiver, path: str) -> None:
@@ -155,6 +158,7 @@ def test_a_locked_sqlite_database_is_a_503_and_then_everything_carries_on(
             assert SQLITE_BUSY_SECONDS <= refused_after < BOUND
             assert refused.status_code == 503, refused.text
             assert refused.json()["errors"][0]["code"] == "unavailable"
+            assert_no_sql(refused.text)
             assert admin.get("/readyz").status_code in (200, 503)
         time.sleep(1)
     publisher.assert_only_unavailable()

@@ -13,6 +13,7 @@ from pydantic.alias_generators import to_camel
 
 from hookline import __version__, metrics
 from hookline.api import console, deliveries, errors, events, health, operator, users, webhooks
+from hookline.api.bounds import RequestBounds
 from hookline.api.errors import Error, respond, respond_invalid
 from hookline.api.limits import BodyLimit
 from hookline.catalog import Catalog
@@ -64,7 +65,9 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit)
     app.middleware("http")(_refuse_nul)
-    app.middleware("http")(_trace_id)  # added last, so it runs first
+    app.middleware("http")(_trace_id)
+    # added last, so it runs first: the whole request is bounded and cancellable
+    app.add_middleware(RequestBounds, statement_timeout=services.settings.statement_timeout)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
     app.include_router(events.router)

@@ -45,9 +45,26 @@ _KINDS: list[tuple[type[HooklineError], int, str, str]] = [
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.ReadOnlyField, 409, "read-only", "Read-only field"),
     (errors.RateLimited, 429, "too-many-requests", "Too many requests"),
-    (errors.StorageUnavailable, 503, "unavailable", "Service unavailable"),
+]
+# status, code, title, and the fixed sentence answered, for errors whose own text is for
+# the operator's eyes only (a driver's message, a SQL statement, a setting): it is logged
+# with the request's trace id, which the answer carries.
+_FAULTS: list[tuple[type[HooklineError], int, str, str, str]] = [
+    (
+        errors.StorageUnavailable,
+        503,
+        "unavailable",
+        "Service unavailable",
+        "the database is unavailable; try again shortly",
+    ),
     # e.g. HOOKLINE_SECRET_KEY no longer opens what was sealed: the operator must act
-    (errors.ConfigError, 500, "misconfigured", "Server misconfigured"),
+    (
+        errors.ConfigError,
+        500,
+        "misconfigured",
+        "Server misconfigured",
+        "the server is misconfigured; its operator must act",
+    ),
 ]
 _HTTP_CODES = {
     400: ("bad-request", "Bad request"),
@@ -122,7 +139,11 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
             if isinstance(error, errors.RateLimited):
                 response.headers["Retry-After"] = str(error.retry_after)
             return response
-    return respond(request, 500, [Error(code="internal-error", title="Internal error", detail="")])
+    for kind, status, code, title, sentence in _FAULTS:
+        if isinstance(error, kind):
+            log.warning("request failed", status=status, **_context(request), error=str(error))
+            return _fault(request, status, code, title, sentence)
+    return respond_unexpected(request, error)
 
 
 async def _request_invalid(request: Request, error: Exception) -> JSONResponse:
@@ -191,17 +212,24 @@ def _fills(template: str, path: str) -> bool:
 
 def respond_unexpected(request: Request, error: Exception) -> JSONResponse:
     """A 500 for an error nobody expected, logged with its trace id and traceback."""
-    log.error(
-        "unexpected error",
-        trace_id=getattr(request.state, "trace_id", ""),
-        method=request.method,
-        path=request.url.path,
-        exc_info=error,
-    )
-    detail = "an unexpected error occurred; the trace id identifies it in the logs"
-    return respond(
-        request, 500, [Error(code="internal-error", title="Internal error", detail=detail)]
-    )
+    log.error("unexpected error", **_context(request), exc_info=error)
+    sentence = "an unexpected error occurred"
+    return _fault(request, 500, "internal-error", "Internal error", sentence)
+
+
+def _fault(request: Request, status: int, code: str, title: str, sentence: str) -> JSONResponse:
+    """An answer whose detail is ``sentence`` and the trace id, never the error's own text."""
+    trace_id = getattr(request.state, "trace_id", "")
+    detail = f"{sentence} (trace id {trace_id})" if trace_id else sentence
+    return respond(request, status, [Error(code=code, title=title, detail=detail)])
+
+
+def _context(request: Request) -> dict[str, str]:
+    return {
+        "trace_id": getattr(request.state, "trace_id", ""),
+        "method": request.method,
+        "path": request.url.path,
+    }
 
 
 def install(app: FastAPI) -> None:

@@ -26,6 +26,7 @@ from hookline.webhooks import NewWebhook, Origin
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 ORIGINS: tuple[Origin, ...] = ("api", "automations", "management-console")
+MOST_FILTER_VALUES = "HOOKLINE_MAX_FILTER_VALUES values (default 50)"
 
 
 @router.get("", response_model=WebhookList, responses=error_responses(400, 403))
@@ -38,13 +39,19 @@ async def list_webhooks(
     enabled: bool | None = None,
     event_types: Annotated[
         str | None,
-        Query(alias="eventTypes", description="Comma list; every one must be subscribed."),
+        Query(
+            alias="eventTypes",
+            description=f"Comma list; every one must be subscribed. At most {MOST_FILTER_VALUES}.",
+        ),
     ] = None,
     event_type: Annotated[
         str | None, Query(alias="eventType", description="Older name of eventTypes.")
     ] = None,
     level: Level | None = None,
-    origins: Annotated[str | None, Query(description="Comma list; any may match.")] = None,
+    origins: Annotated[
+        str | None,
+        Query(description=f"Comma list; any may match. At most {MOST_FILTER_VALUES}."),
+    ] = None,
     owner_id: Annotated[str | None, Query(alias="ownerId")] = None,
     created_by_user_id: Annotated[str | None, Query(alias="createdByUserId")] = None,
     updated_by_user_id: Annotated[str | None, Query(alias="updatedByUserId")] = None,
@@ -60,14 +67,20 @@ async def list_webhooks(
     prev: Prev = None,
 ) -> WebhookList:
     order = parse_sort(sort, WEBHOOK_SORT_KEYS, DEFAULT_WEBHOOK_SORT)
+    most = services.settings.max_filter_values
+    wanted_types = _comma_list(event_types) + _comma_list(event_type)
+    _at_most(most, "eventTypes" if event_types is not None else "eventType", wanted_types)
+    wanted_origins = _comma_list(origins)
+    _at_most(most, "origins", wanted_origins)
+    _check_origins(wanted_origins)
     query = WebhookQuery(
         tenant_id="",
         name=name,
         url=url,
         enabled=enabled,
-        event_types=_comma_list(event_types) + _comma_list(event_type),
+        event_types=wanted_types,
         level=level,
-        origins=_origins(origins),
+        origins=wanted_origins,
         owner_id=owner_id,
         created_by_user_id=created_by_user_id,
         updated_by_user_id=updated_by_user_id,
@@ -85,14 +98,19 @@ def _comma_list(text: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (text or "").split(",") if item.strip())
 
 
-def _origins(text: str | None) -> tuple[str, ...]:
-    origins = _comma_list(text)
+def _at_most(most: int, parameter: str, values: tuple[str, ...]) -> None:
+    """A list filter holds at most HOOKLINE_MAX_FILTER_VALUES values, so one request's
+    query stays small."""
+    if len(values) > most:
+        raise InvalidInput.one(parameter, f"holds at most {most} values, not {len(values)}")
+
+
+def _check_origins(origins: tuple[str, ...]) -> None:
     unknown = [origin for origin in origins if origin not in ORIGINS]
     if unknown:
         raise InvalidInput.one(
             "origins", f"unknown origin {unknown[0]!r}: use {', '.join(ORIGINS)}"
         )
-    return origins
 
 
 @router.post("", status_code=201, response_model=WebhookOut, responses=error_responses(400, 403))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from hookline.store import bounds
 from hookline.store.schema import tenants
 from hookline.store.sql import SqlStore
 from hookline.store.sql_base import CHANNELS, Insert
@@ -18,8 +20,14 @@ from hookline.store.sql_base import CHANNELS, Insert
 class PostgresStore(SqlStore):
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         engine = create_async_engine(
-            asyncpg_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            asyncpg_url(url),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            hide_parameters=True,  # errors are logged: keep the values out
         )
+        sa.event.listen(engine.sync_engine, "connect", _check_for_the_client)
+        sa.event.listen(engine.sync_engine, "begin", _bound_transaction)
         super().__init__(engine)
         self._listener_url = asyncpg_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
         self._listener: asyncpg.Connection | None = None
@@ -62,6 +70,34 @@ class PostgresStore(SqlStore):
     def _text_sort_key(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         # Byte order, as on SQLite, whatever collation the database was created with.
         return sa.func.lower(column).collate("C")
+
+
+def _check_for_the_client(dbapi_connection: Any, _record: Any) -> None:
+    """Have PostgreSQL (14 and later) check every second, while a statement runs, that
+    hookline is still connected, and end the statement when it is not: a statement
+    whose request was cancelled, or whose process died, does not run on."""
+    if dbapi_connection.driver_connection.get_server_version().major < 14:
+        return
+    # A server on a system without the poll() flag it needs refuses the setting: do without.
+    with contextlib.suppress(asyncpg.PostgresError):
+        dbapi_connection.run_async(
+            lambda driver: driver.execute("SET client_connection_check_interval = 1000")
+        )
+
+
+def _bound_transaction(conn: sa.Connection) -> None:
+    """Within a bound (an API request's, see store.bounds), a statement of this transaction
+    that runs or waits for a lock longer is cancelled by PostgreSQL itself (SQLSTATE 57014
+    or 55P03, a 503), even if hookline is gone by then."""
+    seconds = bounds.statement_timeout()
+    if seconds is not None:
+        limit = str(max(1, round(seconds * 1000)))  # milliseconds
+        conn.execute(
+            sa.select(
+                sa.func.set_config("statement_timeout", limit, True),
+                sa.func.set_config("lock_timeout", limit, True),
+            )
+        )
 
 
 def asyncpg_url(url: str) -> str:

@@ -30,8 +30,9 @@ Insert = sqlite.Insert | postgresql.Insert
 # exc.TimeoutError: no pooled connection came free in time (the pool waits for a busy one).
 _UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError, TimeoutError)
 # SQLSTATE classes of a connection lost or refused: 08 connection exception, 57 operator
-# intervention (terminated by an administrator, the server shutting down or starting up).
-_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57")
+# intervention (terminated by an administrator, the server shutting down or starting up,
+# a statement_timeout), and 55P03, a lock_timeout.
+_UNAVAILABLE_SQLSTATES = ("08", "57", "55P03")
 T = TypeVar("T")
 # Wake-up channels: deliveries due to claim, events due to fan out.
 WORK = "hookline_work"
@@ -139,4 +140,4 @@ def is_unavailable(error: BaseException) -> bool:
     sqlstate = getattr(error.orig, "sqlstate", None) or getattr(
         error.orig.__cause__ if error.orig else None, "sqlstate", None
     )
-    return str(sqlstate or "")[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+    return str(sqlstate or "").startswith(_UNAVAILABLE_SQLSTATES)

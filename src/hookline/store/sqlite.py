@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import sqlite3
 import time
@@ -32,12 +33,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookline.deliveries import NewDelivery, Result
 from hookline.errors import ConfigError
+from hookline.store import bounds
 from hookline.store.queue import Lease, Leased
 from hookline.store.sql import SqlStore
 from hookline.store.sql_base import T, Work, is_unavailable, unavailable
 
 BUSY_TIMEOUT_MS = 5000
 CHECKPOINT_EVERY = 50  # write transactions
+PROGRESS_STEPS = 100_000  # SQLite VM instructions between deadline checks (about 1 ms)
 WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file is cut back to once checkpointed
 OUTCOMES_PER_STATEMENT = 500  # 11 values each: well inside SQLite's 32,766 variables
 
@@ -52,12 +55,15 @@ class SqliteStore(SqlStore):
             pool_size=4,
             max_overflow=0,
             pool_timeout=BUSY_TIMEOUT_MS / 1000,
+            hide_parameters=True,  # errors are logged: keep the values out
         )
         _configure(reader.sync_engine, begin="BEGIN")
+        _bound_reads(reader.sync_engine)
         self._writer = sa.create_engine(
             f"sqlite:///{path}",
             poolclass=sa.pool.StaticPool,  # one connection, used by the writer thread only
             connect_args={"check_same_thread": False},
+            hide_parameters=True,
         )
         _configure(self._writer, begin="BEGIN IMMEDIATE", checkpoints=False)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="hookline-sqlite-writer")
@@ -288,3 +294,24 @@ def _configure(engine: sa.Engine, *, begin: str, checkpoints: bool = True) -> No
     @sa.event.listens_for(engine, "begin")
     def _begin(connection: sa.Connection) -> None:
         connection.exec_driver_sql(begin)
+
+
+def _bound_reads(engine: sa.Engine) -> None:
+    """Interrupt a read that runs past its bound (an API request's, see store.bounds), so
+    that a runaway query frees its pooled connection ("interrupted", a 503). SQLite calls
+    the progress handler every PROGRESS_STEPS instructions, in the thread running the query.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        deadline = record.info["deadline"] = [math.inf]
+        dbapi_connection.run_async(
+            lambda driver: driver.set_progress_handler(
+                lambda: time.monotonic() > deadline[0], PROGRESS_STEPS
+            )
+        )
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: sa.Connection, *_: Any) -> None:
+        seconds = bounds.statement_timeout()
+        conn.info["deadline"][0] = math.inf if seconds is None else time.monotonic() + seconds
