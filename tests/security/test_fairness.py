@@ -85,7 +85,10 @@ def test_a_filter_bomb_costs_its_own_tenant_only(
     with ThreadPoolExecutor(2) as pool:
         bombing = pool.submit(_publish, attacker, bomb)
         published = [_publish(victim, {"type": APP_CREATED, "data": {"n": n}}) for n in range(5)]
-        created = victim.post(WEBHOOKS, json={"name": "x", "url": _url(receiver, _path())})
+        created = victim.post(
+            WEBHOOKS,
+            json={"name": "x", "url": _url(receiver, _path()), "eventTypes": [APP_CREATED]},
+        )
 
     assert bombing.result().status_code == 202
     assert [response.status_code for response in published] == [202] * 5
