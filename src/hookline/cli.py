@@ -390,7 +390,7 @@ def emit(
     """Publish one event of EVENT_TYPE and print its id."""
     try:
         payload = {"type": event_type, "data": json.loads(data), "id": event_id}
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
         raise InvalidInput.one("--data", f"is not JSON: {error}") from None
 
     async def work(services: Services) -> list[str]:

@@ -120,6 +120,7 @@ BAD_INPUT: list[tuple[list[str], int, str]] = [
     (["emit", "--tenant", "acme", "com.example.nope"], 1, "unknown event type"),
     (["emit", "--tenant", "acme", "hookline.webhook.disabled"], 1, "/type: is reserved"),
     (["emit", "--tenant", "acme", APP_CREATED, "--data", "{nope"], 1, "--data: is not JSON"),
+    (["emit", "--tenant", "acme", APP_CREATED, "--data", "[" * 5000], 1, "--data: is not JSON"),
     (["emit", "--tenant", "nope", APP_CREATED], 1, "no tenant named 'nope'"),
     (["purge", "--history-days", "0"], 2, "invalid HOOKLINE_HISTORY_DAYS"),
     (["listen", "--status", "99"], 2, "Invalid value for '--status'"),

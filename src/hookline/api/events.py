@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Request
 
 from hookline.api.deps import PublishingCaller, ServicesDep
 from hookline.api.errors import error_responses
+from hookline.api.limits import DepthLimitedRoute
 from hookline.api.schemas import Published, PublishedEvent
 from hookline.auth import Principal, Role
 from hookline.errors import InvalidInput, NotAllowed, NotFound
 
-router = APIRouter(prefix="/api/v1/events", tags=["events"])
+router = APIRouter(prefix="/api/v1/events", tags=["events"], route_class=DepthLimitedRoute)
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "CloudEvents 1.0 structured JSON, the legacy envelope, or the short form "
