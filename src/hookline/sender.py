@@ -30,6 +30,7 @@ from yarl import URL
 
 from hookline.egress import EgressRefused, GuardedResolver
 from hookline.settings import Settings
+from hookline.urls import parse_url
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 2048
@@ -126,7 +127,7 @@ class Sender:
     def _check_url(self, url: str) -> tuple[URL | None, str]:
         """The URL to request, or None and why it is not sent."""
         try:
-            target = URL(url)
+            target = parse_url(url)  # as the webhook rules read it when it was saved
         except ValueError as error:
             return None, f"invalid URL: {error}"
         if target.scheme not in self._schemes:

@@ -30,6 +30,7 @@ from hookline.sender import (
     parse_retry_after,
 )
 from hookline.settings import Settings
+from hookline.urls import url_problem
 
 HOST = "hooks.example.test"
 LOCAL = "127.0.0.1"
@@ -606,6 +607,39 @@ async def test_dns_rebinding_cannot_redirect_the_connection(
     assert lookups == ["rebind.example.test"] * 2
     assert connects == [(LOCAL, receiver.port)]  # 10.0.0.1 was never tried
     assert len(receiver.requests) == 1
+
+
+# -- the URL as saved ----------------------------------------------------------------------
+
+
+async def test_an_accepted_url_is_sent_to_the_host_the_rules_judged(
+    serve: Serve, make_sender: Callable[[Settings], Awaitable[Sender]], ca_file: Path
+) -> None:
+    sent_host = "xn--bcher-kva.example.test"
+    receiver = await serve(answer(200), names=(sent_host,))
+    url = f"https://Bücher.Example.TEST:{receiver.port}/hook"
+    assert url_problem(url) is None
+    sender = await make_sender(local_settings(ca_file, resolve={sent_host: LOCAL}))
+
+    outcome = await send(sender, url)
+
+    assert outcome.succeeded, outcome.error
+    assert receiver.server_names == [sent_host]
+    assert receiver.requests[0].headers["Host"] == f"{sent_host}:{receiver.port}"
+
+
+async def test_a_host_the_rules_refuse_as_unreadable_is_not_sent_either(
+    sender: Sender, connects: list[tuple[str, int]]
+) -> None:
+    url = "https://exam\u00adple.example.test/"
+    assert (url_problem(url) or "").startswith("is not a valid URL")
+
+    outcome = await send(sender, url)
+
+    assert outcome.error is not None
+    assert outcome.error.startswith("invalid URL: Host 'exam")
+    assert "cannot contain" in outcome.error
+    assert connects == []
 
 
 # -- schemes -------------------------------------------------------------------------------
