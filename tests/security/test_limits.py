@@ -114,6 +114,12 @@ def test_a_json_patch_value_nested_950_deep_is_a_400(tenant: Tenant) -> None:
     assert admin.get(f"{WEBHOOKS}/{webhook['id']}").json() == webhook
 
 
+def test_a_deep_publish_without_a_key_is_a_401(tenant: Tenant) -> None:
+    response = tenant.server.client(None).post(EVENTS, content=_nested(1000), headers=JSON)
+
+    assert_error(response, 401)
+
+
 def test_event_data_may_nest_100_levels_in_a_list_of_events(tenant: Tenant) -> None:
     data: object = "leaf"
     for _ in range(100):

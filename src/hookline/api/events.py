@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query, Request
 
 from hookline.api.deps import PublishingCaller, ServicesDep
 from hookline.api.errors import error_responses
-from hookline.api.limits import DepthLimitedRoute
+from hookline.api.limits import check_depth
 from hookline.api.schemas import Published, PublishedEvent
 from hookline.auth import Principal, Role
 from hookline.errors import InvalidInput, NotAllowed, NotFound
 
-router = APIRouter(prefix="/api/v1/events", tags=["events"], route_class=DepthLimitedRoute)
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "CloudEvents 1.0 structured JSON, the legacy envelope, or the short form "
@@ -78,6 +78,7 @@ async def _tenant_of(services: ServicesDep, caller: Principal, tenant_id: str | 
 
 async def _json_body(request: Request) -> object:
     body = await request.body()  # at most limits.MAX_BODY_BY_PATH bytes
+    check_depth(body, request.url.path)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
