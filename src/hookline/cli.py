@@ -150,6 +150,11 @@ def main() -> None:
 @_with_settings(
     click.option("--host", help="Address to listen on [env HOOKLINE_HOST; default 127.0.0.1]."),
     click.option("--port", type=int, help="Port [env HOOKLINE_PORT; default 8000]."),
+    click.option(
+        "--public-url",
+        help="Where clients reach the API, e.g. https://hooks.example.com "
+        "[env HOOKLINE_PUBLIC_URL; default: the request's Host].",
+    ),
     *_DELIVERY_OPTIONS,
 )
 def serve(settings: Settings) -> None:
@@ -174,7 +179,9 @@ async def _serve(settings: Settings, *, serve_api: bool) -> None:
         if serve_api:
             issued = await accounts.bootstrap(services.store)
             await runtime.run(
-                lambda url: _announce(url, issued=issued, probes_url=runtime.probes_url)
+                lambda url: _announce(
+                    url, settings.public_url, issued=issued, probes_url=runtime.probes_url
+                )
             )
         else:
             await runtime.run(lambda _: _announce_worker(runtime.probes_url))
@@ -193,9 +200,12 @@ def _announce_worker(probes_url: str) -> None:
     click.echo(f"hookline worker delivering{probes}", err=True)
 
 
-def _announce(url: str, issued: accounts.IssuedKey | None, probes_url: str) -> None:
+def _announce(
+    url: str, public_url: str | None, issued: accounts.IssuedKey | None, probes_url: str
+) -> None:
     click.echo(f"hookline {__version__} serving {url}")
-    click.echo(f"  API: {url}/api/v1/webhooks   docs: {url}/docs")
+    base = public_url or url
+    click.echo(f"  API: {base}/api/v1/webhooks   docs: {base}/docs   console: {base}/console")
     if probes_url:
         click.echo(f"  probes: {probes_url}/metrics, /healthz, /readyz")
     if issued is not None:
@@ -390,7 +400,7 @@ def emit(
     """Publish one event of EVENT_TYPE and print its id."""
     try:
         payload = {"type": event_type, "data": json.loads(data), "id": event_id}
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
         raise InvalidInput.one("--data", f"is not JSON: {error}") from None
 
     async def work(services: Services) -> list[str]:

@@ -71,7 +71,12 @@ class Attempter:
             outcome = Outcome(status_code=None, error=f"not sent: {error}")
             return self.result(claimed, outcome, started, {})
         if claimed.webhook_enabled:
-            outcome = await self.sender.send(claimed.url, headers, body)
+            about = {
+                "tenant": claimed.tenant_id,
+                "webhook": claimed.webhook_id,
+                "delivery": claimed.delivery_id,
+            }
+            outcome = await self.sender.send(claimed.url, headers, body, context=about)
         else:
             outcome = Outcome(status_code=None, error="not sent: the webhook is disabled")
         return self.result(claimed, outcome, started, _shown(headers, claimed))

@@ -35,7 +35,8 @@ The short form, otherwise::
 Rules for every form (JSON ``null`` means absent; in the legacy and short forms, members
 not named here are ignored):
 
-- ``type`` must name an event type of the catalog.
+- ``type`` must name an event type of the catalog other than hookline's own
+  (``hookline.*``): those are raised by hookline only, so a receiver can trust them.
 - The id defaults to a new UUID4. It, and the user, owner, space and top-level resource
   ids, are 1 to ``MAX_ID_LENGTH`` characters of printable text; ``source`` (default
   ``"hookline"``) is 1 to ``MAX_SOURCE_LENGTH``.
@@ -73,6 +74,8 @@ MAX_ID_LENGTH = 200
 MAX_SOURCE_LENGTH = 1024
 MAX_JSON_DEPTH = 100
 DEFAULT_SOURCE = "hookline"
+# hookline's own event types (``hookline.webhook.disabled``): raised by hookline only.
+RESERVED_PREFIX = "hookline."
 
 _Location = tuple[str | int, ...]
 
@@ -226,10 +229,16 @@ class _Reader:
         value = self.get(location)
         if value is None:
             return None
-        if not isinstance(value, str) or value not in catalog:
+        if not isinstance(value, str):
+            self.problem(location, "must be a string")
+        elif value.startswith(RESERVED_PREFIX):
+            reason = f"is reserved: {RESERVED_PREFIX}* events are raised by hookline only"
+            self.problem(location, reason)
+        elif value not in catalog:
             self.problem(location, f"unknown event type {value!r}")
-            return None
-        return value
+        else:
+            return value
+        return None
 
     def time(self, location: _Location) -> datetime | None:
         value = self.get(location)

@@ -8,6 +8,11 @@ timeouts, refused connections, TLS failures and egress refusals become an Outcom
 ``error``; a response, whatever its status, becomes its ``status_code``, headers (up to
 2048 bytes) and body (up to 64 KiB; a longer body is cut off and its connection closed
 rather than drained). Redirects are not followed, and the session keeps no cookies.
+
+An ``error`` is shown to the tenant (SPEC 5.5), so it never names an address or port of
+the network hookline sends from, which would make the delivery history a scanner of that
+network: an egress refusal says only that, a connection failure only what went wrong
+("connection refused"). What it leaves out goes to the operator's log, as a warning.
 """
 
 from __future__ import annotations
@@ -25,11 +30,15 @@ from types import TracebackType
 from typing import Self
 
 import aiohttp
+import structlog
 from multidict import CIMultiDict
 from yarl import URL
 
 from hookline.egress import EgressRefused, GuardedResolver
 from hookline.settings import Settings
+from hookline.urls import parse_url
+
+log = structlog.get_logger()
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 2048
@@ -38,6 +47,7 @@ DEFAULT_CONNECTION_LIMIT = 256
 # What the network, the receiver or a webhook's own settings (a header value aiohttp
 # refuses to send, say) can make an attempt fail with; anything else is a bug and raises.
 _FAILURES = (aiohttp.ClientError, OSError, TimeoutError, EgressRefused, ValueError)
+REFUSED = "refused by the egress guard"
 
 
 @dataclass(frozen=True)
@@ -105,8 +115,19 @@ class Sender:
     ) -> None:
         await self.close()
 
-    async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> Outcome:
-        """POST ``body`` to ``url``; every failure is an Outcome, never an exception."""
+    async def send(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        context: Mapping[str, str] | None = None,
+    ) -> Outcome:
+        """POST ``body`` to ``url``; every failure is an Outcome, never an exception.
+
+        ``context`` (tenant, webhook and delivery ids) goes into the operator's log line
+        of a failure.
+        """
         if self._session is None:
             raise RuntimeError("Sender.send before Sender.start")
         started = time.perf_counter()
@@ -116,17 +137,28 @@ class Sender:
         request_headers = CIMultiDict(headers)
         request_headers["User-Agent"] = self._settings.user_agent
         try:
+            # aiohttp does not ask the resolver about an IP-literal host, so check it here.
+            problem = self._resolver.literal_problem(target.raw_host or "")
+            if problem is not None:
+                raise EgressRefused(problem)
             async with self._session.post(
                 target, data=body, headers=request_headers, allow_redirects=False
             ) as response:
                 return await self._outcome(response, started)
         except _FAILURES as error:
+            if isinstance(error, EgressRefused | aiohttp.ClientConnectorError):
+                log.warning(
+                    "delivery attempt failed",
+                    **(context or {}),
+                    host=target.raw_host,
+                    detail=_withheld(error),
+                )
             return Outcome(None, error=self._describe(error), duration_ms=_since(started))
 
     def _check_url(self, url: str) -> tuple[URL | None, str]:
         """The URL to request, or None and why it is not sent."""
         try:
-            target = URL(url)
+            target = parse_url(url)  # as the webhook rules read it when it was saved
         except ValueError as error:
             return None, f"invalid URL: {error}"
         if target.scheme not in self._schemes:
@@ -134,10 +166,6 @@ class Sender:
             return None, f"only {allowed} URLs are delivered"
         if not target.raw_host:
             return None, "invalid URL: no host"
-        # aiohttp does not ask the resolver about an IP-literal host, so check it here.
-        problem = self._resolver.literal_problem(target.raw_host)
-        if problem is not None:
-            return None, _refused_message(problem)
         return target, ""
 
     async def _outcome(self, response: aiohttp.ClientResponse, started: float) -> Outcome:
@@ -159,9 +187,9 @@ class Sender:
         )
 
     def _describe(self, error: BaseException) -> str:
-        """A short message for a failed attempt."""
+        """A short message for a failed attempt, naming no address or port."""
         if isinstance(error, EgressRefused):
-            return _refused_message(error.reason)
+            return REFUSED
         if isinstance(error, aiohttp.ConnectionTimeoutError):
             return self._connect_timeout_message
         if isinstance(error, TimeoutError):
@@ -175,8 +203,8 @@ class Sender:
         if isinstance(error, aiohttp.ClientConnectorDNSError):
             return f"cannot resolve {error.host}: {_os_reason(error.os_error)}"
         if isinstance(error, aiohttp.ClientConnectorError):
-            return f"cannot connect to {error.host}:{error.port}: {_os_reason(error.os_error)}"
-        if isinstance(error, aiohttp.ClientOSError) and error.errno is not None:
+            return f"cannot connect: {_os_reason(error.os_error)}"
+        if isinstance(error, OSError):
             return f"the connection failed: {_os_reason(error)}"  # reset mid-request, say
         if isinstance(error, aiohttp.ServerDisconnectedError):
             return "the server closed the connection without a complete response"
@@ -247,15 +275,22 @@ def _tls_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
-def _refused_message(reason: str) -> str:
-    return f"refused by egress guard: {reason}"
+def _withheld(error: EgressRefused | aiohttp.ClientConnectorError) -> str:
+    """What the tenant is not told, for the operator: the refused address and why, or the
+    socket's error, which names the addresses tried (aiohttp's message may not)."""
+    if isinstance(error, EgressRefused):
+        return error.reason
+    return str(error.os_error) or type(error.os_error).__name__
 
 
 def _os_reason(error: OSError) -> str:
-    """``connection refused`` rather than ``[Errno 111] Connect call failed (...)``."""
-    if error.errno is not None and not isinstance(error, socket.gaierror):
+    """``connection refused`` rather than ``[Errno 111] Connect call failed ('10.0.0.5',
+    443)``: the words of the error number, never the message, which may name addresses."""
+    if isinstance(error, socket.gaierror):
+        return error.strerror or "the name does not resolve"
+    if error.errno is not None:
         return os.strerror(error.errno).lower()
-    return error.strerror or str(error) or type(error).__name__
+    return "network error"  # e.g. several addresses, each failing in its own way
 
 
 def _tls_reason(error: BaseException) -> str:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from yarl import URL
 
 from hookline import __version__
 from hookline.errors import ConfigError
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./hookline.db"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # Where clients reach the API, e.g. behind a proxy; absolute URLs (paging links) start
+    # with it instead of the request's Host header. None: from the request.
+    public_url: str | None = None
     secret_key: SecretStr | None = None
     allow_networks: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
     resolve: Annotated[dict[str, IPAddress], NoDecode] = Field(default_factory=dict)
@@ -81,6 +85,26 @@ class Settings(BaseSettings):
                 f"unsupported database URL {_without_password(value)!r}: use sqlite:///path"
             )
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_origin(cls, value: str | None) -> str | None:
+        """An http(s) origin, ``https://hooks.example.com[:port]``, without the trailing
+        slash. hookline is served from the root of its origin (the console and the docs
+        load from ``/``), so a path other than ``/`` is refused, like userinfo, a query
+        and a fragment."""
+        if not value:
+            return None
+        url = URL(value)
+        if url.scheme not in ("http", "https") or not url.raw_host:
+            raise ValueError(f"{value!r} is not an absolute http:// or https:// URL")
+        if url.user is not None or url.password is not None:
+            raise ValueError("must not hold a user name or password")
+        if "?" in value or "#" in value:
+            raise ValueError("must not have a query or a fragment")
+        if url.raw_path not in ("", "/"):
+            raise ValueError("must not have a path: hookline is served from / of its origin")
+        return str(url.origin())
 
     @field_validator("retry_schedule", mode="before")
     @classmethod

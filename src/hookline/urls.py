@@ -2,6 +2,9 @@
 
 The address a host resolves to is checked at every delivery attempt (the egress guard),
 never at save time, so saving a webhook tells a tenant nothing about internal names.
+
+The host rules judge the host exactly as deliveries send it: `parse_url` is the one
+parser of both sides, so a URL accepted here is never read differently when it is sent.
 """
 
 from __future__ import annotations
@@ -10,11 +13,20 @@ import re
 from urllib.parse import SplitResult, urlsplit
 
 import idna
+from yarl import URL
 
 MAX_URL_LENGTH = 2048
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NUMERIC_LABEL = re.compile(r"^(\d+|0x[0-9a-f]*)$")
 _FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def parse_url(url: str) -> URL:
+    """``url`` as a delivery sends it, read by yarl, the parser aiohttp uses: the host in
+    lower case and in A-labels (UTS 46 mapped: ``Bücher.example`` is sent to
+    ``xn--bcher-kva.example``). Raises ValueError for what it cannot send, such as a host
+    holding a soft hyphen or a zero-width character."""
+    return URL(url)
 
 
 def url_problem(url: str, *, dev: bool = False) -> str | None:
@@ -36,7 +48,7 @@ def url_problem(url: str, *, dev: bool = False) -> str | None:
     allowed_schemes = ("https", "http") if dev else ("https",)
     if parts.scheme.lower() not in allowed_schemes:
         return "must use https"
-    return _authority_problem(parts) or _host_problem(parts.hostname or "", dev=dev)
+    return _authority_problem(parts) or _sent_host_problem(url, dev=dev)
 
 
 def _authority_problem(parts: SplitResult) -> str | None:
@@ -51,35 +63,34 @@ def _authority_problem(parts: SplitResult) -> str | None:
     return None
 
 
-def _host_problem(host: str, *, dev: bool) -> str | None:
+def _sent_host_problem(url: str, *, dev: bool) -> str | None:
+    try:
+        host = parse_url(url).raw_host or ""
+    except ValueError as error:
+        return f"is not a valid URL ({error})"
     if dev and host in ("localhost", "localhost."):
         return None
-    try:
-        ascii_host = _ascii_host(host)
-    except (idna.IDNAError, UnicodeError):
-        return "must have a valid domain name as its host"
-    labels = ascii_host.removesuffix(".").split(".")
+    labels = host.removesuffix(".").split(".")
     if _NUMERIC_LABEL.match(labels[-1]):
         return "must use a domain name, not an IP address"
     if len(labels) < 2:
         return "must have a fully qualified domain name as its host (e.g. hooks.example.com)"
-    if not all(_LABEL.match(label) for label in labels) or len(".".join(labels)) > 253:
+    if not all(_valid_label(label) for label in labels) or len(".".join(labels)) > 253:
         return "must have a valid domain name as its host"
     return None
 
 
-def _ascii_host(host: str) -> str:
-    """``host`` mapped (UTS 46) and in A-labels; raises IDNAError for an invalid IDN label.
+def _valid_label(label: str) -> bool:
+    """An LDH label; an ``xn--`` one must also be a valid IDNA A-label.
 
-    Plain LDH labels pass unchanged: IDNA's rule against hyphens in the 3rd and 4th
-    position concerns IDN labels only, and hosts like ``r3---sn-abc.example.com`` exist.
+    Other LDH labels need not be: IDNA's rule against hyphens in the 3rd and 4th position
+    concerns IDN labels only, and hosts like ``r3---sn-abc.example.com`` exist.
     """
-    mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
-    return ".".join(
-        label if label.isascii() and not label.startswith("xn--") else _alabel(label)
-        for label in mapped.split(".")
-    )
-
-
-def _alabel(label: str) -> str:
-    return idna.alabel(label).decode("ascii").lower()
+    if not _LABEL.match(label):
+        return False
+    if label.startswith("xn--"):
+        try:
+            idna.alabel(label)
+        except (idna.IDNAError, UnicodeError):
+            return False
+    return True

@@ -251,6 +251,8 @@ _LONG_URL = "https://hooks.example.com/" + "p" * 2030
         ({"url": "https://localhost/in"}, "/url"),
         ({"url": "https://hooks/in"}, "/url"),
         ({"url": "https://-bad-.example.com/in"}, "/url"),
+        ({"url": "https://exam\u00adple.com/in"}, "/url"),
+        ({"url": "https://exa\u200bmple.com/in"}, "/url"),
         ({"url": "not a url"}, "/url"),
         ({"url": _LONG_URL}, "/url"),
         ({"eventTypes": None}, "/eventTypes"),

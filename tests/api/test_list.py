@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,3 +213,27 @@ def test_invalid_query_value_is_a_400_naming_the_parameter(
     response = population.admin.get(WEBHOOKS, params=params)
 
     assert_error(response, 400, code="invalid-input", parameter=parameter)
+
+
+def test_links_are_built_from_the_request_without_a_public_url(population: Population) -> None:
+    response = population.admin.get(WEBHOOKS, params={"limit": 5}, headers={"Host": "h.test:81"})
+
+    assert response.json()["links"]["self"]["href"] == "http://h.test:81/api/v1/webhooks?limit=5"
+
+
+def test_links_and_redirects_use_the_public_url_whatever_the_host_header(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server(public_url="https://hooks.example.com/")
+    admin = server.new_tenant().client()
+    create(admin)
+    create(admin)
+    forged = {"Host": "evil.example", "X-Forwarded-Proto": "http"}
+
+    page = admin.get(WEBHOOKS, params={"limit": 1}, headers=forged).json()
+    redirect = admin.get(f"{WEBHOOKS}/", headers=forged, follow_redirects=False)
+
+    assert page["links"]["self"]["href"] == "https://hooks.example.com/api/v1/webhooks?limit=1"
+    assert page["links"]["next"]["href"].startswith("https://hooks.example.com/api/v1/webhooks?")
+    assert redirect.status_code == 307
+    assert redirect.headers["Location"] == "https://hooks.example.com/api/v1/webhooks"

@@ -118,7 +118,9 @@ BAD_INPUT: list[tuple[list[str], int, str]] = [
     (["key", "revoke", "nope"], 1, "no active key nope"),
     (["webhook", "list"], 2, "Missing option '--tenant'"),
     (["emit", "--tenant", "acme", "com.example.nope"], 1, "unknown event type"),
+    (["emit", "--tenant", "acme", "hookline.webhook.disabled"], 1, "/type: is reserved"),
     (["emit", "--tenant", "acme", APP_CREATED, "--data", "{nope"], 1, "--data: is not JSON"),
+    (["emit", "--tenant", "acme", APP_CREATED, "--data", "[" * 5000], 1, "--data: is not JSON"),
     (["emit", "--tenant", "nope", APP_CREATED], 1, "no tenant named 'nope'"),
     (["purge", "--history-days", "0"], 2, "invalid HOOKLINE_HISTORY_DAYS"),
     (["listen", "--status", "99"], 2, "Invalid value for '--status'"),
@@ -198,10 +200,10 @@ def serve(tmp_path: Path) -> Iterator[list[Serving]]:
         serving.process.wait(timeout=30)
 
 
-def _start(tmp_path: Path, started: list[Serving]) -> Serving:
+def _start(tmp_path: Path, started: list[Serving], *flags: str) -> Serving:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
     process = subprocess.Popen(
-        [*HOOKLINE, "serve", "--port", "0"],
+        [*HOOKLINE, "serve", "--port", "0", *flags],
         cwd=tmp_path,
         env=environment,
         stdout=subprocess.PIPE,
@@ -239,6 +241,20 @@ def test_serve_creates_the_database_and_prints_an_admin_key_on_first_start(
     second.process.send_signal(signal.SIGTERM)
     assert second.process.wait(timeout=30) == 0
     assert not any("hlk_" in line for line in second.lines)
+
+
+def test_serve_prints_the_addresses_clients_use_at_the_public_url(
+    tmp_path: Path, serve: list[Serving]
+) -> None:
+    started = _start(tmp_path, serve, "--public-url", "https://Hooks.Example.com/")
+    assert started.read_until("docs:").split() == [
+        "API:",
+        "https://hooks.example.com/api/v1/webhooks",
+        "docs:",
+        "https://hooks.example.com/docs",
+        "console:",
+        "https://hooks.example.com/console",
+    ]
 
 
 def test_emit_publishes_one_event_and_prints_its_id(database: str) -> None:

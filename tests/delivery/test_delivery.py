@@ -272,10 +272,9 @@ def test_the_egress_guard_refuses_an_unlisted_address(setup: Setup) -> None:
     )
     setup.publish({"type": APP_CREATED, "data": {}})
     [delivery] = setup.settle(hook["id"], lambda found: bool(found and found[0]["attempts"]))
-    assert (
-        "egress" in delivery["attempts"][0]["error"]
-        or "refused" in delivery["attempts"][0]["error"]
-    )
+    assert delivery["attempts"][0]["error"] == "refused by the egress guard"
+    assert delivery["statusMessage"].startswith("refused by the egress guard; ")
+    assert "127.0.0.2" not in json.dumps(delivery)  # where the name points stays unsaid
     assert setup.receiver.received(path) == []
 
 
@@ -416,6 +415,28 @@ def test_publishing_rejects_bad_input_and_stores_nothing(setup: Setup) -> None:
     )
     time.sleep(0.3)
     assert setup.receiver.received(path) == []
+
+
+def test_no_key_may_publish_hooklines_own_event_types(setup: Setup) -> None:
+    watcher = _path()
+    setup.webhook(watcher, eventTypes=["hookline.webhook.disabled"])
+    server = setup.tenant.server
+    callers = [
+        (setup.publisher, {}),
+        (setup.admin, {}),
+        (server.client(server.operator_key), {"tenantId": setup.tenant.id}),
+    ]
+    forged = {"type": "hookline.webhook.disabled", "data": {"disabledReasonCode": "x"}}
+    for client, params in callers:
+        response = client.post(
+            "/api/v1/events", params=params, json=[{"type": APP_CREATED}, forged]
+        )
+        assert response.status_code == 400, response.text
+        [error] = response.json()["errors"]
+        assert error["source"] == {"pointer": "/1/type"}
+        assert "reserved: hookline.* events are raised by hookline only" in error["detail"]
+    time.sleep(0.3)
+    assert setup.receiver.received(watcher) == []
 
 
 def test_an_oversize_publish_is_a_413_and_stores_nothing(setup: Setup) -> None:

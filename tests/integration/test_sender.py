@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import trustme
 from aiohttp import web
+from structlog.testing import capture_logs
 
 from hookline.sender import (
     MAX_BODY_BYTES,
@@ -30,8 +31,10 @@ from hookline.sender import (
     parse_retry_after,
 )
 from hookline.settings import Settings
+from hookline.urls import url_problem
 
 HOST = "hooks.example.test"
+IDS = {"tenant": "t1", "webhook": "w1", "delivery": "d1"}
 LOCAL = "127.0.0.1"
 BOUND = 30  # seconds: "did not hang", never a performance claim
 
@@ -176,9 +179,14 @@ def answer(status: int = 200, body: str = "", **headers: str) -> Handler:
     return handle
 
 
-async def send(sender: Sender, url: str, body: bytes = b'{"hello":"world"}') -> Outcome:
+async def send(
+    sender: Sender,
+    url: str,
+    body: bytes = b'{"hello":"world"}',
+    context: dict[str, str] | None = None,
+) -> Outcome:
     headers = {"Content-Type": "application/json", "X-Custom": "custom value"}
-    return await asyncio.wait_for(sender.send(url, headers, body), BOUND)
+    return await asyncio.wait_for(sender.send(url, headers, body, context=context), BOUND)
 
 
 # -- responses -----------------------------------------------------------------------------
@@ -274,14 +282,49 @@ async def test_the_default_user_agent_names_hookline(serve: Serve, sender: Sende
 # -- failures before any response ----------------------------------------------------------
 
 
-async def test_a_refused_connection_is_an_error(sender: Sender) -> None:
+async def test_a_refused_connection_is_an_error_naming_no_address(sender: Sender) -> None:
     with socket.socket() as bound:  # bound, never listening: connections are refused
         bound.bind((LOCAL, 0))
         port = bound.getsockname()[1]
-        outcome = await send(sender, f"https://{HOST}:{port}/")
+        with capture_logs() as logs:
+            outcome = await send(sender, f"https://{HOST}:{port}/", context=IDS)
     assert outcome.status_code is None
     assert not outcome.succeeded
-    assert outcome.error == f"cannot connect to {HOST}:{port}: connection refused"
+    assert outcome.error == "cannot connect: connection refused"
+    [logged] = logs
+    assert logged == {
+        "event": "delivery attempt failed",
+        "log_level": "warning",
+        **IDS,
+        "host": HOST,
+        "detail": logged["detail"],
+    }
+    assert f"('{LOCAL}', {port})" in logged["detail"]  # the operator's log has it all
+
+
+async def test_a_failure_without_an_error_number_names_no_address(
+    make_sender: Callable[[Settings], Awaitable[Sender]],
+    ca_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When several addresses fail in different ways, the error aiohttp gets has no error
+    number, only a message listing every address."""
+    listing = (
+        "Multiple exceptions: [Errno 111] Connect call failed ('10.1.2.3', 8443), "
+        "[Errno 101] Connect call failed ('10.1.2.4', 8443)"
+    )
+
+    async def failing(sock: socket.socket, address: Any) -> None:
+        raise OSError(listing)
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "sock_connect", failing)
+    sender = await make_sender(local_settings(ca_file))
+
+    with capture_logs() as logs:
+        outcome = await send(sender, f"https://{HOST}:8443/")
+
+    assert outcome.error == "cannot connect: network error"
+    assert listing in logs[0]["detail"]
 
 
 async def test_a_slow_receiver_times_out(
@@ -530,11 +573,20 @@ async def test_the_guard_refuses_before_connecting(
 ) -> None:
     sender = await make_sender(local_settings(ca_file, allow_networks=()))
     receiver = await serve(answer(200))
-    outcome = await send(sender, receiver.url())
+    with capture_logs() as logs:
+        outcome = await send(sender, receiver.url(), context=IDS)
     assert outcome.status_code is None
-    assert outcome.error == "refused by egress guard: 127.0.0.1 is a loopback address"
+    assert outcome.error == "refused by the egress guard"
     assert connects == []
     assert receiver.requests == []
+    [logged] = logs
+    assert logged == {
+        "event": "delivery attempt failed",
+        "log_level": "warning",
+        **IDS,
+        "host": HOST,
+        "detail": "127.0.0.1 is a loopback address",
+    }
 
 
 @pytest.mark.parametrize(
@@ -553,10 +605,10 @@ async def test_ip_literal_hosts_are_checked(
     reason: str,
 ) -> None:
     sender = await make_sender(local_settings(ca_file, allow_networks=()))
-    outcome = await send(sender, f"https://{host}:9/")
-    assert outcome.error is not None
-    assert outcome.error.startswith("refused by egress guard: ")
-    assert outcome.error.endswith(reason)
+    with capture_logs() as logs:
+        outcome = await send(sender, f"https://{host}:9/")
+    assert outcome.error == "refused by the egress guard"
+    assert logs[0]["detail"].endswith(reason)
     assert connects == []
 
 
@@ -602,10 +654,43 @@ async def test_dns_rebinding_cannot_redirect_the_connection(
     assert connects == [(LOCAL, receiver.port)]
 
     second = await send(sender, url)
-    assert second.error == "refused by egress guard: 10.0.0.1 is a private address"
+    assert second.error == "refused by the egress guard"
     assert lookups == ["rebind.example.test"] * 2
     assert connects == [(LOCAL, receiver.port)]  # 10.0.0.1 was never tried
     assert len(receiver.requests) == 1
+
+
+# -- the URL as saved ----------------------------------------------------------------------
+
+
+async def test_an_accepted_url_is_sent_to_the_host_the_rules_judged(
+    serve: Serve, make_sender: Callable[[Settings], Awaitable[Sender]], ca_file: Path
+) -> None:
+    sent_host = "xn--bcher-kva.example.test"
+    receiver = await serve(answer(200), names=(sent_host,))
+    url = f"https://Bücher.Example.TEST:{receiver.port}/hook"
+    assert url_problem(url) is None
+    sender = await make_sender(local_settings(ca_file, resolve={sent_host: LOCAL}))
+
+    outcome = await send(sender, url)
+
+    assert outcome.succeeded, outcome.error
+    assert receiver.server_names == [sent_host]
+    assert receiver.requests[0].headers["Host"] == f"{sent_host}:{receiver.port}"
+
+
+async def test_a_host_the_rules_refuse_as_unreadable_is_not_sent_either(
+    sender: Sender, connects: list[tuple[str, int]]
+) -> None:
+    url = "https://exam\u00adple.example.test/"
+    assert (url_problem(url) or "").startswith("is not a valid URL")
+
+    outcome = await send(sender, url)
+
+    assert outcome.error is not None
+    assert outcome.error.startswith("invalid URL: Host 'exam")
+    assert "cannot contain" in outcome.error
+    assert connects == []
 
 
 # -- schemes -------------------------------------------------------------------------------

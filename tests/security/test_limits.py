@@ -9,7 +9,12 @@ from collections.abc import Callable
 
 import pytest
 
-from hookline.api.limits import DEFAULT_MAX_BODY, MAX_BODY_BY_PATH
+from hookline.api.limits import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_DEPTH,
+    MAX_BODY_BY_PATH,
+    MAX_DEPTH_BY_PATH,
+)
 from tests.api.helpers import APP_CREATED, WEBHOOKS, assert_error, create, webhook_body
 from tests.servers import RunningServer, Tenant
 
@@ -58,6 +63,72 @@ def test_a_body_of_exactly_its_cap_is_read(tenant: Tenant, method: str, template
     response = client.request(method, path, content=_padded_body(cap), headers=JSON)
 
     assert response.status_code == 400, response.text  # read, then refused for its content
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("over", [1, 1000, 100_000])
+@pytest.mark.parametrize(("method", "template"), BODY_ROUTES)
+def test_every_body_nested_deeper_than_its_cap_is_a_400(
+    tenant: Tenant, method: str, template: str, over: int
+) -> None:
+    webhook = create(tenant.client())
+    path = template.format(id=webhook["id"], tenant=tenant.id)
+    cap = MAX_DEPTH_BY_PATH.get(path, DEFAULT_MAX_DEPTH)
+    key = tenant.server.operator_key if "tenants" in path else tenant.key("tenant-admin")
+    client = tenant.server.client(key)
+
+    response = client.request(method, path, content=_nested(cap + over), headers=JSON)
+
+    [error] = assert_error(response, 400, code="invalid-input", pointer="/")
+    assert error["detail"] == f"the request body must not be nested more than {cap} levels deep"
+
+
+@pytest.mark.parametrize(("method", "template"), BODY_ROUTES)
+def test_a_body_nested_as_deep_as_its_cap_is_read(
+    tenant: Tenant, method: str, template: str
+) -> None:
+    webhook = create(tenant.client())
+    path = template.format(id=webhook["id"], tenant=tenant.id)
+    cap = MAX_DEPTH_BY_PATH.get(path, DEFAULT_MAX_DEPTH)
+    key = tenant.server.operator_key if "tenants" in path else tenant.key("tenant-admin")
+    client = tenant.server.client(key)
+
+    response = client.request(method, path, content=_nested(cap), headers=JSON)
+
+    assert response.status_code == 400, response.text  # read, then refused for its content
+    assert "nested more than" not in response.text
+
+
+def test_a_json_patch_value_nested_950_deep_is_a_400(tenant: Tenant) -> None:
+    admin = tenant.client()
+    webhook = create(admin)
+    value = "[" * 950 + '"x"' + "]" * 950
+    body = '[{"op": "replace", "path": "/name", "value": ' + value + "}]"
+
+    response = admin.patch(f"{WEBHOOKS}/{webhook['id']}", content=body, headers=JSON)
+
+    assert_error(response, 400, pointer="/", detail=f"more than {DEFAULT_MAX_DEPTH} levels")
+    assert admin.get(f"{WEBHOOKS}/{webhook['id']}").json() == webhook
+
+
+def test_a_deep_publish_without_a_key_is_a_401(tenant: Tenant) -> None:
+    response = tenant.server.client(None).post(EVENTS, content=_nested(1000), headers=JSON)
+
+    assert_error(response, 401)
+
+
+def test_event_data_may_nest_100_levels_in_a_list_of_events(tenant: Tenant) -> None:
+    data: object = "leaf"
+    for _ in range(100):
+        data = {"a": data}
+    events = [{"type": APP_CREATED, "data": data}]
+
+    response = tenant.client("publisher").post(EVENTS, json=events)
+
+    assert response.status_code == 202, response.text
 
 
 def _events(count: int) -> list[dict[str, object]]:

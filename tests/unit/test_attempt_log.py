@@ -318,3 +318,29 @@ def test_a_secret_the_key_cannot_open_fails_the_attempt_without_sending() -> Non
     assert result.next_attempt_at is not None  # retried on the schedule, then given up
     assert result.attempt.error is not None
     assert "cannot be decrypted" in result.attempt.error
+
+
+def test_a_refused_attempt_tells_the_tenant_no_address_and_the_operator_all() -> None:
+    async def attempt() -> Result:
+        async with Sender(load_settings()) as sender:
+            attempter = Attempter(sender, Vault(["k" * 32]), RetryPolicy((0, 5)))
+            return await attempter.attempt(
+                _claimed(url="https://10.0.0.5:8443/in", sealed_secret=None)
+            )
+
+    with capture_logs() as logs:
+        result = asyncio.run(attempt())
+
+    assert result.attempt.error == "refused by the egress guard"
+    assert result.status_message == "refused by the egress guard; will retry"
+    assert logs == [
+        {
+            "event": "delivery attempt failed",
+            "log_level": "warning",
+            "tenant": "t1",
+            "webhook": "w1",
+            "delivery": "d1",
+            "host": "10.0.0.5",
+            "detail": "10.0.0.5 is a private address",
+        }
+    ]

@@ -132,6 +132,13 @@ def problems_of(body: object, *, many: bool = False) -> list[Problem]:
     return caught.value.problems
 
 
+def nested(depth: int) -> object:
+    value: object = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def assert_refused(body: object, field: str, message: str) -> None:
     problems = problems_of(body)
     assert [problem.field for problem in problems] == [field], problems
@@ -389,17 +396,39 @@ def test_a_tenant_id_in_the_payload_is_ignored(form: str) -> None:
 
 
 @pytest.mark.parametrize("form", FORMS)
-@pytest.mark.parametrize(
-    "event_type", ["com.qlik.v1.app.unknown", "", "COM.QLIK.V1.APP.CREATED", 5]
-)
-def test_an_unknown_event_type_is_refused(form: str, event_type: object) -> None:
+@pytest.mark.parametrize("event_type", ["com.qlik.v1.app.unknown", "", "COM.QLIK.V1.APP.CREATED"])
+def test_an_unknown_event_type_is_refused(form: str, event_type: str) -> None:
     assert_refused(payload(form, type=event_type), where(form, "type"), "unknown event type")
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_every_catalog_type_is_accepted(form: str) -> None:
+@pytest.mark.parametrize("event_type", [5, ["com.qlik.v1.app.created"], nested(2000)])
+def test_an_event_type_that_is_not_a_string_is_refused(form: str, event_type: object) -> None:
+    assert_refused(payload(form, type=event_type), where(form, "type"), "must be a string")
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize(
+    "event_type", ["hookline.webhook.disabled", "hookline.delivery.exhausted", "hookline.x"]
+)
+def test_hooklines_own_event_types_cannot_be_published(form: str, event_type: str) -> None:
+    assert_refused(
+        payload(form, type=event_type),
+        where(form, "type"),
+        "is reserved: hookline.* events are raised by hookline only",
+    )
+
+
+def test_a_reserved_type_in_a_list_is_refused_at_its_index() -> None:
+    body = [{"type": APP_CREATED}, {"type": APP_DELETED}, {"type": "hookline.webhook.disabled"}]
+    assert [problem.field for problem in problems_of(body, many=True)] == ["/2/type"]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_every_catalog_type_but_hooklines_own_is_accepted(form: str) -> None:
     for event_type in CATALOG.all():
-        assert parse(payload(form, type=event_type.name)).type == event_type.name
+        if not event_type.name.startswith("hookline."):
+            assert parse(payload(form, type=event_type.name)).type == event_type.name
 
 
 @pytest.mark.parametrize("form", ["short", "legacy"])
@@ -584,13 +613,6 @@ def test_any_json_data_is_kept(form: str, data: object) -> None:
 def test_absent_or_null_data_is_an_empty_object(form: str) -> None:
     assert parse(payload(form)).data == {}
     assert parse(payload(form, data=None)).data == {}
-
-
-def nested(depth: int) -> object:
-    value: object = "leaf"
-    for _ in range(depth):
-        value = [value]
-    return value
 
 
 def test_data_nested_up_to_the_maximum_depth_is_kept() -> None:

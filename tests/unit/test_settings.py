@@ -32,6 +32,7 @@ def test_defaults_are_the_documented_ones() -> None:
     settings = load_settings()
     assert settings.database_url == "sqlite:///./hookline.db"
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.public_url is None
     assert settings.secret_key is None
     assert settings.allow_networks == ()
     assert settings.resolve == {}
@@ -251,6 +252,15 @@ def test_password_with_at_sign_is_masked() -> None:
         ("HOOKLINE_RATE_LIMIT", "-1", "HOOKLINE_RATE_LIMIT"),
         ("HOOKLINE_RATE_LIMIT", "inf", "HOOKLINE_RATE_LIMIT"),
         ("HOOKLINE_RATE_BURST", "0", "HOOKLINE_RATE_BURST"),
+        ("HOOKLINE_PUBLIC_URL", "hooks.example.com", "not an absolute http:// or https:// URL"),
+        ("HOOKLINE_PUBLIC_URL", "ftp://hooks.example.com", "not an absolute http://"),
+        ("HOOKLINE_PUBLIC_URL", "https:///in", "not an absolute http://"),
+        ("HOOKLINE_PUBLIC_URL", "https://hooks.example.com/?a=1", "not have a query or a fragment"),
+        ("HOOKLINE_PUBLIC_URL", "https://hooks.example.com/#top", "not have a query or a fragment"),
+        ("HOOKLINE_PUBLIC_URL", "https://hooks.example.com?", "not have a query or a fragment"),
+        ("HOOKLINE_PUBLIC_URL", "https://hooks.example.com/hookline", "must not have a path"),
+        ("HOOKLINE_PUBLIC_URL", "https://me:pw@hooks.example.com", "user name or password"),
+        ("HOOKLINE_PUBLIC_URL", "https://hooks.example.com:70000", "HOOKLINE_PUBLIC_URL"),
     ],
 )
 def test_invalid_variable_gives_one_line_config_error_naming_it(
@@ -260,6 +270,25 @@ def test_invalid_variable_gives_one_line_config_error_naming_it(
     assert message.startswith(f"invalid {name}: ")
     assert fragment in message
     assert "Value error, " not in message
+
+
+@pytest.mark.parametrize(
+    ("value", "public_url"),
+    [
+        ("https://hooks.example.com", "https://hooks.example.com"),
+        ("https://hooks.example.com/", "https://hooks.example.com"),
+        ("HTTPS://Hooks.Example.COM/", "https://hooks.example.com"),
+        ("https://hooks.example.com:443/", "https://hooks.example.com"),
+        ("http://10.0.0.7:8000", "http://10.0.0.7:8000"),
+        ("https://bücher.example", "https://xn--bcher-kva.example"),
+        ("", None),
+    ],
+)
+def test_the_public_url_is_an_origin_without_trailing_slash(
+    monkeypatch: pytest.MonkeyPatch, value: str, public_url: str | None
+) -> None:
+    monkeypatch.setenv("HOOKLINE_PUBLIC_URL", value)
+    assert load_settings().public_url == public_url
 
 
 def test_directory_is_not_a_ca_bundle(tmp_path: Path) -> None:

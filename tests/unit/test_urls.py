@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from hookline.egress import ip_literal
-from hookline.urls import MAX_URL_LENGTH, url_problem
+from hookline.urls import MAX_URL_LENGTH, parse_url, url_problem
 
 IP_PROBLEM = "must use a domain name, not an IP address"
 INVALID_HOST = "must have a valid domain name as its host"
@@ -459,3 +460,71 @@ def test_an_accepted_url_is_read_as_a_domain_name_by_the_sender(url: str) -> Non
     assert parsed.user is None
     assert parsed.password is None
     assert url_problem(str(parsed)) is None
+
+
+# -- saved as it is sent -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "sent"),
+    [
+        ("Bücher.Example", "xn--bcher-kva.example"),
+        ("XN--BCHER-KVA.example", "xn--bcher-kva.example"),
+        ("HOOKS.Example.COM.", "hooks.example.com."),
+        ("ｅｘａｍｐｌｅ．com", "example.com"),
+        ("straße.de", "xn--strae-oqa.de"),
+    ],
+)
+def test_an_accepted_host_is_sent_in_lower_case_a_labels(host: str, sent: str) -> None:
+    url = f"https://{host}/hook"
+    assert url_problem(url) is None
+    assert parse_url(url).raw_host == sent
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["exam\u00adple.com", "exa\u200bmple.com", "exa\u200dmple.com", "\ufeffexample.com"],
+)
+def test_a_host_with_an_invisible_character_is_refused(host: str) -> None:
+    # UTS 46 would silently drop it, so the host sent would not be the one shown; the
+    # sender's parser refuses it, and so do the rules.
+    problem = url_problem(f"https://{host}/hook")
+    assert problem is not None
+    assert problem.startswith("is not a valid URL (Host ")
+    with pytest.raises(ValueError, match="cannot contain"):
+        parse_url(f"https://{host}/hook")
+
+
+_SENT_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+# Pieces of hosts that parsers are known to read differently: IDNA (U-labels, A-labels,
+# deviation characters), default-ignorable code points (soft hyphen, zero-width, BOM),
+# full-width forms and dots, combining marks, case, percent-encoding, digits.
+tricky_pieces = st.sampled_from(
+    [
+        *["a", "Hooks", "EXAMPLE", "com", "1", "0x7f", "-", "_", "xn--", "xn--bcher-kva"],
+        *["bücher", "straße", "ς", "İ", "ı", "\u0301", "١", "ｅｘａｍｐｌｅ", "Ａ"],
+        *["\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u034f"],
+        *[".", "..", "。", "．", "%41", "%2e", "%"],
+    ]
+)
+tricky_hosts = st.lists(tricky_pieces, min_size=1, max_size=8).map("".join)
+
+
+@settings(deadline=None, max_examples=1000)
+@given(host=tricky_hosts, trailing_dot=st.booleans())
+def test_the_rules_judge_the_host_the_sender_sends(host: str, trailing_dot: bool) -> None:
+    """Whatever the rules accept, the sender's parser reads, and the host it sends (to the
+    egress guard's lookup, in SNI and in Host) is one the rules allow: a domain name of
+    lower-case ASCII letters, digits and hyphens. The sender's parser is checked against
+    yarl itself, the parser aiohttp applies to a URL given as text."""
+    url = f"https://{host}{'.' if trailing_dot else ''}/hook"
+    if url_problem(url) is not None:
+        return
+    sent = parse_url(url)
+    assert sent == URL(url)
+    assert sent.raw_host is not None
+    labels = sent.raw_host.removesuffix(".").split(".")
+    assert len(labels) >= 2
+    assert all(_SENT_LABEL.fullmatch(label) for label in labels), sent.raw_host
+    assert not labels[-1].isdigit()
+    assert url_problem(str(sent)) is None

@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic.alias_generators import to_camel
+from starlette.types import ASGIApp, Receive, Scope, Send
+from yarl import URL
 
 from hookline import __version__, metrics
 from hookline.api import console, deliveries, errors, events, health, operator, users, webhooks
@@ -64,6 +66,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     errors.install(app)
     app.add_middleware(BodyLimit)
+    if services.settings.public_url is not None:
+        app.add_middleware(PublicUrl, public_url=services.settings.public_url)
     app.middleware("http")(_refuse_nul)
     app.middleware("http")(_trace_id)
     # added last, so it runs first: the whole request is bounded and cancellable
@@ -77,6 +81,24 @@ def create_app(services: Services) -> FastAPI:
     health.install(app)
     app.openapi = lambda: _openapi(app, services.catalog)  # type: ignore[method-assign]
     return app
+
+
+class PublicUrl:
+    """Every request as if it came to HOOKLINE_PUBLIC_URL: the absolute URLs built from
+    the request (the lists' links, redirects) take its scheme and host rather than the
+    request's own and its Host header, which any client may set."""
+
+    def __init__(self, app: ASGIApp, public_url: str) -> None:
+        self.app = app
+        url = URL(public_url)
+        self.scheme = url.scheme
+        self.host = url.raw_authority.encode("ascii")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
+            scope = {**scope, "scheme": self.scheme, "headers": [*headers, (b"host", self.host)]}
+        await self.app(scope, receive, send)
 
 
 async def _trace_id(

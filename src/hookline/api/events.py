@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from hookline.api.deps import PublishingCaller, ServicesDep
 from hookline.api.errors import error_responses
+from hookline.api.limits import check_depth
 from hookline.api.schemas import Published, PublishedEvent
 from hookline.auth import Principal, Role
 from hookline.errors import InvalidInput, NotAllowed, NotFound
@@ -78,6 +79,7 @@ async def _tenant_of(services: ServicesDep, caller: Principal, tenant_id: str | 
 
 async def _json_body(request: Request) -> object:
     body = await request.body()  # at most limits.MAX_BODY_BY_PATH bytes
+    check_depth(body, request.url.path)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:

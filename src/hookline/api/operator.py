@@ -7,11 +7,12 @@ from fastapi import APIRouter
 from hookline import accounts
 from hookline.api.deps import Caller, ServicesDep
 from hookline.api.errors import error_responses
+from hookline.api.limits import DepthLimitedRoute
 from hookline.api.schemas import ApiKeyIn, ApiKeyOut, TenantIn, TenantList, TenantOut
 from hookline.auth import Principal, Role
 from hookline.errors import InvalidInput, NotAllowed, NotFound
 
-router = APIRouter(prefix="/api/v1/tenants", tags=["operator"])
+router = APIRouter(prefix="/api/v1/tenants", tags=["operator"], route_class=DepthLimitedRoute)
 
 
 def _require_operator(caller: Principal) -> None:

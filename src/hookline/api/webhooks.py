@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from hookline.api.deps import Caller, ServicesDep
 from hookline.api.errors import error_responses
+from hookline.api.limits import DepthLimitedRoute
 from hookline.api.pages import Limit, Next, Prev, cursor_of, links
 from hookline.api.schemas import (
     EventTypeList,
@@ -24,7 +25,7 @@ from hookline.store import WebhookQuery
 from hookline.store.base import DEFAULT_WEBHOOK_SORT, WEBHOOK_SORT_KEYS, WEBHOOK_TIME_SORT_KEYS
 from hookline.webhooks import NewWebhook, Origin
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], route_class=DepthLimitedRoute)
 ORIGINS: tuple[Origin, ...] = ("api", "automations", "management-console")
 MOST_FILTER_VALUES = "HOOKLINE_MAX_FILTER_VALUES values (default 50)"
 
