@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.databases import Templates, fresh_database, unreachable
 from tests.delivery.receivers import HOST, Receiver, Reply
-from tests.delivery.test_metrics import eventually
 from tests.processes import APP_CREATED, Process, cli, create_webhook
 from tests.processes import environment as hookline_environment
+from tests.servers import eventually
 
 
 def _wait_for_line(log: Path, fragment: str, timeout: float = 30) -> str:
