@@ -26,7 +26,7 @@ def _claimed(**fields: Any) -> Claimed:
         "webhook_id": "w1",
         "event_id": "e1",
         "triggered_at": AT,
-        "body": "{}",
+        "body": b"{}",
         "attempt_count": 0,
         "webhook_enabled": True,
         "url": "https://hooks.example.com/in",
@@ -44,6 +44,7 @@ def test_an_attempt_is_one_info_line_with_its_ids_and_outcome() -> None:
     )
     result = Result(
         delivery_id="d1",
+        tenant_id="t1",
         webhook_id="w1",
         attempt=Attempt(1, AT, 12.34, 500, None),
         status="fail",
