@@ -133,6 +133,22 @@ async def test_an_event_reaching_no_webhook_is_done_all_the_same(store: Store) -
     assert (await store.queue_stats()).fanout_pending == 0
 
 
+async def test_a_webhook_deleted_during_fan_out_gets_no_delivery_and_the_rest_do(
+    store: Store,
+) -> None:
+    tenant_id = await tenant(store)
+    gone = await hook(store, tenant_id, 1)
+    kept = await hook(store, tenant_id, 2)
+    await store.publish(tenant_id, [event(tenant_id, "e1")])
+    pending = await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)
+    made = await expansions(store, pending.events)  # matched while both existed
+    assert await store.delete_webhook(tenant_id, gone.id)
+
+    assert await store.expand(pending.lease, made) == 1
+    assert [item.webhook_id for item in await claim(store)] == [kept.id]
+    assert (await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)).events == []
+
+
 async def test_queue_stats_count_the_events_waiting_for_fan_out(store: Store) -> None:
     tenant_id = await tenant(store)
     await hook(store, tenant_id)

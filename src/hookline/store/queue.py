@@ -187,7 +187,7 @@ class DeliveryQueue(SqlBase):
                 )
             )
             kept = [item for item in expansions if (item.event.tenant_id, item.event.id) in done]
-            made = [new for item in kept for new in item.deliveries]
+            made = _to_live_webhooks(conn, [new for item in kept for new in item.deliveries])
             self._insert_deliveries(conn, made)
             self._mark_due(
                 conn, [(new.webhook_id, new.tenant_id, new.next_attempt_at) for new in made]
@@ -738,6 +738,21 @@ def _subscribed(conn: sa.Connection, tenant_id: str, types: Collection[str]) -> 
         .order_by(webhooks.c.id)
     )
     return with_event_types(conn, conn.execute(subscribed).all())
+
+
+def _to_live_webhooks(conn: sa.Connection, made: list[NewDelivery]) -> list[NewDelivery]:
+    """The deliveries whose webhook still exists (one deleted since the events were
+    matched gets none), their webhooks kept from deletion until the transaction ends."""
+    if not made:
+        return made
+    live = set(
+        conn.execute(
+            sa.select(webhooks.c.id)
+            .where(webhooks.c.id.in_({new.webhook_id for new in made}))
+            .with_for_update(read=True, key_share=True)
+        ).scalars()
+    )
+    return [new for new in made if new.webhook_id in live]
 
 
 def _owned(conn: sa.Connection, owners: list[tuple[str, str]]) -> list[Disable]:
