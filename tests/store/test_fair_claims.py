@@ -20,6 +20,37 @@ def _per(claimed: list[Claimed], key: str) -> Counter[str]:
     return Counter(getattr(item, key) for item in claimed)
 
 
+async def test_a_tenant_with_one_due_delivery_gets_a_turn_beside_one_with_thousands(
+    store: Store,
+) -> None:
+    big = await tenant(store, "big")
+    small = await tenant(store, "small")
+    for number in range(100):
+        await hook(store, big, number)
+    await publish(store, big, *(event(big, f"a{n}") for n in range(50)))  # 5,000 deliveries
+    await hook(store, small)
+    await publish(store, small, event(small, "b1"))  # due last of all
+
+    claimed = await claim(store, limit=20)
+    assert len(claimed) == 20
+    assert _per(claimed, "tenant_id")[small] == 1
+
+
+async def test_a_webhook_with_fewer_due_than_its_share_leaves_the_rest_to_others(
+    store: Store,
+) -> None:
+    small = await tenant(store, "small")
+    big = await tenant(store, "big")
+    await hook(store, small)
+    busy = await hook(store, big)
+    await publish(store, small, event(small, "s1"))
+    await publish(store, big, *(event(big, f"b{n}") for n in range(12)))
+
+    claimed = await claim(store, limit=10)
+    assert _per(claimed, "tenant_id") == {small: 1, big: 9}
+    assert [item.webhook_id for item in await claim(store, limit=10)] == [busy.id] * 3
+
+
 async def test_a_claim_spreads_over_the_webhooks_of_a_tenant(store: Store) -> None:
     tenant_id = await tenant(store)
     hooks = [await hook(store, tenant_id, number) for number in range(4)]

@@ -14,6 +14,7 @@ tenant's backlog is never scanned for another's due work.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -56,6 +57,9 @@ _DELIVERY_SORT_COLUMNS = {"status": deliveries.c.status, "triggeredAt": deliveri
 # fan-out, a resend, a retry) never loses its body.
 EVENT_MARGIN = timedelta(days=1)
 _EVENT_KEY = sa.tuple_(events.c.tenant_id, events.c.id)
+# A claim whose webhooks had fewer due deliveries than their shares shares the rest again,
+# up to this many passes in all.
+_CLAIM_PASSES = 3
 
 
 class DeliveryQueue(SqlBase):
@@ -294,30 +298,66 @@ class DeliveryQueue(SqlBase):
 
         def work(conn: sa.Connection) -> list[Claimed]:
             heads = self._heads(conn, now, limit, room)
-            shares = allocate(heads, limit, room.webhook_room, room.tenant_room)
-            if not shares:
-                return []
-            leased = self._lease(conn, Lease(owner, now, until, shares))
-            self._refresh_heads(conn, list(shares))
+            webhooks_taken: Counter[str] = Counter()
+            tenants_taken: Counter[str] = Counter()
+            touched: set[str] = set()
+            leased: list[Leased] = []
+            for _ in range(_CLAIM_PASSES):
+                shares = allocate(
+                    heads,
+                    limit - len(leased),
+                    lambda webhook: room.webhook_room(webhook) - webhooks_taken[webhook],
+                    lambda tenant: room.tenant_room(tenant) - tenants_taken[tenant],
+                )
+                if not shares:
+                    break
+                got = self._lease(conn, Lease(owner, now, until, shares))
+                leased += got
+                touched.update(shares)
+                counts = Counter(row.webhook_id for row in got)
+                webhooks_taken.update(counts)
+                tenants_taken.update(row.tenant_id for row in got)
+                if len(got) == sum(shares.values()):
+                    break
+                # A webhook that gave less than its share has no more due: another pass
+                # shares what it left among the rest.
+                heads = [
+                    head
+                    for head in heads
+                    if counts[head.webhook_id] == shares.get(head.webhook_id, 0)
+                ]
+            if touched:
+                self._refresh_heads(conn, sorted(touched))
             return _claimed(conn, leased) if leased else []
 
         return await self._write(work)
 
     def _heads(self, conn: sa.Connection, now: datetime, limit: int, room: Room) -> list[Head]:
-        """The webhooks with due deliveries (longest due first) that have room, locked on
-        PostgreSQL so that one claim at a time takes from each."""
-        due = (
-            sa.select(due_webhooks.c.webhook_id, due_webhooks.c.tenant_id)
-            .where(due_webhooks.c.due_at <= now)
-            .order_by(due_webhooks.c.due_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        """The webhooks with due deliveries that have room: each tenant's longest due
+        first, then each tenant's second, and so on (so a tenant with many due webhooks
+        never fills a claim's heads alone); locked on PostgreSQL so that one claim at a
+        time takes from each."""
+        due = sa.select(
+            due_webhooks.c.webhook_id,
+            due_webhooks.c.due_at,
+            sa.func.row_number()
+            .over(partition_by=due_webhooks.c.tenant_id, order_by=due_webhooks.c.due_at)
+            .label("turn"),
+        ).where(due_webhooks.c.due_at <= now)
         if full := room.full_webhooks():
             due = due.where(due_webhooks.c.webhook_id.not_in(full))
         if full := room.full_tenants():
             due = due.where(due_webhooks.c.tenant_id.not_in(full))
-        return [Head(*row) for row in conn.execute(due)]
+        ranked = due.subquery()
+        heads = (
+            sa.select(due_webhooks.c.webhook_id, due_webhooks.c.tenant_id)
+            .join(ranked, ranked.c.webhook_id == due_webhooks.c.webhook_id)
+            .where(ranked.c.turn <= limit)
+            .order_by(ranked.c.turn, ranked.c.due_at)
+            .limit(limit)
+            .with_for_update(of=due_webhooks, skip_locked=True)
+        )
+        return [Head(*row) for row in conn.execute(heads)]
 
     def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
         """Lease what ``lease.shares`` says of each webhook's due deliveries, oldest first."""
