@@ -3,6 +3,9 @@ nothing and says when to retry, whichever process publishes. Both databases."""
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
 import pytest
 
 from hookline.events import MAX_EVENTS, Event
@@ -13,6 +16,7 @@ from tests.store.factories import event
 from tests.store.queueing import another_store, tenant
 
 # A whole request's worth of events (the least a bucket holds), refilled at one a second.
+postgres_only = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 TINY = Quota(events_per_second=1, bytes_per_second=10_000_000, burst_seconds=1)
 
 
@@ -68,3 +72,52 @@ async def test_another_process_on_the_database_spends_the_same_bucket(
             await other.publish(tenant_id, [event(tenant_id, "c")], TINY)
     with pytest.raises(QuotaExceeded):
         await store.publish(tenant_id, [event(tenant_id, "c")], TINY)
+
+
+@postgres_only
+async def test_two_first_publishes_of_a_tenant_at_once_share_one_bucket(
+    store: Store, database_url: str
+) -> None:
+    """The tenant has no bucket yet, and two processes publish a whole bucket's worth at
+    the same moment: one is refused."""
+    tenant_id = await tenant(store)
+    held = await asyncpg.connect(database_url)
+    try:
+        # Hold the first publish in its transaction (after it took its quota) by
+        # holding one of its event ids, until the second publish has begun.
+        holding = held.transaction()
+        await holding.start()
+        await held.execute(
+            "INSERT INTO events (tenant_id, id, type, received_at, payload)"
+            " VALUES ($1, 'a0', 'x', now(), '{}')",
+            tenant_id,
+        )
+        async with another_store(database_url) as other:
+            first = asyncio.create_task(store.publish(tenant_id, _batch(tenant_id, "a"), TINY))
+            await _until_waiting_for_locks(held, 1)
+            second = asyncio.create_task(other.publish(tenant_id, _batch(tenant_id, "b"), TINY))
+            await _until_waiting_for_locks(held, 2, second)
+            await holding.rollback()
+            outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    finally:
+        await held.close()
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["QuotaExceeded", "list"]
+
+
+async def _until_waiting_for_locks(
+    conn: asyncpg.Connection, count: int, task: asyncio.Task[object] | None = None
+) -> None:
+    # (in a transaction, pg_stat_activity answers the same snapshot until cleared)
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity, pg_stat_clear_snapshot()"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(500):
+        if (task is not None and task.done()) or await conn.fetchval(waiting) >= count:
+            return
+        await asyncio.sleep(0.01)
+    rows = await conn.fetch(
+        "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity"
+        " WHERE datname = current_database()"
+    )
+    raise AssertionError(f"never {count} transactions waiting for a lock: {rows}")

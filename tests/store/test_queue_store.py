@@ -508,8 +508,9 @@ async def test_a_result_racing_with_the_deletion_of_its_webhook_is_skipped(
 async def _until_a_query_waits_for_a_lock(
     conn: asyncpg.Connection, task: asyncio.Task[None]
 ) -> None:
+    # (in a transaction, pg_stat_activity answers the same snapshot until cleared)
     waiting = (
-        "SELECT count(*) FROM pg_stat_activity"
+        "SELECT count(*) FROM pg_stat_activity, pg_stat_clear_snapshot()"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
     for _ in range(500):

@@ -90,20 +90,30 @@ class DeliveryQueue(SqlBase):
         self, conn: sa.Connection, tenant_id: str, quota: Quota, count: int, size: int
     ) -> None:
         at = self._now()
-        row = conn.execute(
-            sa.select(publish_quotas)
-            .where(publish_quotas.c.tenant_id == tenant_id)
-            .with_for_update()
-        ).first()
-        bucket = Bucket(row.events, row.bytes, row.updated_at) if row else quota.full(at)
+        bucket = _locked_bucket(conn, tenant_id)
+        if bucket is None:
+            # The tenant's first publish makes its bucket, full: concurrent first publishes
+            # then wait for each other on its row, as later ones do.
+            full = quota.full(at)
+            conn.execute(
+                self._insert(publish_quotas)
+                .values(
+                    tenant_id=tenant_id,
+                    events=full.events,
+                    bytes=full.bytes,
+                    updated_at=full.updated_at,
+                )
+                .on_conflict_do_nothing(index_elements=["tenant_id"])
+            )
+            bucket = _locked_bucket(conn, tenant_id)
+            assert bucket is not None
         after, wait = take(bucket, quota, count, size, at)
         if wait > 0:
             raise QuotaExceeded(wait)
-        values = {"events": after.events, "bytes": after.bytes, "updated_at": after.updated_at}
         conn.execute(
-            self._insert(publish_quotas)
-            .values(tenant_id=tenant_id, **values)
-            .on_conflict_do_update(index_elements=["tenant_id"], set_=values)
+            publish_quotas.update()
+            .where(publish_quotas.c.tenant_id == tenant_id)
+            .values(events=after.events, bytes=after.bytes, updated_at=after.updated_at)
         )
 
     def _insert_events(
@@ -760,6 +770,13 @@ def _aware(moment: datetime | str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _locked_bucket(conn: sa.Connection, tenant_id: str) -> Bucket | None:
+    row = conn.execute(
+        sa.select(publish_quotas).where(publish_quotas.c.tenant_id == tenant_id).with_for_update()
+    ).first()
+    return Bucket(row.events, row.bytes, row.updated_at) if row else None
 
 
 def _subscribed(conn: sa.Connection, tenant_id: str, types: Collection[str]) -> list[Webhook]:
