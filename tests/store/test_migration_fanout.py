@@ -180,17 +180,25 @@ async def test_migrating_history_keeps_every_body_and_the_pending_work(empty_url
         owner_id="o2",
         extensions={"region": "us"},  # CloudEvents keeps extension names in lower case
     )
+    both = _event(tenant_id, "e-both", user_id="u3", extensions={"traceParent": "00-ab"})
     pending = _event(tenant_id, "e-pending", data={"id": "app-9"})
     unsent = _event(tenant_id, "e-unsent")
+    # resent after its event was purged (0003 purged events and deliveries alike)
+    purged = _event(tenant_id, "e-purged", extensions={"kept": True})
     before = now() - timedelta(hours=1)
     sent = [
         Sent(str(uuid.uuid4()), full, legacy, False, before),
         Sent(str(uuid.uuid4()), clouded, cloud, True, before),
+        # the CloudEvents delivery of an event first: its body lost the names' case
+        Sent("00000000-0000-7000-8000-000000000001", both, cloud, True, before),
+        Sent("ffffffff-0000-7000-8000-000000000001", both, legacy, False, before),
         retried := Sent(str(uuid.uuid4()), pending, legacy, False, before, next_attempt_at=before),
+        Sent(str(uuid.uuid4()), purged, cloud, True, before - timedelta(minutes=1)),
+        Sent(str(uuid.uuid4()), purged, cloud, True, before),
     ]
     engine = _engine(empty_url)
     try:
-        await _history_at_0003(engine, sent, [full, clouded, pending, unsent])
+        await _history_at_0003(engine, sent, [full, clouded, both, pending, unsent])
         async with engine.begin() as conn:
             await conn.run_sync(upgrade)
         async with engine.connect() as conn:
@@ -210,7 +218,7 @@ async def test_migrating_history_keeps_every_body_and_the_pending_work(empty_url
     finally:
         await engine.dispose()
 
-    for event in (full, clouded, pending):
+    for event in (full, clouded, both, pending, purged):
         assert payloads[event.id] == event
     assert payloads["e-unsent"].id == "e-unsent"  # readable, though its body is gone
     assert fanout == {None}  # fanned out long ago
