@@ -113,6 +113,23 @@ def fresh_database(backend: str, templates: Templates, directory: Path) -> Itera
 
 
 @contextmanager
+def empty_database(backend: str, directory: Path) -> Iterator[str]:
+    """The URL of a new database with no tables at all, dropped afterwards (for tests that
+    migrate it themselves). Skips like ``fresh_database``."""
+    if backend == "postgres" and (reason := postgres_missing()):
+        pytest.skip(reason)
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / f'{uuid.uuid4().hex[:8]}.db'}"
+        return
+    name = f"hookline_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _postgres_url(name)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
 def unreachable(database_url: str) -> Iterator[None]:
     """Make a test's own PostgreSQL database refuse connections, and drop the ones it has,
     for the duration; it accepts them again afterwards."""

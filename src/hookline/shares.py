@@ -33,11 +33,14 @@ def allocate(
 ) -> dict[str, int]:
     """How many deliveries to take of each webhook in ``heads`` (longest due first): at
     most ``limit`` in all, round-robin over tenants, then over their webhooks."""
+    # Only webhooks with room take turns: a full one first in line would cost its tenant
+    # the round.
+    webhook_left = {head.webhook_id: webhook_room(head.webhook_id) for head in heads}
+    tenant_left = {head.tenant_id: tenant_room(head.tenant_id) for head in heads}
     turns: dict[str, deque[str]] = {}
     for head in heads:
-        turns.setdefault(head.tenant_id, deque()).append(head.webhook_id)
-    tenant_left = {tenant: tenant_room(tenant) for tenant in turns}
-    webhook_left = {head.webhook_id: webhook_room(head.webhook_id) for head in heads}
+        if webhook_left[head.webhook_id] > 0 and tenant_left[head.tenant_id] > 0:
+            turns.setdefault(head.tenant_id, deque()).append(head.webhook_id)
     taken: Counter[str] = Counter()
     left = limit
     while left > 0 and turns:

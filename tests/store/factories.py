@@ -3,13 +3,14 @@ what a test cares about given."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from hookline.deliveries import Attempt, Disable, NewDelivery, Result
+from hookline.deliveries import Attempt, Claimed, Disable, NewDelivery, Result
 from hookline.events import Event
+from hookline.fanout import delivery
 from hookline.webhooks import Webhook
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -65,23 +66,20 @@ def event(tenant_id: str, event_id: str | None = None, **fields: Any) -> Event:
 
 
 def new_delivery(
-    new: Event, hook: Webhook, *, triggered_at: datetime, next_attempt_at: datetime | None
+    new: Event,
+    hook: Webhook,
+    *,
+    triggered_at: datetime,
+    next_attempt_at: datetime | None,
+    delivery_id: str | None = None,
 ) -> NewDelivery:
-    return NewDelivery(
-        id=str(uuid.uuid4()),
-        tenant_id=new.tenant_id,
-        webhook_id=hook.id,
-        event_id=new.id,
-        event_type=new.type,
-        body=json.dumps({"eventId": new.id, "eventType": new.type}, separators=(",", ":")),
-        triggered_at=triggered_at,
-        next_attempt_at=next_attempt_at,
-    )
+    """The delivery of ``new`` to ``hook`` as fan-out makes it, at the times given."""
+    made = delivery(new, hook, triggered_at)
+    return dataclasses.replace(made, id=delivery_id or made.id, next_attempt_at=next_attempt_at)
 
 
 def outcome(
-    delivery_id: str,
-    webhook_id: str,
+    claimed: Claimed,
     *,
     number: int = 1,
     status: Literal["success", "fail"] = "fail",
@@ -89,11 +87,13 @@ def outcome(
     started_at: datetime = START,
     disable: Disable | None = None,
 ) -> Result:
-    """The result of attempt ``number``: a 200 answer for a success, else a 500."""
+    """The result of attempt ``number`` of a claimed delivery: a 200 answer for a success,
+    else a 500."""
     code = 200 if status == "success" else 500
     return Result(
-        delivery_id=delivery_id,
-        webhook_id=webhook_id,
+        delivery_id=claimed.delivery_id,
+        tenant_id=claimed.tenant_id,
+        webhook_id=claimed.webhook_id,
         attempt=Attempt(number, started_at, 12.5, code, None),
         status=status,
         status_message=f"attempt {number} answered {code}",

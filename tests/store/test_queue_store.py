@@ -1,5 +1,5 @@
-"""The delivery queue in storage (publish, claim, record, history, purge, wake-ups), the same
-on SQLite and PostgreSQL."""
+"""The delivery queue in storage (publish, fan-out, claim, record, history, purge,
+wake-ups), the same on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,294 +7,216 @@ import asyncio
 import dataclasses
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, closing
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from contextlib import closing
+from datetime import timedelta
 from typing import Any, Literal
 
 import asyncpg
 import pytest
 
+from hookline import envelopes
 from hookline.clock import now
-from hookline.deliveries import Claimed, Delivery, Disable, FailurePolicy, NewDelivery, Result
-from hookline.events import Event
+from hookline.deliveries import Claimed, Delivery, Disable, FailurePolicy, Result
+from hookline.events import WEBHOOK_DISABLED
 from hookline.paging import Sort
-from hookline.publishing import plan, plan_now
-from hookline.settings import load_settings
-from hookline.store import Caps, Store, open_store
-from hookline.store.base import DeliveryQuery, Plan, Planner
+from hookline.shares import Room
+from hookline.store import Store
+from hookline.store.base import DeliveryQuery, Expansion, Purged
+from hookline.store.queue import EVENT_MARGIN
 from hookline.webhooks import Webhook
-from tests.databases import TEST_SECRET_KEY
-from tests.store.factories import APP_CREATED, event, new_delivery, outcome, webhook
+from tests.store.factories import APP_CREATED, event, new_delivery, outcome
+from tests.store.queueing import (
+    LEASE,
+    POLICY,
+    another_store,
+    claim,
+    event_ids,
+    expand_waiting,
+    expansions,
+    history,
+    hook,
+    only,
+    publish,
+    tenant,
+)
 
-ROOMY = Caps(per_tenant=1000, per_user=1000)
 APP_DELETED = "com.qlik.v1.app.deleted"
 USER_DELETED = "com.qlik.v1.user.deleted"
-POLICY = FailurePolicy(threshold=1000, window_seconds=24 * 3600)
-NOW = timedelta(0)
-LEASE = 60.0
 postgres_only = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-
-
-# Helpers -------------------------------------------------------------------------------
-
-
-async def _tenant(store: Store, name: str = "acme") -> str:
-    return (await store.create_tenant(name)).id
-
-
-async def _hook(store: Store, tenant_id: str, number: int = 0, **fields: Any) -> Webhook:
-    hook = webhook(tenant_id, number, **fields)
-    await store.insert_webhook(hook, ROOMY)
-    return hook
-
-
-def timed(triggered_at: datetime | None = None, due: timedelta | None = NOW) -> Planner:
-    """A planner that sends every new event to every candidate subscribed to its type,
-    triggered at ``triggered_at`` (default: now) and due ``due`` from now (None: ended)."""
-
-    def make(new: list[Event], hooks: list[Webhook]) -> Plan:
-        at = now()
-        return Plan(
-            [
-                new_delivery(
-                    item,
-                    hook,
-                    triggered_at=triggered_at or at,
-                    next_attempt_at=None if due is None else at + due,
-                )
-                for item in new
-                for hook in hooks
-                if item.type in hook.event_types
-            ]
-        )
-
-    return make
-
-
-class Recorder:
-    """A planner that plans nothing and remembers what it was given."""
-
-    def __init__(self, result: Plan | None = None) -> None:
-        self.calls: list[tuple[list[Event], list[Webhook]]] = []
-        self.result = result or Plan()
-
-    def __call__(self, new: list[Event], hooks: list[Webhook]) -> Plan:
-        self.calls.append((new, hooks))
-        return self.result
-
-
-async def _publish(
-    store: Store,
-    tenant_id: str,
-    *events: Event,
-    triggered_at: datetime | None = None,
-    due: timedelta | None = NOW,
-) -> list[Event]:
-    return await store.publish(tenant_id, list(events), timed(triggered_at, due))
-
-
-async def _claim(
-    store: Store,
-    *,
-    limit: int = 100,
-    lease_seconds: float = LEASE,
-    exclude: tuple[str, ...] = (),
-    owner: str = "worker-1",
-) -> list[Claimed]:
-    return await store.claim(owner=owner, limit=limit, lease_seconds=lease_seconds, exclude=exclude)
-
-
-async def _history(store: Store, tenant_id: str, webhook_id: str, **query: Any) -> list[Delivery]:
-    page = await store.list_deliveries(DeliveryQuery(tenant_id, webhook_id, limit=100, **query))
-    return page.items
-
-
-async def _only(store: Store, tenant_id: str, webhook_id: str) -> Delivery:
-    [delivery] = await _history(store, tenant_id, webhook_id)
-    return delivery
-
-
-@asynccontextmanager
-async def _another_store(database_url: str) -> AsyncIterator[Store]:
-    """A second store on the same database, as another hookline process would open."""
-    opened = open_store(load_settings(database_url=database_url, secret_key=TEST_SECRET_KEY))
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-def _events(claimed: list[Claimed]) -> list[str]:
-    return [item.event_id for item in claimed]
 
 
 # Publishing ----------------------------------------------------------------------------
 
 
 async def test_an_event_id_is_stored_and_delivered_once_per_tenant(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    other_id = await _tenant(store, "other")
-    hook = await _hook(store, tenant_id)
-    other_hook = await _hook(store, other_id)
+    tenant_id = await tenant(store)
+    other_id = await tenant(store, "other")
+    mine = await hook(store, tenant_id)
+    theirs = await hook(store, other_id)
     first, second = event(tenant_id, "e1"), event(tenant_id, "e2")
 
-    assert await _publish(store, tenant_id, first, event(tenant_id, "e1"), second) == [
+    assert await publish(store, tenant_id, first, event(tenant_id, "e1"), second) == [
         first,
         second,
     ]
-    assert await _publish(store, tenant_id, event(tenant_id, "e1")) == []
-    assert await _publish(store, tenant_id, event(tenant_id, "e2"), event(tenant_id, "e1")) == []
-    delivered = await _history(store, tenant_id, hook.id)
+    assert await publish(store, tenant_id, event(tenant_id, "e1")) == []
+    assert await publish(store, tenant_id, event(tenant_id, "e2"), event(tenant_id, "e1")) == []
+    delivered = await history(store, tenant_id, mine.id)
     assert sorted(item.event_id for item in delivered) == ["e1", "e2"]
 
     elsewhere = event(other_id, "e1")
-    assert await _publish(store, other_id, elsewhere) == [elsewhere]
-    assert [item.event_id for item in await _history(store, other_id, other_hook.id)] == ["e1"]
-    assert len(await _history(store, tenant_id, hook.id)) == 2
+    assert await publish(store, other_id, elsewhere) == [elsewhere]
+    assert [item.event_id for item in await history(store, other_id, theirs.id)] == ["e1"]
+    assert len(await history(store, tenant_id, mine.id)) == 2
 
 
 async def test_a_repeated_id_in_one_batch_keeps_the_first_event(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    await _hook(store, tenant_id, event_types=(APP_CREATED, APP_DELETED))
-    first = event(tenant_id, "e1", type=APP_CREATED)
-    assert await _publish(store, tenant_id, first, event(tenant_id, "e1", type=APP_DELETED)) == [
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id, event_types=(APP_CREATED, APP_DELETED))
+    first = event(tenant_id, "e1", type=APP_CREATED, data={"n": 1})
+    assert await store.publish(tenant_id, [first, event(tenant_id, "e1", type=APP_DELETED)]) == [
         first
     ]
+    pending = await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)
+    assert pending.events == [first]
 
 
-async def test_the_planner_gets_the_new_events_and_the_enabled_subscribed_webhooks_of_the_tenant(
+async def test_published_events_wait_for_fan_out_as_they_were_published(store: Store) -> None:
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
+    published = event(
+        tenant_id,
+        "e1",
+        time=now(),
+        data={"id": "app-1", "nested": {"b": [1, 2], "a": None}},
+        user_id="u1",
+        owner_id="o1",
+        space_id="s1",
+        top_level_resource_id="r1",
+        extensions={"myExtension": {"x": 1}},
+    )
+    assert await store.publish(tenant_id, [published]) == [published]
+    assert await history(store, tenant_id, target.id) == []  # no deliveries before fan-out
+
+    pending = await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)
+    assert pending.events == [published]
+    assert pending.lease > now()
+
+
+async def test_republishing_a_seen_id_leaves_nothing_to_fan_out(store: Store) -> None:
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id)
+    await publish(store, tenant_id, event(tenant_id, "e1"))
+    assert await store.publish(tenant_id, [event(tenant_id, "e1")]) == []
+    assert (await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)).events == []
+
+
+async def test_subscribed_gives_the_enabled_webhooks_of_the_tenant_subscribed_to_the_types(
     store: Store,
 ) -> None:
-    tenant_id = await _tenant(store)
-    other_id = await _tenant(store, "other")
-    created = await _hook(store, tenant_id, 1)
-    both = await _hook(store, tenant_id, 2, event_types=(APP_CREATED, APP_DELETED))
-    deleted = await _hook(store, tenant_id, 3, event_types=(APP_DELETED,))
-    await _hook(store, tenant_id, 4, enabled=False, disabled_reason_code="endpoint-gone")
-    await _hook(store, tenant_id, 5, event_types=(USER_DELETED,))
-    await _hook(store, other_id, 6, event_types=(APP_CREATED, APP_DELETED))
-    await _publish(store, tenant_id, event(tenant_id, "old"))
+    tenant_id = await tenant(store)
+    other_id = await tenant(store, "other")
+    created = await hook(store, tenant_id, 1)
+    both = await hook(store, tenant_id, 2, event_types=(APP_CREATED, APP_DELETED))
+    deleted = await hook(store, tenant_id, 3, event_types=(APP_DELETED,))
+    await hook(store, tenant_id, 4, enabled=False, disabled_reason_code="endpoint-gone")
+    await hook(store, tenant_id, 5, event_types=(USER_DELETED,))
+    await hook(store, other_id, 6, event_types=(APP_CREATED, APP_DELETED))
 
-    recorder = Recorder()
-    fresh = [event(tenant_id, "new-1"), event(tenant_id, "new-2", type=APP_DELETED)]
-    assert await store.publish(tenant_id, [event(tenant_id, "old"), *fresh], recorder) == fresh
+    def ids(hooks: list[Webhook]) -> list[str]:
+        return sorted(item.id for item in hooks)
 
-    [(new, hooks)] = recorder.calls
-    assert new == fresh
-    assert sorted(hooks, key=lambda hook: hook.id) == sorted(
-        [created, both, deleted], key=lambda hook: hook.id
-    )
+    found = await store.subscribed(tenant_id, [APP_CREATED, APP_DELETED])
+    assert ids(found) == ids([created, both, deleted])
+    assert {item.id: item for item in found}[both.id] == both
+    assert ids(await store.subscribed(tenant_id, [APP_DELETED])) == ids([both, deleted])
+    assert await store.subscribed(tenant_id, ["com.qlik.v1.nobody.listens"]) == []
 
 
-async def test_the_planner_is_not_asked_when_no_event_is_new(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    await _hook(store, tenant_id)
-    await _publish(store, tenant_id, event(tenant_id, "e1"))
-    recorder = Recorder()
-    assert await store.publish(tenant_id, [event(tenant_id, "e1")], recorder) == []
-    assert recorder.calls == []
+async def test_expanded_deliveries_are_stored_pending_and_due_in_their_envelope(
+    store: Store,
+) -> None:
+    tenant_id = await tenant(store)
+    legacy = await hook(store, tenant_id, 1)
+    cloud = await hook(store, tenant_id, 2, enable_cloud_event_delivery=True)
+    published = event(tenant_id, "e1", data={"id": "app-1"}, owner_id="o1")
+    await store.publish(tenant_id, [published])
+    pending = await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)
+    [expansion] = await expansions(store, pending.events)
 
-
-async def test_planned_deliveries_are_stored_pending_and_due(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id)
-    at = now()
-    plans: list[Plan] = []
-
-    def planner(new: list[Event], hooks: list[Webhook]) -> Plan:
-        plans.append(plan(new, hooks, at))
-        return plans[-1]
-
-    published = event(tenant_id, "e1", data={"id": "app-1"})
-    await store.publish(tenant_id, [published], planner)
-
-    [made] = plans[0].deliveries
-    assert (made.webhook_id, made.event_id) == (hook.id, "e1")
-    assert await _history(store, tenant_id, hook.id) == [
-        Delivery(
+    assert await store.expand(pending.lease, [expansion]) == 2
+    by_hook = {made.webhook_id: made for made in expansion.deliveries}
+    for target, cloud_events in ((legacy, False), (cloud, True)):
+        made = by_hook[target.id]
+        expected = Delivery(
             id=made.id,
             tenant_id=tenant_id,
-            webhook_id=hook.id,
+            webhook_id=target.id,
             event_id="e1",
             event_type=APP_CREATED,
-            triggered_at=at,
+            triggered_at=made.triggered_at,
             status="pending",
             status_message="",
-            body=made.body,
+            body=envelopes.render(published, cloud_events=cloud_events).decode(),
             attempt_count=0,
-            next_attempt_at=at,
+            next_attempt_at=made.next_attempt_at,
             request_url=None,
             request_headers=None,
             response_status=None,
             response_headers=None,
             response_body=None,
             attempts=(),
+            cloud_events=cloud_events,
         )
-    ]
-    assert await store.get_delivery(tenant_id, hook.id, made.id) == (
-        await _only(store, tenant_id, hook.id)
-    )
+        assert await history(store, tenant_id, target.id) == [expected]
+        assert await store.get_delivery(tenant_id, target.id, made.id) == expected
 
 
-async def test_a_failing_planner_stores_neither_events_nor_deliveries(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id)
-
-    def broken(new: list[Event], hooks: list[Webhook]) -> Plan:
-        raise RuntimeError("the planner broke")
-
-    with pytest.raises(RuntimeError, match="the planner broke"):
-        await store.publish(tenant_id, [event(tenant_id, "e1"), event(tenant_id, "e2")], broken)
-    assert await _history(store, tenant_id, hook.id) == []
-    assert await _claim(store) == []
-
-    again = [event(tenant_id, "e1"), event(tenant_id, "e2")]
-    assert await _publish(store, tenant_id, *again) == again
-    assert len(await _history(store, tenant_id, hook.id)) == 2
-
-
-async def test_a_plan_with_deleted_owners_disables_only_their_user_level_webhooks(
+async def test_an_expansion_with_a_deleted_owner_disables_only_their_user_level_webhooks(
     store: Store,
 ) -> None:
-    tenant_id = await _tenant(store)
-    other_id = await _tenant(store, "other")
+    tenant_id = await tenant(store)
+    other_id = await tenant(store, "other")
     alices = [
-        await _hook(store, tenant_id, 1, level="user", owner_id="alice"),
-        await _hook(
-            store, tenant_id, 2, level="user", owner_id="alice", event_types=(APP_DELETED,)
-        ),
+        await hook(store, tenant_id, 1, level="user", owner_id="alice"),
+        await hook(store, tenant_id, 2, level="user", owner_id="alice", event_types=(APP_DELETED,)),
     ]
     untouched = [
-        await _hook(store, tenant_id, 3, level="tenant", owner_id="alice"),
-        await _hook(store, tenant_id, 4, level="user", owner_id="bob"),
-        await _hook(store, other_id, 5, level="user", owner_id="alice"),
+        await hook(store, tenant_id, 3, level="tenant", owner_id="alice"),
+        await hook(store, tenant_id, 4, level="user", owner_id="bob"),
+        await hook(store, other_id, 5, level="user", owner_id="alice"),
     ]
-    recorder = Recorder(Plan(deleted_owners=frozenset({"alice"})))
-    await store.publish(tenant_id, [event(tenant_id, type=USER_DELETED)], recorder)
+    await store.publish(tenant_id, [event(tenant_id, type=USER_DELETED)])
+    pending = await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)
+    [deleted] = pending.events
+    assert await store.expand(pending.lease, [Expansion(deleted, [], "alice")]) == 0
 
-    for hook in alices:
-        got = await store.get_webhook(tenant_id, hook.id)
+    for target in alices:
+        got = await store.get_webhook(tenant_id, target.id)
         assert got is not None
         assert got.disabled_reason is not None
         assert "alice" in got.disabled_reason
         assert got == dataclasses.replace(
-            hook,
+            target,
             enabled=False,
             disabled_reason_code="owner-deleted",
             disabled_reason=got.disabled_reason,
             updated_at=got.updated_at,
         )
-    for hook in untouched:
-        assert await store.get_webhook(hook.tenant_id, hook.id) == hook
+    for target in untouched:
+        assert await store.get_webhook(target.tenant_id, target.id) == target
+    # each disabling raises its own event, waiting for fan-out in turn
+    raised = await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)
+    assert sorted(item.data["id"] for item in raised.events) == sorted(t.id for t in alices)
+    assert {item.type for item in raised.events} == {WEBHOOK_DISABLED}
 
 
 async def test_a_published_user_deleted_event_disables_that_users_webhooks(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    owned = await _hook(store, tenant_id, 1, level="user", owner_id="alice")
-    bobs = await _hook(store, tenant_id, 2, level="user", owner_id="bob")
-    deleted = event(tenant_id, type=USER_DELETED, data={"id": "alice"})
-    await store.publish(tenant_id, [deleted], lambda new, hooks: plan(new, hooks, now()))
+    tenant_id = await tenant(store)
+    owned = await hook(store, tenant_id, 1, level="user", owner_id="alice")
+    bobs = await hook(store, tenant_id, 2, level="user", owner_id="bob")
+    await publish(store, tenant_id, event(tenant_id, type=USER_DELETED, data={"id": "alice"}))
 
     got = await store.get_webhook(tenant_id, owned.id)
     assert got is not None
@@ -308,82 +230,90 @@ async def test_a_published_user_deleted_event_disables_that_users_webhooks(store
 async def test_claim_leases_the_longest_due_deliveries_first_up_to_the_limit(
     store: Store,
 ) -> None:
-    tenant_id = await _tenant(store)
-    await _hook(store, tenant_id)
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id)
     for name, due in [("m1", -1), ("m3", -3), ("later", 60), ("m2", -2)]:
-        await _publish(store, tenant_id, event(tenant_id, name), due=timedelta(minutes=due))
-    await _publish(store, tenant_id, event(tenant_id, "ended"), due=None)
+        await publish(store, tenant_id, event(tenant_id, name), due=timedelta(minutes=due))
+    await publish(store, tenant_id, event(tenant_id, "ended"), due=None)
 
-    assert sorted(_events(await _claim(store, limit=2))) == ["m2", "m3"]
-    assert _events(await _claim(store, limit=2)) == ["m1"]
-    assert await _claim(store) == []
+    assert sorted(event_ids(await claim(store, limit=2))) == ["m2", "m3"]
+    assert event_ids(await claim(store, limit=2)) == ["m1"]
+    assert await claim(store) == []
 
 
 async def test_claimed_deliveries_come_oldest_due_first(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    await _hook(store, tenant_id)
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
     # stored oldest due first, with ids that sort the other way
     schedule = {"m3": ("d-3", -3), "m2": ("d-2", -2), "m1": ("d-1", -1)}
+    await store.publish(tenant_id, [event(tenant_id, name) for name in schedule])
+    pending = await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)
+    at = now()
+    await store.expand(
+        pending.lease,
+        [
+            Expansion(
+                item,
+                [
+                    new_delivery(
+                        item,
+                        target,
+                        triggered_at=at,
+                        next_attempt_at=at + timedelta(minutes=schedule[item.id][1]),
+                        delivery_id=schedule[item.id][0],
+                    )
+                ],
+            )
+            for item in pending.events
+        ],
+    )
+    assert event_ids(await claim(store, limit=3)) == ["m3", "m2", "m1"]
 
-    def scheduled(new: list[Event], hooks: list[Webhook]) -> Plan:
-        [hook] = hooks
-        at = now()
-        return Plan(
-            [
-                dataclasses.replace(
-                    new_delivery(item, hook, triggered_at=at, next_attempt_at=None),
-                    id=schedule[item.id][0],
-                    next_attempt_at=at + timedelta(minutes=schedule[item.id][1]),
-                )
-                for item in new
-            ]
-        )
 
-    for name in schedule:
-        await store.publish(tenant_id, [event(tenant_id, name)], scheduled)
-    assert _events(await _claim(store, limit=3)) == ["m3", "m2", "m1"]
+async def test_claim_never_returns_deliveries_of_full_webhooks_or_tenants(store: Store) -> None:
+    tenant_id = await tenant(store)
+    other_id = await tenant(store, "other")
+    busy = await hook(store, tenant_id, 1)
+    idle = await hook(store, tenant_id, 2)
+    elsewhere = await hook(store, other_id, 3)
+    await publish(store, tenant_id, event(tenant_id, "e1"), event(tenant_id, "e2"))
+    await publish(store, other_id, event(other_id, "e1"))
+    full = Room(per_webhook=5, per_tenant=10, webhooks={busy.id: 5}, tenants={other_id: 10})
 
-
-async def test_claim_never_returns_deliveries_of_excluded_webhooks(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    busy = await _hook(store, tenant_id, 1)
-    idle = await _hook(store, tenant_id, 2)
-    await _publish(store, tenant_id, event(tenant_id, "e1"), event(tenant_id, "e2"))
-
-    claimed = await _claim(store, exclude=(busy.id,))
+    claimed = await claim(store, room=full)
     assert {(item.webhook_id, item.event_id) for item in claimed} == {
         (idle.id, "e1"),
         (idle.id, "e2"),
     }
-    assert await _claim(store, exclude=(busy.id,)) == []
-    assert {item.webhook_id for item in await _claim(store)} == {busy.id}
+    assert await claim(store, room=full) == []
+    assert {item.webhook_id for item in await claim(store)} == {busy.id, elsewhere.id}
 
 
 async def test_a_leased_delivery_is_claimable_again_once_its_lease_has_passed(
     store: Store,
 ) -> None:
-    tenant_id = await _tenant(store)
-    await _hook(store, tenant_id)
-    await _publish(store, tenant_id, event(tenant_id, "e1"))
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id)
+    await publish(store, tenant_id, event(tenant_id, "e1"))
 
-    [first] = await _claim(store, lease_seconds=0.3, owner="crashed")
-    assert await _claim(store, owner="survivor") == []
+    [first] = await claim(store, lease_seconds=0.3, owner="crashed")
+    assert await claim(store, owner="survivor") == []
     await asyncio.sleep(0.5)
-    [again] = await _claim(store, owner="survivor")
+    [again] = await claim(store, owner="survivor")
     assert again == first
-    assert await _claim(store, owner="another") == []
+    assert await claim(store, owner="another") == []
 
 
 async def test_concurrent_claims_on_one_store_never_share_a_delivery(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    await _hook(store, tenant_id, 1)
-    await _hook(store, tenant_id, 2)
-    await _publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(15)))
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id, 1)
+    await hook(store, tenant_id, 2)
+    await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(15)))
 
     seen: list[str] = []
     for _ in range(20):  # 30 deliveries, at least one each round
         rounds = await asyncio.gather(
-            *(_claim(store, limit=4, owner=f"worker-{n}") for n in range(4))
+            *(claim(store, limit=4, owner=f"worker-{n}") for n in range(4))
         )
         claimed = [item.delivery_id for batch in rounds for item in batch]
         if not claimed:
@@ -396,19 +326,19 @@ async def test_concurrent_claims_on_one_store_never_share_a_delivery(store: Stor
 async def test_claims_from_two_store_instances_never_share_a_delivery(
     store: Store, database_url: str
 ) -> None:
-    tenant_id = await _tenant(store)
-    await _hook(store, tenant_id, 1)
-    await _hook(store, tenant_id, 2)
-    await _publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(15)))
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id, 1)
+    await hook(store, tenant_id, 2)
+    await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(15)))
 
     seen: list[str] = []
-    async with _another_store(database_url) as other:
+    async with another_store(database_url) as other:
         for _ in range(20):
             rounds = await asyncio.gather(
-                _claim(store, limit=3, owner="a1"),
-                _claim(other, limit=3, owner="b1"),
-                _claim(store, limit=3, owner="a2"),
-                _claim(other, limit=3, owner="b2"),
+                claim(store, limit=3, owner="a1"),
+                claim(other, limit=3, owner="b1"),
+                claim(store, limit=3, owner="a2"),
+                claim(other, limit=3, owner="b2"),
             )
             claimed = [item.delivery_id for batch in rounds for item in batch]
             if not claimed:
@@ -418,13 +348,14 @@ async def test_claims_from_two_store_instances_never_share_a_delivery(
     assert len(set(seen)) == 30
 
 
-async def test_a_claim_carries_the_webhooks_current_settings(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id, url="https://old.example.com/in", headers={"X-Old": "1"})
-    await _publish(store, tenant_id, event(tenant_id, "e1"))
-    [made] = await _history(store, tenant_id, hook.id)
+async def test_a_claim_carries_the_webhooks_current_settings_and_the_body(store: Store) -> None:
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id, url="https://old.example.com/in", headers={"X-Old": "1"})
+    published = event(tenant_id, "e1", data={"id": "app-1"})
+    await publish(store, tenant_id, published)
+    [made] = await history(store, tenant_id, target.id)
     changed = dataclasses.replace(
-        hook,
+        target,
         url="https://new.example.com/in",
         headers={"X-New": "2"},
         sealed_secret="sealed-secret-2",
@@ -433,18 +364,18 @@ async def test_a_claim_carries_the_webhooks_current_settings(store: Store) -> No
         enabled=False,
         disabled_reason="switched off",
         disabled_reason_code="manual",
-        updated_at=hook.updated_at + timedelta(seconds=1),
+        updated_at=target.updated_at + timedelta(seconds=1),
     )
     assert await store.update_webhook(changed)
 
-    assert await _claim(store) == [
+    assert await claim(store) == [
         Claimed(
             delivery_id=made.id,
             tenant_id=tenant_id,
-            webhook_id=hook.id,
+            webhook_id=target.id,
             event_id="e1",
             triggered_at=made.triggered_at,
-            body=made.body,
+            body=envelopes.render(published, cloud_events=False),
             attempt_count=0,
             webhook_enabled=False,
             url="https://new.example.com/in",
@@ -454,37 +385,37 @@ async def test_a_claim_carries_the_webhooks_current_settings(store: Store) -> No
             encrypted_header_names=("X-Tok",),
         )
     ]
+    assert made.body.encode() == envelopes.render(published, cloud_events=False)
 
 
 # Recording outcomes --------------------------------------------------------------------
 
 
 async def test_record_writes_the_outcome_and_the_attempt_and_ends_the_lease(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id)
-    await _publish(store, tenant_id, event(tenant_id, "e1"))
-    [claimed] = await _claim(store)
-    pending = await _only(store, tenant_id, hook.id)
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
+    await publish(store, tenant_id, event(tenant_id, "e1"))
+    [claimed] = await claim(store)
+    pending = await only(store, tenant_id, target.id)
 
-    retry = outcome(claimed.delivery_id, hook.id, next_attempt_at=now() - timedelta(seconds=1))
-    await store.record([retry], POLICY, plan_now)
-    assert await _only(store, tenant_id, hook.id) == _after(pending, retry)
+    retry = outcome(claimed, next_attempt_at=now() - timedelta(seconds=1))
+    await store.record([retry], POLICY)
+    assert await only(store, tenant_id, target.id) == _after(pending, retry)
     # the lease ended with the outcome: the retry, due already, is claimable at once
-    [again] = await _claim(store)
+    [again] = await claim(store)
     assert (again.delivery_id, again.attempt_count) == (claimed.delivery_id, 1)
 
     success = outcome(
-        claimed.delivery_id,
-        hook.id,
+        claimed,
         number=2,
         status="success",
         started_at=retry.attempt.started_at + timedelta(seconds=5),
     )
-    await store.record([success], POLICY, plan_now)
-    assert await store.get_delivery(tenant_id, hook.id, claimed.delivery_id) == _after(
+    await store.record([success], POLICY)
+    assert await store.get_delivery(tenant_id, target.id, claimed.delivery_id) == _after(
         pending, retry, success
     )
-    assert await _claim(store) == []
+    assert await claim(store) == []
 
 
 def _after(delivery: Delivery, *results: Result) -> Delivery:
@@ -507,62 +438,63 @@ def _after(delivery: Delivery, *results: Result) -> Delivery:
 async def test_recording_an_attempt_twice_keeps_the_first_and_the_rest_of_the_batch(
     store: Store,
 ) -> None:
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id)
-    await _publish(store, tenant_id, event(tenant_id, "e1"), event(tenant_id, "e2"))
-    first, second = await _claim(store)
-    before = {item.id: item for item in await _history(store, tenant_id, hook.id)}
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
+    await publish(store, tenant_id, event(tenant_id, "e1"), event(tenant_id, "e2"))
+    first, second = await claim(store)
+    before = {item.id: item for item in await history(store, tenant_id, target.id)}
 
-    once = outcome(first.delivery_id, hook.id)
-    await store.record([once], POLICY, plan_now)
+    once = outcome(first)
+    await store.record([once], POLICY)
     repeated = dataclasses.replace(once, attempt=dataclasses.replace(once.attempt, error="again"))
-    other = outcome(second.delivery_id, hook.id, status="success")
-    await store.record([repeated, other, repeated], POLICY, plan_now)
+    other = outcome(second, status="success")
+    await store.record([repeated, other, repeated], POLICY)
 
-    got = await store.get_delivery(tenant_id, hook.id, first.delivery_id)
+    got = await store.get_delivery(tenant_id, target.id, first.delivery_id)
     assert got is not None
     assert got.attempts == (once.attempt,)
-    assert await store.get_delivery(tenant_id, hook.id, second.delivery_id) == _after(
+    assert await store.get_delivery(tenant_id, target.id, second.delivery_id) == _after(
         before[second.delivery_id], other
     )
 
 
 async def test_a_result_for_a_deleted_webhooks_delivery_is_skipped(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    gone = await _hook(store, tenant_id, 1)
-    kept = await _hook(store, tenant_id, 2)
-    await _publish(store, tenant_id, event(tenant_id, "e1"))
-    claimed = {item.webhook_id: item for item in await _claim(store)}
-    pending = await _only(store, tenant_id, kept.id)
+    tenant_id = await tenant(store)
+    gone = await hook(store, tenant_id, 1)
+    kept = await hook(store, tenant_id, 2)
+    await publish(store, tenant_id, event(tenant_id, "e1"))
+    claimed = {item.webhook_id: item for item in await claim(store)}
+    pending = await only(store, tenant_id, kept.id)
     assert await store.delete_webhook(tenant_id, gone.id)
 
-    late = outcome(claimed[gone.id].delivery_id, gone.id, disable=Disable(gone.id, "x", "y"))
-    recorded = outcome(claimed[kept.id].delivery_id, kept.id, status="success")
-    await store.record([late, recorded], POLICY, plan_now)
+    late = outcome(claimed[gone.id], next_attempt_at=now(), disable=Disable(gone.id, "x", "y"))
+    recorded = outcome(claimed[kept.id], status="success")
+    await store.record([late, recorded], POLICY)
 
-    assert await _only(store, tenant_id, kept.id) == _after(pending, recorded)
+    assert await only(store, tenant_id, kept.id) == _after(pending, recorded)
     assert await store.get_delivery(tenant_id, gone.id, late.delivery_id) is None
-    await store.record([late], POLICY, plan_now)  # alone in its batch, too
+    await store.record([late], POLICY)  # alone in its batch, too
+    assert await claim(store) == []
 
 
 @postgres_only
 async def test_a_result_racing_with_the_deletion_of_its_webhook_is_skipped(
     store: Store, database_url: str
 ) -> None:
-    tenant_id = await _tenant(store)
-    gone = await _hook(store, tenant_id, 1)
-    kept = await _hook(store, tenant_id, 2)
-    await _publish(store, tenant_id, event(tenant_id, "e1"))
-    claimed = {item.webhook_id: item for item in await _claim(store)}
-    late = outcome(claimed[gone.id].delivery_id, gone.id)
-    recorded = outcome(claimed[kept.id].delivery_id, kept.id, status="success")
+    tenant_id = await tenant(store)
+    gone = await hook(store, tenant_id, 1)
+    kept = await hook(store, tenant_id, 2)
+    await publish(store, tenant_id, event(tenant_id, "e1"))
+    claimed = {item.webhook_id: item for item in await claim(store)}
+    late = outcome(claimed[gone.id])
+    recorded = outcome(claimed[kept.id], status="success")
 
     deleter = await asyncpg.connect(database_url)
     try:
         deleting = deleter.transaction()
         await deleting.start()
         await deleter.execute("DELETE FROM webhooks WHERE id = $1", gone.id)
-        recording = asyncio.create_task(store.record([late, recorded], POLICY, plan_now))
+        recording = asyncio.create_task(store.record([late, recorded], POLICY))
         await _until_a_query_waits_for_a_lock(deleter, recording)
         await deleting.commit()
         await recording
@@ -576,8 +508,9 @@ async def test_a_result_racing_with_the_deletion_of_its_webhook_is_skipped(
 async def _until_a_query_waits_for_a_lock(
     conn: asyncpg.Connection, task: asyncio.Task[None]
 ) -> None:
+    # (in a transaction, pg_stat_activity answers the same snapshot until cleared)
     waiting = (
-        "SELECT count(*) FROM pg_stat_activity"
+        "SELECT count(*) FROM pg_stat_activity, pg_stat_clear_snapshot()"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
     for _ in range(500):
@@ -587,36 +520,46 @@ async def _until_a_query_waits_for_a_lock(
     raise AssertionError("record never waited for the deleting transaction")
 
 
-async def test_a_result_that_disables_disables_its_webhook(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id)
-    await _publish(store, tenant_id, event(tenant_id, "e1"))
-    [claimed] = await _claim(store)
-    gone = Disable(hook.id, "endpoint-gone", "the endpoint answered 410 Gone")
-    await store.record([outcome(claimed.delivery_id, hook.id, disable=gone)], POLICY, plan_now)
+async def test_a_result_that_disables_disables_its_webhook_and_raises_the_event(
+    store: Store,
+) -> None:
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
+    await publish(store, tenant_id, event(tenant_id, "e1"))
+    [claimed] = await claim(store)
+    gone = Disable(target.id, "endpoint-gone", "the endpoint answered 410 Gone")
+    await store.record([outcome(claimed, disable=gone)], POLICY)
 
-    got = await store.get_webhook(tenant_id, hook.id)
+    got = await store.get_webhook(tenant_id, target.id)
     assert got is not None
     assert got == dataclasses.replace(
-        hook,
+        target,
         enabled=False,
         disabled_reason="the endpoint answered 410 Gone",
         disabled_reason_code="endpoint-gone",
         updated_at=got.updated_at,
     )
+    [raised] = (await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)).events
+    assert (raised.tenant_id, raised.type, raised.owner_id) == (
+        tenant_id,
+        WEBHOOK_DISABLED,
+        "admin",
+    )
+    assert raised.data["id"] == target.id
+    assert raised.data["disabledReasonCode"] == "endpoint-gone"
 
 
 async def _failing(store: Store, count: int) -> tuple[str, Webhook, Webhook, list[Claimed]]:
     """A tenant with two webhooks, ``count`` events delivered to both and claimed."""
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id, 1)
-    neighbour = await _hook(store, tenant_id, 2)
-    await _publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(count)))
-    return tenant_id, hook, neighbour, await _claim(store)
+    tenant_id = await tenant(store)
+    mine = await hook(store, tenant_id, 1)
+    neighbour = await hook(store, tenant_id, 2)
+    await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(count)))
+    return tenant_id, mine, neighbour, await claim(store)
 
 
-async def _enabled(store: Store, tenant_id: str, hook: Webhook) -> bool:
-    got = await store.get_webhook(tenant_id, hook.id)
+async def _enabled(store: Store, tenant_id: str, target: Webhook) -> bool:
+    got = await store.get_webhook(tenant_id, target.id)
     assert got is not None
     return got.enabled
 
@@ -624,21 +567,19 @@ async def _enabled(store: Store, tenant_id: str, hook: Webhook) -> bool:
 async def test_a_webhook_is_disabled_after_threshold_final_failures_without_success(
     store: Store,
 ) -> None:
-    tenant_id, hook, neighbour, claimed = await _failing(store, 3)
-    mine = [item.delivery_id for item in claimed if item.webhook_id == hook.id]
-    theirs = [item.delivery_id for item in claimed if item.webhook_id == neighbour.id]
+    tenant_id, target, neighbour, claimed = await _failing(store, 3)
+    mine = [item for item in claimed if item.webhook_id == target.id]
+    theirs = [item for item in claimed if item.webhook_id == neighbour.id]
     policy = FailurePolicy(threshold=3, window_seconds=3600)
     retry_later = now() + timedelta(hours=1)
 
-    await store.record(
-        [outcome(d, hook.id, next_attempt_at=retry_later) for d in mine], policy, plan_now
-    )
-    await store.record([outcome(d, neighbour.id, number=1) for d in theirs[:2]], policy, plan_now)
-    await store.record([outcome(d, hook.id, number=2) for d in mine[:2]], policy, plan_now)
-    assert await _enabled(store, tenant_id, hook)
+    await store.record([outcome(item, next_attempt_at=retry_later) for item in mine], policy)
+    await store.record([outcome(item, number=1) for item in theirs[:2]], policy)
+    await store.record([outcome(item, number=2) for item in mine[:2]], policy)
+    assert await _enabled(store, tenant_id, target)
 
-    await store.record([outcome(mine[2], hook.id, number=2)], policy, plan_now)
-    got = await store.get_webhook(tenant_id, hook.id)
+    await store.record([outcome(mine[2], number=2)], policy)
+    got = await store.get_webhook(tenant_id, target.id)
     assert got is not None
     assert (got.enabled, got.disabled_reason_code) == (False, "delivery-failures")
     assert got.disabled_reason
@@ -646,89 +587,85 @@ async def test_a_webhook_is_disabled_after_threshold_final_failures_without_succ
 
 
 async def test_one_success_in_the_window_keeps_a_failing_webhook_enabled(store: Store) -> None:
-    tenant_id, hook, _, claimed = await _failing(store, 4)
-    mine = [item.delivery_id for item in claimed if item.webhook_id == hook.id]
+    tenant_id, target, _, claimed = await _failing(store, 4)
+    mine = [item for item in claimed if item.webhook_id == target.id]
     policy = FailurePolicy(threshold=3, window_seconds=3600)
 
-    await store.record([outcome(mine[0], hook.id, status="success")], policy, plan_now)
-    await store.record([outcome(d, hook.id) for d in mine[1:]], policy, plan_now)
-    assert await _enabled(store, tenant_id, hook)
+    await store.record([outcome(mine[0], status="success")], policy)
+    await store.record([outcome(item) for item in mine[1:]], policy)
+    assert await _enabled(store, tenant_id, target)
 
 
 async def test_final_failures_ending_in_the_window_count_however_old_their_event(
     store: Store,
 ) -> None:
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id)
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
     events = [event(tenant_id, f"e{n}") for n in range(3)]
-    await _publish(store, tenant_id, *events, triggered_at=now() - timedelta(hours=2))
-    claimed = await _claim(store)
+    await publish(store, tenant_id, *events, triggered_at=now() - timedelta(hours=2))
+    claimed = await claim(store)
     policy = FailurePolicy(threshold=3, window_seconds=3600)
 
-    await store.record([outcome(item.delivery_id, hook.id) for item in claimed], policy, plan_now)
-    assert not await _enabled(store, tenant_id, hook)
+    await store.record([outcome(item) for item in claimed], policy)
+    assert not await _enabled(store, tenant_id, target)
 
 
 # Resends and reading -------------------------------------------------------------------
 
 
 async def test_an_added_delivery_is_leased_to_its_owner(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id)
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
+    published = event(tenant_id, "e1")
+    await publish(store, tenant_id, published)
+    [first] = await claim(store)
+    await store.record([outcome(first, status="success")], POLICY)
     at = now()
-    resent = NewDelivery(
-        id="11111111-2222-3333-4444-555555555555",
-        tenant_id=tenant_id,
-        webhook_id=hook.id,
-        event_id="e1",
-        event_type=APP_CREATED,
-        body='{"eventId":"e1"}',
-        triggered_at=at,
-        next_attempt_at=at,
-    )
+    resent = new_delivery(published, target, triggered_at=at, next_attempt_at=at)
     await store.add_delivery(resent, owner="resend-1", lease_seconds=0.5)
 
-    assert await _claim(store) == []
-    got = await store.get_delivery(tenant_id, hook.id, resent.id)
+    assert await claim(store) == []
+    got = await store.get_delivery(tenant_id, target.id, resent.id)
     assert got is not None
     assert (got.status, got.attempt_count) == ("pending", 0)
+    assert got.body == envelopes.render(published, cloud_events=False).decode()
     assert got.next_attempt_at is not None
     assert got.next_attempt_at > at  # when the lease ends
     await asyncio.sleep(0.7)  # the resending process died: the lease runs out
-    assert [item.delivery_id for item in await _claim(store)] == [resent.id]
+    assert [item.delivery_id for item in await claim(store)] == [resent.id]
 
 
 async def test_get_delivery_sees_only_the_tenants_webhooks_deliveries(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    other_id = await _tenant(store, "other")
-    hook = await _hook(store, tenant_id, 1)
-    sibling = await _hook(store, tenant_id, 2)
-    await _hook(store, other_id, 3)
-    await _publish(store, tenant_id, event(tenant_id, "e1"))
-    made = await _only(store, tenant_id, hook.id)
+    tenant_id = await tenant(store)
+    other_id = await tenant(store, "other")
+    target = await hook(store, tenant_id, 1)
+    sibling = await hook(store, tenant_id, 2)
+    await hook(store, other_id, 3)
+    await publish(store, tenant_id, event(tenant_id, "e1"))
+    made = await only(store, tenant_id, target.id)
 
-    assert await store.get_delivery(tenant_id, hook.id, made.id) == made
-    assert await store.get_delivery(other_id, hook.id, made.id) is None
+    assert await store.get_delivery(tenant_id, target.id, made.id) == made
+    assert await store.get_delivery(other_id, target.id, made.id) is None
     assert await store.get_delivery(tenant_id, sibling.id, made.id) is None
-    assert await store.get_delivery(tenant_id, hook.id, "no-such-delivery") is None
+    assert await store.get_delivery(tenant_id, target.id, "no-such-delivery") is None
 
 
 async def _mixed_history(store: Store) -> tuple[str, Webhook, list[Delivery]]:
     """Seven deliveries of one webhook: two event types, three statuses, triggered at
     different times (two at the same time)."""
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id, event_types=(APP_CREATED, APP_DELETED))
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id, event_types=(APP_CREATED, APP_DELETED))
     start = now() - timedelta(days=1)
     minutes = [5, 1, 3, 1, 0, 6, 2]
     for number, minute in enumerate(minutes):
         kind = APP_DELETED if number % 3 == 0 else APP_CREATED
-        await _publish(
+        await publish(
             store,
             tenant_id,
             event(tenant_id, f"e{number}", type=kind),
             triggered_at=start + timedelta(minutes=minute),
         )
-    by_event = {item.event_id: item for item in await _claim(store)}
+    by_event = {item.event_id: item for item in await claim(store)}
     outcomes: dict[str, Literal["success", "fail"]] = {
         "e0": "success",
         "e1": "fail",
@@ -737,22 +674,17 @@ async def _mixed_history(store: Store) -> tuple[str, Webhook, list[Delivery]]:
         "e6": "fail",
     }
     await store.record(
-        [
-            outcome(by_event[name].delivery_id, hook.id, status=status)
-            for name, status in outcomes.items()
-        ],
-        POLICY,
-        plan_now,
+        [outcome(by_event[name], status=status) for name, status in outcomes.items()], POLICY
     )
-    return tenant_id, hook, await _history(store, tenant_id, hook.id)
+    return tenant_id, target, await history(store, tenant_id, target.id)
 
 
 async def test_list_deliveries_filters_by_event_type_and_status(store: Store) -> None:
-    tenant_id, hook, every = await _mixed_history(store)
+    tenant_id, target, every = await _mixed_history(store)
     assert len(every) == 7
 
     async def events(**query: Any) -> set[str]:
-        return {item.event_id for item in await _history(store, tenant_id, hook.id, **query)}
+        return {item.event_id for item in await history(store, tenant_id, target.id, **query)}
 
     assert await events(event_type=APP_DELETED) == {"e0", "e3", "e6"}
     assert await events(status="fail") == {"e1", "e4", "e6"}
@@ -770,7 +702,7 @@ DELIVERY_SORTS = [
 async def test_delivery_pages_walk_every_delivery_once_in_order_both_ways(
     store: Store, sort: Sort
 ) -> None:
-    tenant_id, hook, every = await _mixed_history(store)
+    tenant_id, target, every = await _mixed_history(store)
     key: Callable[[Delivery], tuple[Any, str]] = (
         (lambda item: (item.status, item.id))
         if sort.key == "status"
@@ -779,7 +711,7 @@ async def test_delivery_pages_walk_every_delivery_once_in_order_both_ways(
     expected = [item.id for item in sorted(every, key=key, reverse=sort.descending)]
 
     def query(cursor: Any = None) -> DeliveryQuery:
-        return DeliveryQuery(tenant_id, hook.id, sort=sort, limit=3, cursor=cursor)
+        return DeliveryQuery(tenant_id, target.id, sort=sort, limit=3, cursor=cursor)
 
     page = await store.list_deliveries(query())
     assert page.prev is None
@@ -832,49 +764,51 @@ async def _count_attempt_rows(database_url: str) -> int:
 async def test_purge_deletes_old_deliveries_and_their_attempts_in_bounded_batches(
     store: Store, database_url: str
 ) -> None:
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id)
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
     old = [event(tenant_id, f"old-{n}") for n in range(5)]
-    await _publish(store, tenant_id, *old, triggered_at=now() - timedelta(days=10))
-    await _publish(
+    await publish(store, tenant_id, *old, triggered_at=now() - timedelta(days=10))
+    await publish(
         store,
         tenant_id,
         event(tenant_id, "new-1"),
         event(tenant_id, "new-2"),
         triggered_at=now() - timedelta(days=1),
     )
-    claimed = await _claim(store)
-    await store.record([outcome(item.delivery_id, hook.id) for item in claimed], POLICY, plan_now)
+    claimed = await claim(store)
+    await store.record([outcome(item) for item in claimed], POLICY)
     assert await _count_attempt_rows(database_url) == 7
 
     cutoff = now() - timedelta(days=7)
     assert [(await store.purge(cutoff, 2)).deliveries for _ in range(4)] == [2, 2, 1, 0]
 
-    left = await _history(store, tenant_id, hook.id)
+    left = await history(store, tenant_id, target.id)
     assert sorted(item.event_id for item in left) == ["new-1", "new-2"]
     assert all(item.attempts for item in left)
     assert await _count_attempt_rows(database_url) == 2
     for item in claimed:
         if item.event_id.startswith("old"):
-            assert await store.get_delivery(tenant_id, hook.id, item.delivery_id) is None
+            assert await store.get_delivery(tenant_id, target.id, item.delivery_id) is None
 
 
-async def test_purge_ends_the_deduplication_of_events_received_before_the_cutoff(
+async def test_purge_ends_the_deduplication_of_events_received_a_margin_before_the_cutoff(
     store: Store,
 ) -> None:
-    tenant_id = await _tenant(store)
-    hook = await _hook(store, tenant_id)
-    tomorrow = now() + timedelta(days=1)  # deliveries that outlive the cutoff
-    await _publish(store, tenant_id, event(tenant_id, "early"), triggered_at=tomorrow)
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
+    later = now() + timedelta(days=5)  # deliveries that outlive the cutoff
+    await publish(store, tenant_id, event(tenant_id, "early"), triggered_at=later)
     await asyncio.sleep(0.02)
-    cutoff = now()
+    received_between = now()
     await asyncio.sleep(0.02)
-    await _publish(store, tenant_id, event(tenant_id, "late"), triggered_at=tomorrow)
+    await publish(store, tenant_id, event(tenant_id, "late"), triggered_at=later)
 
-    assert (await store.purge(cutoff, 10)).deliveries == 0
+    # events live EVENT_MARGIN longer than deliveries triggered at the same time
+    assert await store.purge(received_between, 10) == Purged(deliveries=0, events=0)
+    assert await store.purge(received_between + EVENT_MARGIN, 10) == Purged(deliveries=0, events=1)
     again = [event(tenant_id, "early"), event(tenant_id, "late")]
-    assert await _publish(store, tenant_id, *again) == again[:1]
-    assert sorted(item.event_id for item in await _history(store, tenant_id, hook.id)) == [
+    assert await publish(store, tenant_id, *again) == again[:1]
+    assert sorted(item.event_id for item in await history(store, tenant_id, target.id)) == [
         "early",
         "early",
         "late",
@@ -882,66 +816,85 @@ async def test_purge_ends_the_deduplication_of_events_received_before_the_cutoff
 
 
 async def test_purging_until_a_short_batch_removes_every_old_event(store: Store) -> None:
-    tenant_id = await _tenant(store)
+    tenant_id = await tenant(store)
     ids = [f"e{n}" for n in range(5)]
-    await _publish(store, tenant_id, *(event(tenant_id, name) for name in ids))  # no webhooks
+    await publish(store, tenant_id, *(event(tenant_id, name) for name in ids))  # no webhooks
     await asyncio.sleep(0.02)
-    cutoff = now()
+    cutoff = now() + EVENT_MARGIN
     for _ in range(10):
         purged = await store.purge(cutoff, 2)
         if max(purged.deliveries, purged.events) < 2:
             break
     again = [event(tenant_id, name) for name in ids]
-    assert await _publish(store, tenant_id, *again) == again
+    assert await publish(store, tenant_id, *again) == again
 
 
 async def test_deleting_a_webhook_removes_its_deliveries(store: Store) -> None:
-    tenant_id = await _tenant(store)
-    gone = await _hook(store, tenant_id, 1)
-    kept = await _hook(store, tenant_id, 2)
-    await _publish(store, tenant_id, event(tenant_id, "e1"), event(tenant_id, "e2"))
-    doomed = await _history(store, tenant_id, gone.id)
+    tenant_id = await tenant(store)
+    gone = await hook(store, tenant_id, 1)
+    kept = await hook(store, tenant_id, 2)
+    await publish(store, tenant_id, event(tenant_id, "e1"), event(tenant_id, "e2"))
+    doomed = await history(store, tenant_id, gone.id)
     assert len(doomed) == 2
 
     assert await store.delete_webhook(tenant_id, gone.id)
-    assert await _history(store, tenant_id, gone.id) == []
+    assert await history(store, tenant_id, gone.id) == []
     for item in doomed:
         assert await store.get_delivery(tenant_id, gone.id, item.id) is None
-    assert {item.webhook_id for item in await _claim(store)} == {kept.id}
+    assert {item.webhook_id for item in await claim(store)} == {kept.id}
 
 
-# Waking up workers ---------------------------------------------------------------------
+# Waking up workers and expanders -------------------------------------------------------
 
 
-async def test_wait_for_work_returns_soon_after_a_publish_that_made_deliveries(
+async def test_wait_for_events_returns_soon_after_a_publish(store: Store) -> None:
+    tenant_id = await tenant(store)
+    await store.wait_for_events(0.01)
+    waiting = asyncio.create_task(store.wait_for_events(60))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    await store.publish(tenant_id, [event(tenant_id, "e1")])
+    await asyncio.wait_for(waiting, 5)
+
+
+async def test_wait_for_work_returns_soon_after_an_expansion_that_made_deliveries(
     store: Store,
 ) -> None:
-    tenant_id = await _tenant(store)
-    await _hook(store, tenant_id)
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id)
+    await store.publish(tenant_id, [event(tenant_id, "e1")])
     await store.wait_for_work(0.01)
     waiting = asyncio.create_task(store.wait_for_work(60))
     await asyncio.sleep(0.05)
     assert not waiting.done()
-    await _publish(store, tenant_id, event(tenant_id, "e1"))
+    await expand_waiting(store)
     await asyncio.wait_for(waiting, 5)
 
 
 @postgres_only
-async def test_wait_for_work_wakes_on_a_publish_by_another_process(
+async def test_waits_wake_on_a_publish_and_an_expansion_by_another_process(
     store: Store, database_url: str
 ) -> None:
-    tenant_id = await _tenant(store)
-    await _hook(store, tenant_id)
-    async with _another_store(database_url) as worker:
-        await worker.wait_for_work(0.01)  # listening from now on
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id)
+    async with another_store(database_url) as worker:
+        await worker.wait_for_events(0.01)  # listening from now on
+        await worker.wait_for_work(0.01)
+        waiting = asyncio.create_task(worker.wait_for_events(60))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        await store.publish(tenant_id, [event(tenant_id, "e1")])
+        await asyncio.wait_for(waiting, 5)
+
         waiting = asyncio.create_task(worker.wait_for_work(60))
         await asyncio.sleep(0.05)
         assert not waiting.done()
-        await _publish(store, tenant_id, event(tenant_id, "e1"))
+        await expand_waiting(store)
         await asyncio.wait_for(waiting, 5)
 
 
-async def test_wait_for_work_returns_after_at_most_seconds_without_work(store: Store) -> None:
-    started = time.monotonic()
-    await store.wait_for_work(0.3)
-    assert 0.2 <= time.monotonic() - started < 5
+async def test_waits_return_after_at_most_seconds_without_work(store: Store) -> None:
+    for wait in (store.wait_for_work, store.wait_for_events):
+        started = time.monotonic()
+        await wait(0.3)
+        assert 0.2 <= time.monotonic() - started < 5

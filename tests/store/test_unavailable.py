@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
+from collections.abc import Awaitable
 
 import pytest
 
@@ -12,6 +13,8 @@ from hookline.errors import ConfigError, StorageUnavailable
 from hookline.settings import load_settings
 from hookline.store import Store, open_store
 from tests.databases import POSTGRES_ADMIN_URL, TEST_SECRET_KEY, postgres_missing
+from tests.store.factories import event
+from tests.store.queueing import ROOMY
 
 
 def _closed_port() -> int:
@@ -28,6 +31,10 @@ async def test_an_unreachable_postgres_is_unavailable() -> None:
             await store.ping()
         with pytest.raises(StorageUnavailable):
             await store.list_tenants()
+        with pytest.raises(StorageUnavailable):
+            await store.publish("t1", [event("t1")])
+        with pytest.raises(StorageUnavailable):
+            await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=60)
     finally:
         await store.close()
 
@@ -42,21 +49,24 @@ def test_a_sqlite_file_in_a_missing_directory_is_a_config_error() -> None:
 async def test_a_sqlite_database_locked_by_another_process_is_unavailable(
     database_url: str, store: Store
 ) -> None:
-    """Past the busy timeout, a claim on a database another process holds is a
-    StorageUnavailable (the worker retries), and works again once the lock is gone."""
+    """Past the busy timeout, a claim (of deliveries or of events to fan out) on a
+    database another process holds is a StorageUnavailable (the worker or expander
+    retries), and works again once the lock is gone."""
     holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")
-        claims = [
-            store.claim(owner=f"w{n}", limit=10, lease_seconds=60, exclude=()) for n in range(10)
+        claims: list[Awaitable[object]] = [
+            store.claim(owner=f"w{n}", limit=10, lease_seconds=60, room=ROOMY) for n in range(8)
         ]
+        claims += [store.claim_fanout(limit=10, per_tenant=5, lease_seconds=60) for _ in range(2)]
         # Queued behind one writer, they would wait 5 s each in turn (50 s); they give up
         # together instead.
         failed = await asyncio.wait_for(asyncio.gather(*claims, return_exceptions=True), 20)
         assert all(isinstance(error, StorageUnavailable) for error in failed)
         assert all("locked" in str(error) for error in failed)
         holder.execute("ROLLBACK")
-        assert await store.claim(owner="w", limit=10, lease_seconds=60, exclude=()) == []
+        assert await store.claim(owner="w", limit=10, lease_seconds=60, room=ROOMY) == []
+        assert (await store.claim_fanout(limit=10, per_tenant=5, lease_seconds=60)).events == []
     finally:
         holder.close()
 

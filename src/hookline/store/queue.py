@@ -14,6 +14,7 @@ tenant's backlog is never scanned for another's due work.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -56,6 +57,9 @@ _DELIVERY_SORT_COLUMNS = {"status": deliveries.c.status, "triggeredAt": deliveri
 # fan-out, a resend, a retry) never loses its body.
 EVENT_MARGIN = timedelta(days=1)
 _EVENT_KEY = sa.tuple_(events.c.tenant_id, events.c.id)
+# A claim whose webhooks had fewer due deliveries than their shares shares the rest again,
+# up to this many passes in all.
+_CLAIM_PASSES = 3
 
 
 class DeliveryQueue(SqlBase):
@@ -86,20 +90,30 @@ class DeliveryQueue(SqlBase):
         self, conn: sa.Connection, tenant_id: str, quota: Quota, count: int, size: int
     ) -> None:
         at = self._now()
-        row = conn.execute(
-            sa.select(publish_quotas)
-            .where(publish_quotas.c.tenant_id == tenant_id)
-            .with_for_update()
-        ).first()
-        bucket = Bucket(row.events, row.bytes, row.updated_at) if row else quota.full(at)
+        bucket = _locked_bucket(conn, tenant_id)
+        if bucket is None:
+            # The tenant's first publish makes its bucket, full: concurrent first publishes
+            # then wait for each other on its row, as later ones do.
+            full = quota.full(at)
+            conn.execute(
+                self._insert(publish_quotas)
+                .values(
+                    tenant_id=tenant_id,
+                    events=full.events,
+                    bytes=full.bytes,
+                    updated_at=full.updated_at,
+                )
+                .on_conflict_do_nothing(index_elements=["tenant_id"])
+            )
+            bucket = _locked_bucket(conn, tenant_id)
+            assert bucket is not None
         after, wait = take(bucket, quota, count, size, at)
         if wait > 0:
             raise QuotaExceeded(wait)
-        values = {"events": after.events, "bytes": after.bytes, "updated_at": after.updated_at}
         conn.execute(
-            self._insert(publish_quotas)
-            .values(tenant_id=tenant_id, **values)
-            .on_conflict_do_update(index_elements=["tenant_id"], set_=values)
+            publish_quotas.update()
+            .where(publish_quotas.c.tenant_id == tenant_id)
+            .values(events=after.events, bytes=after.bytes, updated_at=after.updated_at)
         )
 
     def _insert_events(
@@ -187,7 +201,7 @@ class DeliveryQueue(SqlBase):
                 )
             )
             kept = [item for item in expansions if (item.event.tenant_id, item.event.id) in done]
-            made = [new for item in kept for new in item.deliveries]
+            made = _to_live_webhooks(conn, [new for item in kept for new in item.deliveries])
             self._insert_deliveries(conn, made)
             self._mark_due(
                 conn, [(new.webhook_id, new.tenant_id, new.next_attempt_at) for new in made]
@@ -294,30 +308,66 @@ class DeliveryQueue(SqlBase):
 
         def work(conn: sa.Connection) -> list[Claimed]:
             heads = self._heads(conn, now, limit, room)
-            shares = allocate(heads, limit, room.webhook_room, room.tenant_room)
-            if not shares:
-                return []
-            leased = self._lease(conn, Lease(owner, now, until, shares))
-            self._refresh_heads(conn, list(shares))
+            webhooks_taken: Counter[str] = Counter()
+            tenants_taken: Counter[str] = Counter()
+            touched: set[str] = set()
+            leased: list[Leased] = []
+            for _ in range(_CLAIM_PASSES):
+                shares = allocate(
+                    heads,
+                    limit - len(leased),
+                    lambda webhook: room.webhook_room(webhook) - webhooks_taken[webhook],
+                    lambda tenant: room.tenant_room(tenant) - tenants_taken[tenant],
+                )
+                if not shares:
+                    break
+                got = self._lease(conn, Lease(owner, now, until, shares))
+                leased += got
+                touched.update(shares)
+                counts = Counter(row.webhook_id for row in got)
+                webhooks_taken.update(counts)
+                tenants_taken.update(row.tenant_id for row in got)
+                if len(got) == sum(shares.values()):
+                    break
+                # A webhook that gave less than its share has no more due: another pass
+                # shares what it left among the rest.
+                heads = [
+                    head
+                    for head in heads
+                    if counts[head.webhook_id] == shares.get(head.webhook_id, 0)
+                ]
+            if touched:
+                self._refresh_heads(conn, sorted(touched))
             return _claimed(conn, leased) if leased else []
 
         return await self._write(work)
 
     def _heads(self, conn: sa.Connection, now: datetime, limit: int, room: Room) -> list[Head]:
-        """The webhooks with due deliveries (longest due first) that have room, locked on
-        PostgreSQL so that one claim at a time takes from each."""
-        due = (
-            sa.select(due_webhooks.c.webhook_id, due_webhooks.c.tenant_id)
-            .where(due_webhooks.c.due_at <= now)
-            .order_by(due_webhooks.c.due_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        """The webhooks with due deliveries that have room: each tenant's longest due
+        first, then each tenant's second, and so on (so a tenant with many due webhooks
+        never fills a claim's heads alone); locked on PostgreSQL so that one claim at a
+        time takes from each."""
+        due = sa.select(
+            due_webhooks.c.webhook_id,
+            due_webhooks.c.due_at,
+            sa.func.row_number()
+            .over(partition_by=due_webhooks.c.tenant_id, order_by=due_webhooks.c.due_at)
+            .label("turn"),
+        ).where(due_webhooks.c.due_at <= now)
         if full := room.full_webhooks():
             due = due.where(due_webhooks.c.webhook_id.not_in(full))
         if full := room.full_tenants():
             due = due.where(due_webhooks.c.tenant_id.not_in(full))
-        return [Head(*row) for row in conn.execute(due)]
+        ranked = due.subquery()
+        heads = (
+            sa.select(due_webhooks.c.webhook_id, due_webhooks.c.tenant_id)
+            .join(ranked, ranked.c.webhook_id == due_webhooks.c.webhook_id)
+            .where(ranked.c.turn <= limit)
+            .order_by(ranked.c.turn, ranked.c.due_at)
+            .limit(limit)
+            .with_for_update(of=due_webhooks, skip_locked=True)
+        )
+        return [Head(*row) for row in conn.execute(heads)]
 
     def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
         """Lease what ``lease.shares`` says of each webhook's due deliveries, oldest first."""
@@ -722,6 +772,13 @@ def _aware(moment: datetime | str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _locked_bucket(conn: sa.Connection, tenant_id: str) -> Bucket | None:
+    row = conn.execute(
+        sa.select(publish_quotas).where(publish_quotas.c.tenant_id == tenant_id).with_for_update()
+    ).first()
+    return Bucket(row.events, row.bytes, row.updated_at) if row else None
+
+
 def _subscribed(conn: sa.Connection, tenant_id: str, types: Collection[str]) -> list[Webhook]:
     subscribed = (
         sa.select(webhooks)
@@ -738,6 +795,21 @@ def _subscribed(conn: sa.Connection, tenant_id: str, types: Collection[str]) -> 
         .order_by(webhooks.c.id)
     )
     return with_event_types(conn, conn.execute(subscribed).all())
+
+
+def _to_live_webhooks(conn: sa.Connection, made: list[NewDelivery]) -> list[NewDelivery]:
+    """The deliveries whose webhook still exists (one deleted since the events were
+    matched gets none), their webhooks kept from deletion until the transaction ends."""
+    if not made:
+        return made
+    live = set(
+        conn.execute(
+            sa.select(webhooks.c.id)
+            .where(webhooks.c.id.in_({new.webhook_id for new in made}))
+            .with_for_update(read=True, key_share=True)
+        ).scalars()
+    )
+    return [new for new in made if new.webhook_id in live]
 
 
 def _owned(conn: sa.Connection, owners: list[tuple[str, str]]) -> list[Disable]:

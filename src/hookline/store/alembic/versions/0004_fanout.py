@@ -9,6 +9,7 @@ deliveries' bodies (either envelope), and each delivery remembers which envelope
 """
 
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 import orjson
@@ -96,27 +97,42 @@ def upgrade() -> None:
 
 
 def _move_bodies(conn: sa.Connection) -> None:
-    """Give every event the payload read from one of its deliveries' bodies, and every
-    delivery its envelope; an event none of whose deliveries remain keeps an empty one."""
+    """Give every event the payload read from one of its deliveries' bodies (a legacy one
+    if it has any: CloudEvents lower-cased the extensions' names), and every delivery its
+    envelope. A delivery whose event was purged before (0003 purged events as old as
+    their deliveries, and a resend outlived its event) gets its event back; an event none
+    of whose deliveries remain keeps an empty payload."""
     rows = conn.execute(
         sa.text(
-            "SELECT d.id, d.tenant_id, d.event_id, d.body FROM deliveries d"
-            " ORDER BY d.tenant_id, d.event_id"
+            "SELECT d.id, d.tenant_id, d.event_id, d.event_type, d.triggered_at, d.body"
+            " FROM deliveries d ORDER BY d.tenant_id, d.event_id"
         )
     )
-    done: set[tuple[str, str]] = set()
     cloud: list[dict[str, Any]] = []
-    for delivery_id, tenant_id, event_id, body in rows:
-        envelope = orjson.loads(body)
-        if "specversion" in envelope:
-            cloud.append({"id": delivery_id})
-        if (tenant_id, event_id) in done:
-            continue
-        done.add((tenant_id, event_id))
-        conn.execute(
+    for (tenant_id, event_id), group in groupby(rows, key=lambda row: (row[1], row[2])):
+        best: dict[str, Any] | None = None
+        event_type, latest = "", None
+        for delivery_id, _, _, kind, triggered_at, body in group:
+            event_type = kind
+            envelope = orjson.loads(body)
+            if "specversion" in envelope:
+                cloud.append({"id": delivery_id})
+            if best is None or ("specversion" in best and "specversion" not in envelope):
+                best = envelope
+            latest = triggered_at if latest is None else max(latest, triggered_at)
+        values = {"payload": _payload(best or {}), "t": tenant_id, "e": event_id}
+        updated = conn.execute(
             sa.text("UPDATE events SET payload = :payload WHERE tenant_id = :t AND id = :e"),
-            {"payload": _payload(envelope), "t": tenant_id, "e": event_id},
+            values,
         )
+        if updated.rowcount == 0:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (tenant_id, id, type, received_at, payload)"
+                    " VALUES (:t, :e, :type, :at, :payload)"
+                ),
+                {**values, "type": event_type, "at": latest},
+            )
     if cloud:
         conn.execute(sa.text("UPDATE deliveries SET cloud_events = true WHERE id = :id"), cloud)
     conn.execute(

@@ -1,0 +1,214 @@
+"""Claims in storage: fair between tenants, within the room a process has, and every due
+delivery found again (a lease run out, a retry come due, a release), through
+``due_webhooks``. Both databases."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from hookline.deliveries import Claimed
+from hookline.shares import Room
+from hookline.store import Store
+from hookline.store.base import Expansion
+from tests.store.conftest import Clock
+from tests.store.factories import event, new_delivery, outcome
+from tests.store.queueing import POLICY, ROOMY, claim, hook, publish, tenant
+
+
+def _per(claimed: list[Claimed], key: str) -> Counter[str]:
+    return Counter(getattr(item, key) for item in claimed)
+
+
+async def test_a_tenant_with_one_due_delivery_gets_a_turn_beside_one_with_thousands(
+    store: Store,
+) -> None:
+    big = await tenant(store, "big")
+    small = await tenant(store, "small")
+    for number in range(100):
+        await hook(store, big, number)
+    await publish(store, big, *(event(big, f"a{n}") for n in range(50)))  # 5,000 deliveries
+    await hook(store, small)
+    await publish(store, small, event(small, "b1"))  # due last of all
+
+    claimed = await claim(store, limit=20)
+    assert len(claimed) == 20
+    assert _per(claimed, "tenant_id")[small] == 1
+
+
+async def test_a_webhook_with_fewer_due_than_its_share_leaves_the_rest_to_others(
+    store: Store,
+) -> None:
+    small = await tenant(store, "small")
+    big = await tenant(store, "big")
+    await hook(store, small)
+    busy = await hook(store, big)
+    await publish(store, small, event(small, "s1"))
+    await publish(store, big, *(event(big, f"b{n}") for n in range(12)))
+
+    claimed = await claim(store, limit=10)
+    assert _per(claimed, "tenant_id") == {small: 1, big: 9}
+    assert [item.webhook_id for item in await claim(store, limit=10)] == [busy.id] * 3
+
+
+async def test_a_claim_spreads_over_the_webhooks_of_a_tenant(store: Store) -> None:
+    tenant_id = await tenant(store)
+    hooks = [await hook(store, tenant_id, number) for number in range(4)]
+    await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(10)))
+
+    claimed = await claim(store, limit=8)
+    assert _per(claimed, "webhook_id") == {target.id: 2 for target in hooks}
+
+
+async def test_a_claim_never_exceeds_the_room_per_webhook_and_per_tenant(store: Store) -> None:
+    first = await tenant(store, "first")
+    second = await tenant(store, "second")
+    firsts = [await hook(store, first, number) for number in range(3)]
+    seconds = [await hook(store, second, number) for number in range(3)]
+    await publish(store, first, *(event(first, f"e{n}") for n in range(10)))
+    await publish(store, second, *(event(second, f"e{n}") for n in range(10)))
+    busy, calm = firsts[0], seconds[0]
+    room = Room(
+        per_webhook=4,
+        per_tenant=6,
+        webhooks={busy.id: 3, calm.id: 1},
+        tenants={first: 3, second: 1},
+    )
+
+    claimed = await claim(store, limit=100, room=room)
+    per_webhook = _per(claimed, "webhook_id")
+    per_tenant = _per(claimed, "tenant_id")
+    assert per_tenant == {first: 3, second: 5}  # each up to its tenant's room
+    for target in firsts + seconds:
+        assert per_webhook[target.id] + room.webhooks.get(target.id, 0) <= 4
+    assert per_webhook[busy.id] <= 1
+    assert per_webhook[calm.id] <= 3
+
+
+async def test_full_webhooks_and_tenants_are_skipped_and_the_rest_served(store: Store) -> None:
+    first = await tenant(store, "first")
+    second = await tenant(store, "second")
+    full_hook, open_hook = await hook(store, first, 1), await hook(store, first, 2)
+    others = await hook(store, second, 3)
+    for tenant_id in (first, second):
+        await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(2)))
+    room = Room(per_webhook=2, per_tenant=5, webhooks={full_hook.id: 2}, tenants={second: 5})
+
+    claimed = await claim(store, limit=100, room=room)
+    assert _per(claimed, "webhook_id") == {open_hook.id: 2}
+    assert await claim(store, limit=100, room=room) == []
+    rest = await claim(store, limit=100)
+    assert _per(rest, "webhook_id") == {full_hook.id: 2, others.id: 2}
+
+
+async def test_deliveries_whose_lease_ran_out_are_claimable_again(
+    store: Store, store_clock: Clock
+) -> None:
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id, 1)
+    await hook(store, tenant_id, 2)
+    await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(3)))
+
+    crashed = await claim(store, lease_seconds=30, owner="crashed")
+    assert len(crashed) == 6
+    assert await claim(store, owner="survivor") == []
+    store_clock.advance(31)
+    again = await claim(store, owner="survivor")
+    assert sorted(item.delivery_id for item in again) == sorted(
+        item.delivery_id for item in crashed
+    )
+    assert await claim(store, owner="another") == []
+
+
+async def test_a_retry_is_claimed_once_it_is_due(store: Store, store_clock: Clock) -> None:
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id)
+    await publish(store, tenant_id, event(tenant_id, "e1"))
+    [first] = await claim(store, lease_seconds=30)
+    await store.record(
+        [outcome(first, next_attempt_at=store_clock.now() + timedelta(minutes=5))], POLICY
+    )
+
+    store_clock.advance(60)  # past the lease, not the retry
+    assert await claim(store) == []
+    store_clock.advance(5 * 60)
+    [again] = await claim(store)
+    assert (again.delivery_id, again.attempt_count) == (first.delivery_id, 1)
+
+
+async def test_a_later_delivery_of_a_webhook_is_claimed_when_it_comes_due(
+    store: Store, store_clock: Clock
+) -> None:
+    """A webhook whose earliest due delivery is in the future waits, then is found."""
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
+    await store.publish(tenant_id, [event(tenant_id, "soon"), event(tenant_id, "later")])
+    pending = await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=60)
+    at = store_clock.now()
+    minutes = {"soon": 0, "later": 10}
+    await store.expand(
+        pending.lease,
+        [
+            Expansion(
+                item,
+                [
+                    new_delivery(
+                        item,
+                        target,
+                        triggered_at=at,
+                        next_attempt_at=at + timedelta(minutes=minutes[item.id]),
+                    )
+                ],
+            )
+            for item in pending.events
+        ],
+    )
+    [soon] = await claim(store, lease_seconds=3600)
+    assert soon.event_id == "soon"
+    assert await claim(store) == []
+    store_clock.advance(10 * 60)
+    assert [item.event_id for item in await claim(store)] == ["later"]
+
+
+async def test_release_makes_leased_deliveries_due_at_once_for_another_owner(
+    store: Store,
+) -> None:
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id)
+    await publish(store, tenant_id, event(tenant_id, "e1"), event(tenant_id, "e2"))
+    first, second = await claim(store, owner="stopping")
+
+    await store.release([first.delivery_id, second.delivery_id], "someone-else")
+    assert await claim(store, owner="other") == []  # only the owner's leases are released
+    await store.release([first.delivery_id], "stopping")
+    assert [item.delivery_id for item in await claim(store, owner="other")] == [first.delivery_id]
+    assert await claim(store, owner="other") == []
+
+
+async def test_once_every_delivery_has_ended_nothing_is_due(
+    store: Store, store_clock: Clock
+) -> None:
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id, 1)
+    await hook(store, tenant_id, 2)
+    await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(3)))
+    for _ in range(3):
+        claimed = await claim(store, limit=2, lease_seconds=30)
+        assert len(claimed) == 2
+        await store.record([outcome(item, status="success") for item in claimed], POLICY)
+    assert await claim(store) == []
+    assert (await store.queue_stats()).pending == 0
+    # due_webhooks is a lower bound: an entry left at the end of the last lease goes
+    # with the first claim after it
+    store_clock.advance(31)
+    assert await claim(store) == []
+    stats = await store.queue_stats()
+    assert (stats.pending, stats.oldest_due_at) == (0, None)
+
+
+async def test_claims_of_a_room_roomy_enough_take_up_to_the_limit(store: Store) -> None:
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id)
+    await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(5)))
+    assert len(await claim(store, limit=3, room=ROOMY)) == 3
+    assert len(await claim(store, limit=3, room=ROOMY)) == 2
