@@ -39,9 +39,12 @@ USER_DELETED = "com.qlik.v1.user.deleted"
 
 @dataclass(frozen=True)
 class FanoutLimits:
-    events_per_claim: int = 200
-    events_per_tenant: int = 50  # of one claim: the rest of a big publish waits its turn
-    rows_per_transaction: int = 2000
+    # A round takes as many waiting events as should make about ``rows_per_round``
+    # deliveries (judged by the last round), taken in turns: each tenant's first, then
+    # each one's second, and so on. So a tenant's big publish waits behind others' first
+    # events, and a round stays short however wide one tenant's fan-out is.
+    events_per_round: int = 200
+    rows_per_round: int = 2000
     lease_seconds: float = 120.0
     poll_seconds: float = 1.0
     slice_seconds: float = 0.005  # matching runs this long at most between yields
@@ -79,6 +82,7 @@ class Expander:
     def __init__(self, store: Store, limits: FanoutLimits) -> None:
         self._store = store
         self._limits = limits
+        self._round = limits.events_per_round
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -93,25 +97,27 @@ class Expander:
             await _first(self._store.wait_for_events(self._limits.poll_seconds), stopping.wait())
 
     async def expand_some(self) -> int:
-        """Lease one chunk of waiting events and fan it out; return how many there were."""
+        """Lease one round of waiting events and fan it out; return how many there were."""
         limits = self._limits
         pending = await self._store.claim_fanout(
-            limit=limits.events_per_claim,
-            per_tenant=limits.events_per_tenant,
+            limit=self._round,
+            per_tenant=self._round,
             lease_seconds=limits.lease_seconds,
         )
         if not pending.events:
             return 0
         candidates = await self._candidates(pending.events)
         group: list[Expansion] = []
-        rows = 0
+        rows = made = 0
         async for item in self._expansions(pending.events, candidates):
             group.append(item)
             rows += len(item.deliveries)
-            if rows >= limits.rows_per_transaction:
-                await self._store.expand(pending.lease, group)
+            if rows >= limits.rows_per_round:  # one transaction stays short, too
+                made += await self._store.expand(pending.lease, group)
                 group, rows = [], 0
-        await self._store.expand(pending.lease, group)
+        made += await self._store.expand(pending.lease, group)
+        per_event = max(made / len(pending.events), 1.0)
+        self._round = max(1, min(limits.events_per_round, int(limits.rows_per_round / per_event)))
         return len(pending.events)
 
     async def _candidates(self, batch: list[Event]) -> dict[str, list[Webhook]]:

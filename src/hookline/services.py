@@ -17,7 +17,7 @@ from hookline.registry import Registry
 from hookline.retry import RetryPolicy
 from hookline.sender import Sender
 from hookline.settings import Settings
-from hookline.shares import Slots
+from hookline.shares import Gate, Slots
 from hookline.store import Store, open_store
 from hookline.vault import Vault, vault_from_settings
 
@@ -35,6 +35,7 @@ class Services:
     history: History
     rate_limiter: RateLimiter
     slots: Slots
+    gate: Gate
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -73,6 +74,7 @@ class Services:
             history=history,
             rate_limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
             slots=slots,
+            gate=Gate(settings.key_concurrency),
         )
 
     @property

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 
@@ -155,3 +156,26 @@ class Slots:
             return False
         self.take(tenant_id, webhook_id)
         return True
+
+
+class Gate:
+    """At most ``per_key`` API requests with one key at a time in this process; the rest
+    wait their turn, holding no connection: a storm of requests queues behind itself, not
+    in front of everyone's database connections."""
+
+    def __init__(self, per_key: int) -> None:
+        self._per_key = per_key
+        self._turns: dict[str, asyncio.Semaphore] = {}
+        self._holders: Counter[str] = Counter()
+
+    @asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        turns = self._turns.setdefault(key, asyncio.Semaphore(self._per_key))
+        self._holders[key] += 1
+        try:
+            async with turns:
+                yield
+        finally:
+            self._holders[key] -= 1
+            if not self._holders[key]:  # memory stays bounded by the keys active now
+                del self._holders[key], self._turns[key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -27,10 +28,12 @@ ServicesDep = Annotated[Services, Depends(_services)]
 async def _publisher(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    return await accounts.authenticate(
-        services.store, credentials.credentials if credentials else None
-    )
+) -> AsyncIterator[Principal]:
+    """The authenticated caller, within its key's turn (`shares.Gate`): a storm of requests
+    with one key waits for its own turn before it even reads the database."""
+    key = credentials.credentials if credentials else None
+    async with services.gate.turn(str(hash(key))):
+        yield await accounts.authenticate(services.store, key)
 
 
 async def _caller(
@@ -44,6 +47,6 @@ async def _caller(
 
 # The management API's caller: authenticated, and within its key's rate limit.
 Caller = Annotated[Principal, Depends(_caller)]
-# Publishing's caller: authenticated only. Publishing is the data plane; its volume is the
-# platform's own and is bounded per request (body size, 1,000 events), not per second.
+# Publishing's caller: authenticated only. Publishing is the data plane; its volume is
+# bounded by the tenant's quota (429), not by the key's rate limit.
 PublishingCaller = Annotated[Principal, Depends(_publisher)]

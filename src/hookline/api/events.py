@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import orjson
@@ -13,7 +14,10 @@ from hookline.api.limits import check_depth
 from hookline.api.schemas import Published, PublishedEvent
 from hookline.auth import Principal, Role
 from hookline.errors import InvalidInput, NotAllowed, NotFound
+from hookline.events import Event
+from hookline.services import Services
 
+PARSE_ON_LOOP_BYTES = 64 * 1024
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -59,8 +63,12 @@ async def publish_events(
     deliveries are made right after); an event id the tenant published before is accepted
     again but delivered only once. Over the tenant's publishing quota: 429."""
     tenant = await _tenant_of(services, caller, tenant_id)
-    payload = await _json_body(request)
-    ids = await services.publisher.publish(tenant, payload)
+    body = await request.body()  # at most limits.MAX_BODY_BY_PATH bytes
+    if len(body) < PARSE_ON_LOOP_BYTES:
+        batch = _parse(services, tenant, body, request.url.path)
+    else:  # a big body is checked in a thread, so the event loop keeps serving others
+        batch = await asyncio.to_thread(_parse, services, tenant, body, request.url.path)
+    ids = await services.publisher.store_events(tenant, batch)
     return Published(data=[PublishedEvent(id=event_id) for event_id in ids])
 
 
@@ -77,10 +85,10 @@ async def _tenant_of(services: ServicesDep, caller: Principal, tenant_id: str | 
     return caller.tenant_id
 
 
-async def _json_body(request: Request) -> object:
-    body = await request.body()  # at most limits.MAX_BODY_BY_PATH bytes
-    check_depth(body, request.url.path)
+def _parse(services: Services, tenant: str, body: bytes, path: str) -> list[Event]:
+    check_depth(body, path)
     try:
-        return orjson.loads(body)
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise InvalidInput.one("/", f"the request body is not valid JSON ({error})") from None
+    return services.publisher.parse(tenant, payload)

@@ -48,7 +48,7 @@ from hookline.store.schema import (
     webhook_event_types,
     webhooks,
 )
-from hookline.store.sql_base import EVENTS, WORK, SqlBase
+from hookline.store.sql_base import EVENTS, WORK, Priority, SqlBase
 from hookline.store.webhook_rows import with_event_types
 from hookline.webhooks import Webhook
 
@@ -177,7 +177,7 @@ class DeliveryQueue(SqlBase):
             found = [from_record(*row) for row in leased]
             return sorted(found, key=lambda event: order[(event.tenant_id, event.id)])
 
-        return Pending(await self._write(work), until)
+        return Pending(await self._write(work, Priority.DELIVERY), until)
 
     async def subscribed(self, tenant_id: str, types: Collection[str]) -> list[Webhook]:
         """The tenant's enabled webhooks subscribed to any of ``types``, by id."""
@@ -212,7 +212,7 @@ class DeliveryQueue(SqlBase):
             self._disable(conn, _owned(conn, deleted))
             return len(made)
 
-        made = await self._write(work)
+        made = await self._write(work, Priority.DELIVERY)
         if made:
             self._arrived(WORK)
         return made
@@ -340,7 +340,7 @@ class DeliveryQueue(SqlBase):
                 self._refresh_heads(conn, sorted(touched))
             return _claimed(conn, leased) if leased else []
 
-        return await self._write(work)
+        return await self._write(work, Priority.DELIVERY)
 
     def _heads(self, conn: sa.Connection, now: datetime, limit: int, room: Room) -> list[Head]:
         """The webhooks with due deliveries that have room: each tenant's longest due
@@ -420,7 +420,7 @@ class DeliveryQueue(SqlBase):
             )
             self._mark_due(conn, [(webhook, tenant, at) for webhook, tenant in released])
 
-        await self._write(work)
+        await self._write(work, Priority.DELIVERY)
         self._arrived(WORK)
 
     # Outcomes --------------------------------------------------------------------------
@@ -446,7 +446,7 @@ class DeliveryQueue(SqlBase):
             if gone:
                 self._disable(conn, gone)
 
-        await self._write(work)
+        await self._write(work, Priority.DELIVERY)
 
     def _write_outcomes(self, conn: sa.Connection, results: list[Result], at: datetime) -> set[str]:
         """Update the deliveries that still exist and add their attempts; return their ids."""
@@ -589,7 +589,7 @@ class DeliveryQueue(SqlBase):
             gone = conn.execute(events.delete().where(_EVENT_KEY.in_(old_events.limit(batch))))
             return Purged(deliveries=len(ids), events=gone.rowcount)
 
-        return await self._write(work)
+        return await self._write(work, Priority.BULK)
 
 
 class Lease(NamedTuple):

@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
+from enum import IntEnum
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -34,6 +35,17 @@ _UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSEr
 # a statement_timeout), and 55P03, a lock_timeout.
 _UNAVAILABLE_SQLSTATES = ("08", "57", "55P03")
 T = TypeVar("T")
+
+
+class Priority(IntEnum):
+    """Which writes go first when they wait for SQLite's single writer: a request's, then
+    the delivery engine's (fan-out, claims, outcomes), then bulk work (the purge)."""
+
+    API = 0
+    DELIVERY = 1
+    BULK = 2
+
+
 # Wake-up channels: deliveries due to claim, events due to fan out.
 WORK = "hookline_work"
 EVENTS = "hookline_events"
@@ -51,8 +63,10 @@ class SqlBase:
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return _available(self._engine.connect())
 
-    async def _write(self, work: Work[T]) -> T:
-        """Run ``work`` in one write transaction, committed when it returns."""
+    async def _write(self, work: Work[T], priority: Priority = Priority.API) -> T:
+        """Run ``work`` in one write transaction, committed when it returns. ``priority``
+        orders writes that wait for the single writer (SQLite); PostgreSQL has no such
+        wait."""
         async with _available(self._engine.begin()) as conn:
             return await conn.run_sync(work)
 

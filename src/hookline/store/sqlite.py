@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import itertools
 import math
 import os
+import queue
 import sqlite3
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,13 +40,14 @@ from hookline.errors import ConfigError
 from hookline.store import bounds
 from hookline.store.queue import Lease, Leased
 from hookline.store.sql import SqlStore
-from hookline.store.sql_base import T, Work, is_unavailable, unavailable
+from hookline.store.sql_base import Priority, T, Work, is_unavailable, unavailable
 
 BUSY_TIMEOUT_MS = 5000
 CHECKPOINT_EVERY = 50  # write transactions
 PROGRESS_STEPS = 100_000  # SQLite VM instructions between deadline checks (about 1 ms)
 WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file is cut back to once checkpointed
-OUTCOMES_PER_STATEMENT = 500  # 11 values each: well inside SQLite's 32,766 variables
+MAX_VARIABLES = 32_766  # placeholders in one statement (SQLite's limit since 3.32)
+OUTCOMES_PER_STATEMENT = 500  # 11 values each: well inside MAX_VARIABLES
 
 
 class SqliteStore(SqlStore):
@@ -66,15 +71,15 @@ class SqliteStore(SqlStore):
             hide_parameters=True,
         )
         _configure(self._writer, begin="BEGIN IMMEDIATE", checkpoints=False)
-        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="hookline-sqlite-writer")
+        self._writer_thread = WriterThread()
         self._checkpointer = Checkpointer(path)
         super().__init__(reader)
 
-    async def _write(self, work: Work[T]) -> T:
-        loop = asyncio.get_running_loop()
+    async def _write(self, work: Work[T], priority: Priority = Priority.API) -> T:
         queued = time.monotonic()
+        transaction = functools.partial(self._transaction, work, queued)
         try:
-            return await loop.run_in_executor(self._writer_thread, self._transaction, work, queued)
+            return await asyncio.wrap_future(self._writer_thread.submit(transaction, priority))
         except Exception as error:
             # sqlite3's own errors come from the hot path, which bypasses SQLAlchemy
             if isinstance(error, sqlite3.OperationalError) or is_unavailable(error):
@@ -92,10 +97,12 @@ class SqliteStore(SqlStore):
         return done
 
     def _insert_deliveries(self, conn: sa.Connection, planned: Sequence[NewDelivery]) -> None:
-        _driver(conn).executemany(
+        _insert_rows(
+            _driver(conn),
             "INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type,"
             " cloud_events, triggered_at, status, status_message, attempt_count,"
-            " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?)",
+            " next_attempt_at)",
+            "(?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?)",
             [
                 (
                     new.id,
@@ -182,9 +189,11 @@ class SqliteStore(SqlStore):
                     [value for row in chunk for value in row],
                 )
             }
-        driver.executemany(
+        _insert_rows(
+            driver,
             "INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms,"
-            " status_code, error) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            " status_code, error)",
+            "(?, ?, ?, ?, ?, ?)",
             [
                 (
                     result.delivery_id,
@@ -197,14 +206,53 @@ class SqliteStore(SqlStore):
                 for result in results
                 if result.delivery_id in live
             ],
+            " ON CONFLICT DO NOTHING",
         )
         return live
 
     async def close(self) -> None:
         await super().close()
-        await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._writer.dispose)
+        await asyncio.wrap_future(self._writer_thread.submit(self._writer.dispose, Priority.BULK))
         self._writer_thread.shutdown()
         self._checkpointer.close()
+
+
+class WriterThread:
+    """The one thread that runs write transactions, one at a time: of those waiting, the
+    highest priority first (`Priority`), in order of arrival within a priority. A request's
+    write waits for at most the transaction in progress and other requests' writes, never
+    behind a queue of the engine's bulk work."""
+
+    def __init__(self) -> None:
+        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], Any] | None, Future[Any]]]
+        self._queue = queue.PriorityQueue()
+        self._order = itertools.count()
+        # A daemon: a process that exits without closing its store is not held up (an
+        # unfinished transaction is rolled back by SQLite, as after a crash).
+        self._thread = threading.Thread(
+            target=self._run, name="hookline-sqlite-writer", daemon=True
+        )
+        self._thread.start()
+
+    def submit(self, job: Callable[[], T], priority: Priority) -> Future[T]:
+        done: Future[T] = Future()
+        self._queue.put((priority, next(self._order), job, done))
+        return done
+
+    def shutdown(self) -> None:
+        self._queue.put((len(Priority), next(self._order), None, Future()))
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            _, _, job, done = self._queue.get()
+            if job is None:
+                return
+            if done.set_running_or_notify_cancel():
+                try:
+                    done.set_result(job())
+                except BaseException as error:  # handed to the waiting coroutine
+                    done.set_exception(error)
 
 
 class Checkpointer:
@@ -238,6 +286,17 @@ class Checkpointer:
         self._thread.shutdown()
         if self._connection is not None:
             self._connection.close()
+
+
+def _insert_rows(
+    driver: sqlite3.Connection, insert: str, row: str, rows: list[tuple[Any, ...]], tail: str = ""
+) -> None:
+    """``insert`` of ``rows`` (each ``row``'s placeholders) as few multi-row statements:
+    sqlite3 hands the GIL over at every step of a statement, and ``executemany`` steps once
+    a row, so a busy event loop would slow every row of a big insert."""
+    for chunk in _chunks(rows, MAX_VARIABLES // row.count("?")):
+        values = ", ".join([row] * len(chunk))
+        driver.execute(f"{insert} VALUES {values}{tail}", [v for item in chunk for v in item])
 
 
 def _chunks(rows: list[T], size: int) -> list[list[T]]:
