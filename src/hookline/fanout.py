@@ -39,12 +39,13 @@ USER_DELETED = "com.qlik.v1.user.deleted"
 
 @dataclass(frozen=True)
 class FanoutLimits:
-    # A round takes as many waiting events as should make about ``rows_per_round``
-    # deliveries (judged by the last round), taken in turns: each tenant's first, then
-    # each one's second, and so on. So a tenant's big publish waits behind others' first
-    # events, and a round stays short however wide one tenant's fan-out is.
-    events_per_round: int = 200
-    rows_per_round: int = 2000
+    # A round leases waiting events in turns (each tenant's first, then each one's second,
+    # and so on), at most ``events_per_tenant`` of one tenant: a tenant's big publish
+    # waits its turn behind the others' events, and every tenant with waiting events gets
+    # up to that many through each round, however slow the others' are.
+    events_per_round: int = 100
+    events_per_tenant: int = 20
+    rows_per_transaction: int = 2000
     lease_seconds: float = 120.0
     poll_seconds: float = 1.0
     slice_seconds: float = 0.005  # matching runs this long at most between yields
@@ -82,7 +83,6 @@ class Expander:
     def __init__(self, store: Store, limits: FanoutLimits) -> None:
         self._store = store
         self._limits = limits
-        self._round = limits.events_per_round
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -100,24 +100,22 @@ class Expander:
         """Lease one round of waiting events and fan it out; return how many there were."""
         limits = self._limits
         pending = await self._store.claim_fanout(
-            limit=self._round,
-            per_tenant=self._round,
+            limit=limits.events_per_round,
+            per_tenant=limits.events_per_tenant,
             lease_seconds=limits.lease_seconds,
         )
         if not pending.events:
             return 0
         candidates = await self._candidates(pending.events)
         group: list[Expansion] = []
-        rows = made = 0
+        rows = 0
         async for item in self._expansions(pending.events, candidates):
             group.append(item)
             rows += len(item.deliveries)
-            if rows >= limits.rows_per_round:  # one transaction stays short, too
-                made += await self._store.expand(pending.lease, group)
+            if rows >= limits.rows_per_transaction:  # each transaction stays short
+                await self._store.expand(pending.lease, group)
                 group, rows = [], 0
-        made += await self._store.expand(pending.lease, group)
-        per_event = max(made / len(pending.events), 1.0)
-        self._round = max(1, min(limits.events_per_round, int(limits.rows_per_round / per_event)))
+        await self._store.expand(pending.lease, group)
         return len(pending.events)
 
     async def _candidates(self, batch: list[Event]) -> dict[str, list[Webhook]]:

@@ -4,12 +4,13 @@ durably stored and will make its deliveries, once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from hookline.catalog import Catalog
 from hookline.clock import now
 from hookline.events import Event, parse_events
-from hookline.quotas import Quota
+from hookline.quotas import Quota, QuotaExceeded
 from hookline.store import Store
 
 
@@ -18,6 +19,9 @@ class Publisher:
     store: Store
     catalog: Catalog
     quota: Quota | None = None
+    # Tenants refused for their quota, until when (monotonic): their next publishes in this
+    # process are refused before their bodies are parsed. The database's bucket decides.
+    _refused_until: dict[str, float] = field(default_factory=dict)
 
     async def publish(self, tenant_id: str, payload: object) -> list[str]:
         """Accept one event or a list (any of the three forms); return their ids once they
@@ -29,6 +33,21 @@ class Publisher:
         """The events of a request; raises InvalidInput naming every problem."""
         return parse_events(payload, tenant_id=tenant_id, catalog=self.catalog, now=now())
 
+    def refuse_early(self, tenant_id: str) -> None:
+        """Raise QuotaExceeded at once if the tenant was refused lately and must still
+        wait: a tenant over its quota does not get its requests parsed either."""
+        until = self._refused_until.get(tenant_id)
+        if until is None:
+            return
+        wait = until - time.monotonic()
+        if wait > 0:
+            raise QuotaExceeded(wait)
+        del self._refused_until[tenant_id]
+
     async def store_events(self, tenant_id: str, batch: list[Event]) -> list[str]:
-        await self.store.publish(tenant_id, batch, self.quota)
+        try:
+            await self.store.publish(tenant_id, batch, self.quota)
+        except QuotaExceeded as refused:
+            self._refused_until[tenant_id] = time.monotonic() + refused.wait
+            raise
         return [event.id for event in batch]

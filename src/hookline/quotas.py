@@ -70,4 +70,5 @@ class QuotaExceeded(RateLimited):
 
     def __init__(self, wait: float) -> None:
         super().__init__(retry_after_seconds(wait))
+        self.wait = wait
         self.args = (f"the tenant's publishing quota is used up; retry in {self.retry_after} s",)

@@ -86,7 +86,7 @@ async def test_each_event_makes_one_due_delivery_per_webhook_it_reaches() -> Non
 async def test_a_big_fan_out_is_stored_in_bounded_groups_under_one_lease() -> None:
     hooks = [webhook("t1", n) for n in range(3)]
     events = [_event(f"e{n}") for n in range(5)]
-    store = await _expand(events, hooks, FanoutLimits(rows_per_round=6))
+    store = await _expand(events, hooks, FanoutLimits(rows_per_transaction=6))
 
     assert [lease for lease, _ in store.expanded] == [LEASE] * 3
     assert [[item.event.id for item in group] for _, group in store.expanded] == [
@@ -94,16 +94,6 @@ async def test_a_big_fan_out_is_stored_in_bounded_groups_under_one_lease() -> No
         ["e2", "e3"],
         ["e4"],
     ]
-
-
-async def test_a_round_takes_as_many_events_as_make_about_its_rows() -> None:
-    hooks = [webhook("t1", n) for n in range(10)]
-    store = _Answering([_event(f"e{n}") for n in range(100)], hooks)
-    expander = Expander(cast(Store, store), FanoutLimits(events_per_round=40, rows_per_round=50))
-
-    assert await expander.expand_some() == 40  # 10 deliveries each: 400 made
-    assert await expander.expand_some() == 5  # so the next round takes 50 / 10
-    assert await expander.expand_some() == 5
 
 
 async def test_nothing_waiting_stores_nothing() -> None:

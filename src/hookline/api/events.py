@@ -63,6 +63,7 @@ async def publish_events(
     deliveries are made right after); an event id the tenant published before is accepted
     again but delivered only once. Over the tenant's publishing quota: 429."""
     tenant = await _tenant_of(services, caller, tenant_id)
+    services.publisher.refuse_early(tenant)
     body = await request.body()  # at most limits.MAX_BODY_BY_PATH bytes
     if len(body) < PARSE_ON_LOOP_BYTES:
         batch = _parse(services, tenant, body, request.url.path)
