@@ -57,6 +57,22 @@ _DELIVERY_SORT_COLUMNS = {"status": deliveries.c.status, "triggeredAt": deliveri
 # fan-out, a resend, a retry) never loses its body.
 EVENT_MARGIN = timedelta(days=1)
 _EVENT_KEY = sa.tuple_(events.c.tenant_id, events.c.id)
+
+
+def _events_keyed(keys: Iterable[tuple[str, str]]) -> sa.ColumnElement[bool]:
+    """Events by (tenant, id), as a condition each database answers from the primary key
+    (SQLite scans the table for a list of row values)."""
+    by_tenant: dict[str, list[str]] = {}
+    for tenant_id, event_id in keys:
+        by_tenant.setdefault(tenant_id, []).append(event_id)
+    return sa.or_(
+        *(
+            sa.and_(events.c.tenant_id == tenant_id, events.c.id.in_(ids))
+            for tenant_id, ids in by_tenant.items()
+        )
+    )
+
+
 # A claim whose webhooks had fewer due deliveries than their shares shares the rest again,
 # up to this many passes in all.
 _CLAIM_PASSES = 3
@@ -170,7 +186,7 @@ class DeliveryQueue(SqlBase):
                 return []
             leased = conn.execute(
                 events.update()
-                .where(_EVENT_KEY.in_(list(order)), events.c.fanout_at <= now)
+                .where(_events_keyed(order), events.c.fanout_at <= now)
                 .values(fanout_at=until)
                 .returning(events.c.tenant_id, events.c.id, events.c.type, events.c.payload)
             )
@@ -195,7 +211,7 @@ class DeliveryQueue(SqlBase):
             done = set(
                 conn.execute(
                     events.update()
-                    .where(_EVENT_KEY.in_(keys), events.c.fanout_at == lease)
+                    .where(_events_keyed(keys), events.c.fanout_at == lease)
                     .values(fanout_at=None)
                     .returning(events.c.tenant_id, events.c.id)
                 )
@@ -636,7 +652,7 @@ def _claimed(conn: sa.Connection, leased: list[Leased]) -> list[Claimed]:
     payloads = {
         (row.tenant_id, row.id): row.payload
         for row in conn.execute(
-            sa.select(events.c.tenant_id, events.c.id, events.c.payload).where(_EVENT_KEY.in_(keys))
+            sa.select(events.c.tenant_id, events.c.id, events.c.payload).where(_events_keyed(keys))
         )
     }
     bodies: dict[tuple[str, str, bool], bytes] = {}
