@@ -17,7 +17,14 @@ from rich.console import Console
 
 from hookline import __version__, accounts, logs
 from hookline.auth import Role
-from hookline.errors import ConfigError, HooklineError, InvalidInput, NotFound
+from hookline.errors import (
+    ConfigError,
+    HooklineError,
+    InvalidInput,
+    NotFound,
+    StorageUnavailable,
+    describe,
+)
 from hookline.listen import Options, Tally
 from hookline.listen import listen as listening
 from hookline.paging import Sort
@@ -51,10 +58,23 @@ def _handles_errors(command: Command) -> Command:
             command(*args, **kwargs)
         except ConfigError as error:
             _fail(str(error), 2)
+        except InvalidInput as error:
+            _fail("; ".join(describe(p, whole="the event", cli=True) for p in error.problems), 1)
+        except StorageUnavailable as error:
+            _fail(_database_trouble(error), 1)
         except HooklineError as error:
             _fail(str(error), 1)
 
     return wrapper
+
+
+def _database_trouble(error: StorageUnavailable) -> str:
+    """The database's own words, without SQLAlchemy's wrapping: its exception's class and
+    the "Background on this error" link."""
+    cause = error.__cause__
+    reason = getattr(cause, "orig", None) or cause
+    said = " ".join(str(reason).split()) if reason is not None else ""
+    return f"the database is unavailable: {said}" if said else str(error).splitlines()[0]
 
 
 _DATABASE = click.option(
@@ -103,8 +123,8 @@ def _with_settings(*options: Callable[[Command], Command]) -> Callable[[Command]
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> None:
             names = set(Settings.model_fields)
-            overrides = {name: kwargs.pop(name) for name in list(kwargs) if name in names}
-            settings = load_settings(**overrides)
+            flags = {name: kwargs.pop(name) for name in list(kwargs) if name in names}
+            settings = load_settings(flags)
             logs.configure(settings.log_format)
             command(settings, **kwargs)
 
@@ -335,7 +355,13 @@ def webhook_list(settings: Settings, tenant_name: str) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=9000, show_default=True, help="Port (0: any free).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=9000,
+    show_default=True,
+    help="Port (0: any free).",
+)
 @click.option("--secret", help="The webhook's secret, to verify both signatures.")
 @click.option(
     "--status",
@@ -391,23 +417,32 @@ def _listening_at(console: Console) -> Callable[[str], None]:
 @main.command()
 @click.option("--tenant", "tenant_name", required=True, help="Tenant name.")
 @click.argument("event_type")
-@click.option("--data", default="{}", help="The event's data, as JSON.")
+@click.option(
+    "--data",
+    default="{}",
+    callback=lambda _c, _p, text: _json(text),
+    help="The event's data, as JSON.",
+)
 @click.option("--id", "event_id", help="Event id (default: a new UUID).")
 @_with_settings()
 def emit(
-    settings: Settings, tenant_name: str, event_type: str, data: str, event_id: str | None
+    settings: Settings, tenant_name: str, event_type: str, data: object, event_id: str | None
 ) -> None:
     """Publish one event of EVENT_TYPE and print its id."""
-    try:
-        payload = {"type": event_type, "data": json.loads(data), "id": event_id}
-    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
-        raise InvalidInput.one("--data", f"is not JSON: {error}") from None
+    payload = {"type": event_type, "data": data, "id": event_id}
 
     async def work(services: Services) -> list[str]:
         found = await accounts.tenant_by_name(services.store, tenant_name)
         return await services.publisher.publish(found.id, payload)
 
     click.echo(_run(_with_store(settings, work))[0])
+
+
+def _json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
+        raise click.BadParameter(f"not JSON: {error}") from None
 
 
 @main.command()

@@ -430,4 +430,3 @@ def _test(operator: str, expected: Value) -> Callable[[object], bool] | None:
 def _is_present(value: object) -> bool:
     is_empty = isinstance(value, str | list | dict) and len(value) == 0
     return not (value is MISSING or value is None or is_empty)
-

@@ -19,18 +19,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from hookline.errors import ConfigError
-from hookline.settings import Settings
-
-MIN_KEY_LENGTH = 32
+from hookline.settings import KEY_LENGTH_RULE, Settings
+from hookline.settings import MIN_KEY_LENGTH as MIN_KEY_LENGTH
 
 
 class Vault:
     def __init__(self, keys: list[str]) -> None:
         if not keys or any(len(key) < MIN_KEY_LENGTH for key in keys):
-            raise ConfigError(
-                f"invalid HOOKLINE_SECRET_KEY: each key must be at least {MIN_KEY_LENGTH} "
-                "characters (e.g. the output of `openssl rand -base64 32`)"
-            )
+            raise ConfigError(f"invalid HOOKLINE_SECRET_KEY: {KEY_LENGTH_RULE}")
         self._fernet = MultiFernet([Fernet(_derive(key)) for key in keys])
 
     def seal(self, plaintext: str) -> str:
