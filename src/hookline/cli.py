@@ -110,8 +110,9 @@ _DELIVERY_OPTIONS: list[Callable[[Command], Command]] = [
     ),
     click.option(
         "--log-format",
-        type=click.Choice(["json", "console"]),
-        help="Log lines as JSON or for people [env HOOKLINE_LOG_FORMAT; default json].",
+        type=click.Choice(["auto", "json", "console"]),
+        help="Log lines as JSON or for people [env HOOKLINE_LOG_FORMAT; default auto: "
+        "console when stderr is a terminal, else json].",
     ),
 ]
 

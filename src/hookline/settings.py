@@ -18,7 +18,8 @@ from hookline.errors import ConfigError, plain_message
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-LogFormat = Literal["json", "console"]
+# auto: console when standard error is a terminal (a person reads it), else json
+LogFormat = Literal["auto", "json", "console"]
 AttemptLogMode = Literal["failures", "all", "none"]
 MIN_KEY_LENGTH = 32  # of each HOOKLINE_SECRET_KEY
 KEY_LENGTH_RULE = (
@@ -67,7 +68,7 @@ class Settings(BaseSettings):
     retry_after_cap: float = Field(default=3600.0, ge=0, allow_inf_nan=False)
     disable_after_failures: int = Field(default=20, ge=1)
     purge_interval: float = Field(default=600.0, gt=0, allow_inf_nan=False)
-    log_format: LogFormat = "json"
+    log_format: LogFormat = "auto"
     attempt_log: AttemptLogMode = "failures"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_tenant_labels: int = Field(default=100, ge=0)

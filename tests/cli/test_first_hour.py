@@ -4,10 +4,20 @@ the ``hookline`` command and the Makefile, as subprocesses."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import pty
+import re
+import select
 import shutil
+import signal
+import socket
+import subprocess
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hookline import accounts
@@ -15,7 +25,7 @@ from hookline.auth import Role
 from hookline.services import Services
 from hookline.settings import load_settings
 from hookline.webhooks import NewWebhook
-from tests.cli.test_cli import hookline
+from tests.cli.test_cli import HOOKLINE, Serving, hookline
 from tests.databases import POSTGRES_ADMIN_URL, TEST_SECRET_KEY, postgres_missing
 
 APP_CREATED = "com.qlik.v1.app.created"
@@ -116,3 +126,91 @@ def test_a_database_without_secrets_moved_alone_gets_a_new_key(tmp_path: Path) -
 
     assert listed.returncode == 0, listed.stderr
     assert (after / "hookline.db.key").exists()
+
+
+# -- 5. log lines for the reader ------------------------------------------------------------
+
+
+def _first_log_line(tmp_path: Path, env: dict[str, str], *, terminal: bool = True) -> str:
+    """The first log line of a ``serve`` whose standard error is a terminal (a pty), or
+    else a pipe: that of a delivery attempt that cannot connect."""
+    tmp_path.mkdir()
+    controller, stderr = pty.openpty() if terminal else os.pipe()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
+    environment.update({"HOOKLINE_POLL_INTERVAL": "0.05", "HOOKLINE_RETRY_SCHEDULE": "0", **env})
+    process = subprocess.Popen(
+        [*HOOKLINE, "serve", "--port", "0", "--dev"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    os.close(stderr)
+    try:
+        serving = Serving(process)
+        url = serving.read_until("serving").split()[-1]
+        key = serving.read_until("hlk_").strip()
+        headers = {"Authorization": f"Bearer {key}"}
+        with socket.create_server(("127.0.0.1", 0)) as closed:
+            refused = closed.getsockname()[1]  # nothing listens once it is closed
+        hook = {"name": "w", "url": f"http://localhost:{refused}/", "eventTypes": [APP_CREATED]}
+        assert httpx.post(f"{url}/api/v1/webhooks", json=hook, headers=headers).is_success
+        event = {"type": APP_CREATED, "data": {}}
+        assert httpx.post(f"{url}/api/v1/events", json=event, headers=headers).is_success
+        seen = b""
+        deadline = time.monotonic() + 20
+        while b"\n" not in seen and time.monotonic() < deadline:
+            if select.select([controller], [], [], 0.5)[0]:
+                seen += os.read(controller, 4096)
+        return seen.decode().splitlines()[0]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        os.close(controller)
+
+
+def test_logs_are_for_people_at_a_terminal_unless_told_otherwise(tmp_path: Path) -> None:
+    for_people = _first_log_line(tmp_path / "auto", {})
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", for_people)  # in colour, too
+    assert plain != for_people
+    assert re.search(r"Z \[(info|warning)\s*\] ", plain), plain
+
+    told = _first_log_line(tmp_path / "json", {"HOOKLINE_LOG_FORMAT": "json"})
+    assert json.loads(told)["level"] in ("info", "warning")
+
+    piped = _first_log_line(tmp_path / "piped", {}, terminal=False)
+    assert json.loads(piped)["level"] in ("info", "warning")
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    if shutil.which("make") is None:
+        pytest.skip("no make here")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPOSITORY), *args],
+        capture_output=True,
+        text=True,
+        env={**environment, **(env or {})},
+        timeout=60,
+        check=True,
+    )
+
+
+def test_make_serve_installs_what_serving_needs_and_make_test_adds_its_tools() -> None:
+    venv = "VENV=.venv-never-made"  # -n only prints the commands
+
+    serving = make("-n", "serve", venv).stdout.splitlines()
+    testing = make("-n", "test", venv).stdout.splitlines()
+
+    installs = [line for line in serving if "pip install" in line and "-c constraints.txt" in line]
+    assert [line.split("pip ")[1] for line in installs] == [
+        "install --quiet -c constraints.txt -e ."
+    ]
+    assert serving[-1] == ".venv-never-made/bin/hookline serve"
+    assert "install --quiet -c constraints.txt -e '.[dev]'" in "\n".join(testing)
+    for tool in ("pytest", "ruff", "mypy", "hypothesis", "schemathesis", "playwright"):
+        assert tool not in "\n".join(serving)

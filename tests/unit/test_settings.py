@@ -46,7 +46,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.max_webhooks_per_user == 150
     assert settings.catalog_file is None
     assert settings.user_agent == f"hookline-webhook/{__version__}"
-    assert settings.log_format == "json"
+    assert settings.log_format == "auto"
     assert settings.attempt_log == "failures"
     assert settings.metrics_port is None
     assert settings.metrics_tenant_labels == 100
