@@ -410,7 +410,8 @@ def listen(
 
 def _listening_at(console: Console) -> Callable[[str], None]:
     def announce(url: str) -> None:
-        console.print(f"listening on {url} (Ctrl-C to stop)")
+        # soft_wrap: never broken into lines, on a narrow terminal either
+        console.print(f"listening on {url} (Ctrl-C to stop)", soft_wrap=True, markup=False)
 
     return announce
 

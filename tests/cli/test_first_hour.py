@@ -4,6 +4,9 @@ the ``hookline`` command and the Makefile, as subprocesses."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import os
 import pty
@@ -15,6 +18,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -214,3 +218,109 @@ def test_make_serve_installs_what_serving_needs_and_make_test_adds_its_tools() -
     assert "install --quiet -c constraints.txt -e '.[dev]'" in "\n".join(testing)
     for tool in ("pytest", "ruff", "mypy", "hypothesis", "schemathesis", "playwright"):
         assert tool not in "\n".join(serving)
+
+
+# -- 3, 4. listen: HTTPS, and a panel that fits ----------------------------------------------
+
+
+def _signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
+    """Both signatures of ``body``, computed here as docs/receiving.md says."""
+    key = secret.encode()
+    message_id, timestamp = str(uuid.uuid4()), str(int(time.time()))
+    standard = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return {
+        "Content-Type": "application/json",
+        "Qlik-Signature": hmac.new(key, body, hashlib.sha256).hexdigest(),
+        "webhook-id": message_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": "v1," + base64.b64encode(standard.digest()).decode(),
+    }
+
+
+class Listening:
+    """A ``hookline listen`` process in a terminal ``columns`` wide (as rich learns it)."""
+
+    def __init__(self, *options: str, columns: int = 200) -> None:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
+        self.process = subprocess.Popen(
+            [*HOOKLINE, "listen", "--port", "0", "--secret", SECRET, *options],
+            stdout=subprocess.PIPE,
+            env={**environment, "COLUMNS": str(columns)},
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.url = self.read_until("listening on ").split()[2]
+
+    def read_until(self, wanted: str) -> str:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if wanted in line:
+                return line
+        raise AssertionError(f"listen ended before printing {wanted!r}: {self.lines}")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(10)
+
+
+@pytest.fixture
+def listening() -> Iterator[Callable[..., Listening]]:
+    started: list[Listening] = []
+
+    def start(*options: str, columns: int = 200) -> Listening:
+        started.append(Listening(*options, columns=columns))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+# An event with a long type and id, as hookline delivers it (the legacy envelope).
+DELIVERY = json.dumps(
+    {
+        "eventType": "com.qlik.v1.automation.run.ended",
+        "eventId": "ac5b5f0d-25f0-45c2-9cc8-22a02dffdc74",
+        "eventTime": "2026-11-27T22:58:18.367Z",
+        "data": {"id": "automation-1", "note": "a long value that no narrow terminal holds " * 3},
+    }
+).encode()
+
+
+@pytest.mark.parametrize("columns", [40, 80, 200])
+def test_the_listen_panel_fits_the_terminal_and_always_shows_the_verdict(
+    listening: Callable[..., Listening], columns: int
+) -> None:
+    listener = listening(columns=columns)
+
+    answer = httpx.post(f"{listener.url}/in", content=DELIVERY, headers=_signed(DELIVERY))
+    listener.read_until("1 received")
+
+    assert answer.status_code == 200
+    printed = listener.lines[1:]
+    assert all(len(line) <= columns for line in printed), printed
+    verdict = ["Qlik-Signature ok", "webhook-signature ok"]
+    if columns >= len("  ".join(verdict)):
+        assert "  ".join(verdict) in printed
+    else:
+        assert set(verdict) <= set(printed)  # a line each, never cut
+    assert "id ac5b5f0d-25f0-45c2-9cc8-22a02dffdc74" in " ".join(printed)
+    border = next(line for line in printed if line.startswith("╭"))
+    assert len(border) == columns  # the panel as wide as the terminal
+    body = "".join("".join(line.strip("│").split()) for line in printed)
+    assert "".join(("a long value that no narrow terminal holds " * 3).split()) in body
+
+
+def test_the_verdict_of_a_forged_delivery_is_shown_on_a_narrow_terminal(
+    listening: Callable[..., Listening],
+) -> None:
+    listener = listening(columns=30)
+
+    forged = _signed(DELIVERY, secret="x" * 32)
+    answer = httpx.post(f"{listener.url}/in", content=DELIVERY, headers=forged)
+    listener.read_until("refused")
+
+    assert answer.status_code == 401
+    assert "Qlik-Signature INVALID" in listener.lines
+    assert "webhook-signature INVALID" in listener.lines
