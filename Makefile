@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: serve test lint typecheck check clean bench soak
+.PHONY: serve dev test lint typecheck check clean bench soak
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ $(DEV_STAMP): $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/hookline serve
+
+# `serve` in dev mode on the same database: webhooks may use http:// and localhost, and
+# deliveries trust the local CA of `hookline listen --https` once it has made one
+# (unless HOOKLINE_CA_BUNDLE says otherwise). See docs/receiving.md.
+LISTEN_CA ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hookline/listen/ca.pem
+dev: $(STAMP)
+	HOOKLINE_DEV=1 $(if $(HOOKLINE_CA_BUNDLE),,$(if $(wildcard $(LISTEN_CA)),HOOKLINE_CA_BUNDLE='$(LISTEN_CA)')) $(BIN)/hookline serve
 
 test: $(DEV_STAMP)
 	$(BIN)/pytest

@@ -6,16 +6,18 @@ import asyncio
 import dataclasses
 import functools
 import json
+import shlex
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import uvloop
 from rich.console import Console
 
-from hookline import __version__, accounts, logs
+from hookline import __version__, accounts, localtls, logs
 from hookline.auth import Role
 from hookline.errors import (
     ConfigError,
@@ -200,12 +202,10 @@ async def _serve(settings: Settings, *, serve_api: bool) -> None:
         if serve_api:
             issued = await accounts.bootstrap(services.store)
             await runtime.run(
-                lambda url: _announce(
-                    url, settings.public_url, issued=issued, probes_url=runtime.probes_url
-                )
+                lambda url: _announce(url, settings, issued=issued, probes_url=runtime.probes_url)
             )
         else:
-            await runtime.run(lambda _: _announce_worker(runtime.probes_url))
+            await runtime.run(lambda _: _announce_worker(settings, runtime.probes_url))
     finally:
         await services.close()
 
@@ -216,19 +216,38 @@ def _stop_on_signals(stop: Callable[[], None]) -> None:
         loop.add_signal_handler(signal_number, stop)
 
 
-def _announce_worker(probes_url: str) -> None:
+def _announce_worker(settings: Settings, probes_url: str) -> None:
     probes = f"; probes at {probes_url}/metrics, /healthz, /readyz" if probes_url else ""
     click.echo(f"hookline worker delivering{probes}", err=True)
+    for line in _delivery_notes(settings):
+        click.echo(line, err=True)
+
+
+def _delivery_notes(settings: Settings) -> list[str]:
+    """What a person starting hookline should know about where it delivers."""
+    notes = []
+    if settings.dev:
+        notes.append(
+            "  dev mode (HOOKLINE_DEV=1): webhooks may use http:// and localhost, and "
+            "deliveries reach this machine; not for production"
+        )
+    if settings.ca_bundle is not None:
+        notes.append(
+            f"  deliveries also trust the CAs in {settings.ca_bundle} (HOOKLINE_CA_BUNDLE)"
+        )
+    return notes
 
 
 def _announce(
-    url: str, public_url: str | None, issued: accounts.IssuedKey | None, probes_url: str
+    url: str, settings: Settings, issued: accounts.IssuedKey | None, probes_url: str
 ) -> None:
     click.echo(f"hookline {__version__} serving {url}")
-    base = public_url or url
+    base = settings.public_url or url
     click.echo(f"  API: {base}/api/v1/webhooks   docs: {base}/docs   console: {base}/console")
     if probes_url:
         click.echo(f"  probes: {probes_url}/metrics, /healthz, /readyz")
+    for line in _delivery_notes(settings):
+        click.echo(line)
     if issued is not None:
         click.echo(
             f"First start: tenant {accounts.BOOTSTRAP_TENANT!r} and its admin API key "
@@ -380,6 +399,19 @@ def webhook_list(settings: Settings, tenant_name: str) -> None:
     show_default=True,
     help="Seconds between progress lines (totals and rate), printed while deliveries come.",
 )
+@click.option(
+    "--https",
+    is_flag=True,
+    help="Serve HTTPS with a certificate for localhost signed by a local CA, made once in "
+    "--cert-dir; prints the settings serve needs to trust it.",
+)
+@click.option(
+    "--cert-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=localtls.default_directory,
+    show_default="$XDG_CACHE_HOME/hookline/listen, or ~/.cache/hookline/listen",
+    help="Where --https keeps its CA and certificate.",
+)
 def listen(
     host: str,
     port: int,
@@ -387,19 +419,28 @@ def listen(
     status: int,
     quiet: bool,
     progress_seconds: float,
+    https: bool,
+    cert_dir: Path,
 ) -> None:
     """Receive deliveries locally: verify their signatures and print them.
 
-    Point a webhook at the printed URL (with HOOKLINE_DEV=1 on the server, for http://
-    and localhost). A delivery whose signature does not verify is answered 401.
+    Point a webhook at the printed URL; serve must run with HOOKLINE_DEV=1 (for localhost
+    and http://) and, with --https, trust the local CA (the line printed says how). A
+    delivery whose signature does not verify is answered 401.
     """
     console = Console(highlight=False)
     options = Options(secret, status, quiet, progress_seconds)
+    try:
+        certificate = localtls.local_certificate(cert_dir) if https else None
+    except HooklineError as error:
+        _fail(str(error), 1)
+    tls = certificate.server_context() if certificate else None
+    announce = _listening_at(console, certificate.ca if certificate else None)
 
     async def run() -> Tally:
         stopping = asyncio.Event()
         _stop_on_signals(stopping.set)
-        return await listening(host, port, options, console, _listening_at(console), stopping)
+        return await listening(host, port, options, console, announce, stopping, tls)
 
     try:
         tally = _run(run())
@@ -408,10 +449,23 @@ def listen(
     console.print(f"stopped: {tally.line()}")
 
 
-def _listening_at(console: Console) -> Callable[[str], None]:
+_DEFAULT_CA = localtls.default_directory() / "ca.pem"
+
+
+def _listening_at(console: Console, ca: Path | None) -> Callable[[str], None]:
+    """Where it listens, and the settings with which serve delivers there."""
+    trust = f" HOOKLINE_CA_BUNDLE={shlex.quote(str(ca))}" if ca else ""
+    # the Makefile's dev target sets both, for the CA in the default directory
+    make = " (in hookline's repository: make dev)" if ca in (None, _DEFAULT_CA) else ""
+
     def announce(url: str) -> None:
-        # soft_wrap: never broken into lines, on a narrow terminal either
+        # soft_wrap: never broken into lines (a narrow terminal wraps them itself)
         console.print(f"listening on {url} (Ctrl-C to stop)", soft_wrap=True, markup=False)
+        console.print(
+            f"serve delivers here with: HOOKLINE_DEV=1{trust} hookline serve{make}",
+            soft_wrap=True,
+            markup=False,
+        )
 
     return announce
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -140,18 +141,20 @@ async def listen(
     console: Console,
     on_started: Callable[[str], None],
     stopping: asyncio.Event,
+    tls: ssl.SSLContext | None = None,
 ) -> Tally:
+    """Receive until ``stopping`` is set; over HTTPS with ``tls``, the server's context."""
     listener = Listener(console, options)
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_route("*", "/{tail:.*}", listener.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.SockSite(runner, bind(host, port))
+    site = web.SockSite(runner, bind(host, port), ssl_context=tls)
     await site.start()
     bound = runner.addresses[0]
     # hookline refuses IP-literal webhook URLs, even in dev mode; localhost it takes.
     shown = "localhost" if host in ("127.0.0.1", "localhost") else host
-    on_started(f"http://{shown}:{bound[1]}")
+    on_started(f"{'https' if tls else 'http'}://{shown}:{bound[1]}")
     try:
         await listener.report_progress(stopping)
     finally:

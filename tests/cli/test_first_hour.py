@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -12,10 +13,13 @@ import os
 import pty
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,8 +27,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from hookline import accounts
+from hookline import accounts, localtls
 from hookline.auth import Role
 from hookline.services import Services
 from hookline.settings import load_settings
@@ -240,12 +248,14 @@ def _signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
 class Listening:
     """A ``hookline listen`` process in a terminal ``columns`` wide (as rich learns it)."""
 
-    def __init__(self, *options: str, columns: int = 200) -> None:
+    def __init__(
+        self, *options: str, columns: int = 200, env: dict[str, str] | None = None
+    ) -> None:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
         self.process = subprocess.Popen(
             [*HOOKLINE, "listen", "--port", "0", "--secret", SECRET, *options],
             stdout=subprocess.PIPE,
-            env={**environment, "COLUMNS": str(columns)},
+            env={**environment, "COLUMNS": str(columns), **(env or {})},
             text=True,
         )
         self.lines: list[str] = []
@@ -268,8 +278,8 @@ class Listening:
 def listening() -> Iterator[Callable[..., Listening]]:
     started: list[Listening] = []
 
-    def start(*options: str, columns: int = 200) -> Listening:
-        started.append(Listening(*options, columns=columns))
+    def start(*options: str, columns: int = 200, env: dict[str, str] | None = None) -> Listening:
+        started.append(Listening(*options, columns=columns, env=env))
         return started[-1]
 
     yield start
@@ -324,3 +334,188 @@ def test_the_verdict_of_a_forged_delivery_is_shown_on_a_narrow_terminal(
     assert answer.status_code == 401
     assert "Qlik-Signature INVALID" in listener.lines
     assert "webhook-signature INVALID" in listener.lines
+
+
+def _trust_line(listener: Listening) -> dict[str, str]:
+    """The settings listen printed for serve, as a dict."""
+    line = listener.read_until("serve delivers here with: ")
+    command = line.split("serve delivers here with: ")[1].split(" hookline serve")[0]
+    return dict(setting.split("=", 1) for setting in shlex.split(command))
+
+
+def test_listen_https_serves_a_certificate_the_printed_ca_verifies(
+    listening: Callable[..., Listening], tmp_path: Path
+) -> None:
+    listener = listening("--https", "--cert-dir", str(tmp_path / "certs"))
+    settings = _trust_line(listener)
+
+    assert listener.url.startswith("https://localhost:")
+    assert set(settings) == {"HOOKLINE_DEV", "HOOKLINE_CA_BUNDLE"}
+    assert settings["HOOKLINE_DEV"] == "1"
+    assert settings["HOOKLINE_CA_BUNDLE"] == str(tmp_path / "certs" / "ca.pem")
+    assert (tmp_path / "certs" / "ca-key.pem").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "certs" / "localhost-key.pem").stat().st_mode & 0o777 == 0o600
+    trusting = ssl.create_default_context(cafile=settings["HOOKLINE_CA_BUNDLE"])
+    for url in (listener.url, listener.url.replace("localhost", "127.0.0.1")):
+        answer = httpx.post(
+            f"{url}/in", content=DELIVERY, headers=_signed(DELIVERY), verify=trusting
+        )
+        assert answer.status_code == 200
+    listener.read_until("2 received")
+    assert "2 verified" in listener.lines[-1]
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.post(f"{listener.url}/in", content=DELIVERY, verify=ssl.create_default_context())
+
+
+def test_listen_https_keeps_its_ca_so_serve_trusts_it_across_runs(
+    listening: Callable[..., Listening], tmp_path: Path
+) -> None:
+    first = listening("--https", "--cert-dir", str(tmp_path))
+    ca = (tmp_path / "ca.pem").read_bytes()
+    first.stop()
+
+    again = listening("--https", "--cert-dir", str(tmp_path))
+
+    assert (tmp_path / "ca.pem").read_bytes() == ca
+    trusting = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    answer = httpx.post(f"{again.url}/in", content=DELIVERY, verify=trusting)
+    assert answer.status_code == 200
+
+
+def test_the_local_ca_vouches_for_this_machine_only(tmp_path: Path) -> None:
+    """Its name constraints: a certificate it signed for another host does not verify, so
+    its key, should it leak, cannot stand in for a receiver hookline delivers to."""
+    localtls.local_certificate(tmp_path)
+    ca = x509.load_pem_x509_certificate((tmp_path / "ca.pem").read_bytes())
+    key = serialization.load_pem_private_key((tmp_path / "ca-key.pem").read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    forged_key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    issued = x509.load_pem_x509_certificate((tmp_path / "localhost.pem").read_bytes())
+    builder = x509.CertificateBuilder(
+        issuer_name=ca.subject,
+        subject_name=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hooks.example.com")]),
+        public_key=forged_key.public_key(),
+        serial_number=x509.random_serial_number(),
+        not_valid_before=now - datetime.timedelta(hours=1),
+        not_valid_after=now + datetime.timedelta(days=1),
+        # the extensions of the certificate it issued, but for another name
+        extensions=[
+            extension
+            for extension in issued.extensions
+            if not isinstance(
+                extension.value, x509.SubjectAlternativeName | x509.SubjectKeyIdentifier
+            )
+        ],
+    )
+    forged = (
+        builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("hooks.example.com")]), critical=False
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(forged_key.public_key()), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    store = x509.verification.Store([ca])
+    verifier = (
+        x509.verification.PolicyBuilder()
+        .store(store)
+        .build_server_verifier(x509.DNSName("hooks.example.com"))
+    )
+    with pytest.raises(x509.verification.VerificationError, match="name constraint"):
+        verifier.verify(forged, [])
+    localhost = (
+        x509.verification.PolicyBuilder()
+        .store(store)
+        .build_server_verifier(x509.DNSName("localhost"))
+    )
+    localhost.verify(issued, [])
+
+
+# -- 1, 2. the local loop in one step: make dev, on the same database ----------------------
+
+
+def _venv_of_this_hookline(tmp_path: Path) -> Path:
+    """A stand-in for .venv, installed already: its ``hookline`` is the one under test."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    shim = venv / "bin" / "hookline"
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m hookline "$@"\n')
+    shim.chmod(0o755)
+    later = time.time() + 3600  # newer than pyproject.toml: make installs nothing
+    (venv / ".installed").touch()
+    os.utime(venv / ".installed", (later, later))
+    return venv
+
+
+def test_make_dev_delivers_over_https_to_listen_as_the_quick_start_says(
+    tmp_path: Path, listening: Callable[..., Listening]
+) -> None:
+    if shutil.which("make") is None:
+        pytest.skip("no make here")
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}  # listen's default place for its CA
+    listener = listening("--https", env=cache)
+    trust_line = listener.read_until("serve delivers here with: ")
+    ca = tmp_path / "cache" / "hookline" / "listen" / "ca.pem"
+    assert f"HOOKLINE_DEV=1 HOOKLINE_CA_BUNDLE={ca} hookline serve" in trust_line
+    assert "make dev" in trust_line
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
+    database = f"sqlite:///{tmp_path / 'hookline.db'}"
+    venv = f"VENV={_venv_of_this_hookline(tmp_path)}"
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "-C", str(REPOSITORY), "dev", venv],
+        env={
+            **environment,
+            **cache,
+            "HOOKLINE_DATABASE_URL": database,
+            "HOOKLINE_PORT": "0",
+            "HOOKLINE_POLL_INTERVAL": "0.05",
+        },
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # make and its serve: stopped together
+    )
+    try:
+        serving = Serving(process)
+        url = serving.read_until("serving").split()[-1]
+        serving.read_until("dev mode (HOOKLINE_DEV=1)")
+        serving.read_until(f"deliveries also trust the CAs in {ca} (HOOKLINE_CA_BUNDLE)")
+        key = serving.read_until("hlk_").strip()
+        headers = {"Authorization": f"Bearer {key}"}
+        hook = {
+            "name": "local",
+            "url": f"{listener.url}/in",
+            "eventTypes": [APP_CREATED],
+            "secret": SECRET,
+        }
+        made = httpx.post(f"{url}/api/v1/webhooks", json=hook, headers=headers)
+        assert made.status_code == 201, made.text
+        event = {"type": APP_CREATED, "data": {"id": "app-1"}}
+        assert httpx.post(f"{url}/api/v1/events", json=event, headers=headers).is_success
+
+        listener.read_until("1 received")
+        assert "Qlik-Signature ok  webhook-signature ok" in listener.lines
+        assert "1 verified" in listener.lines[-1]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+
+
+def test_serve_says_nothing_of_dev_mode_when_it_is_off(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
+    process = subprocess.Popen(
+        [*HOOKLINE, "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        serving = Serving(process)
+        serving.read_until("hlk_")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    assert not any("dev mode" in line or "HOOKLINE_CA_BUNDLE" in line for line in serving.lines)
