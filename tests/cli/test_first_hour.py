@@ -308,7 +308,7 @@ def test_the_listen_panel_fits_the_terminal_and_always_shows_the_verdict(
     listener.read_until("1 received")
 
     assert answer.status_code == 200
-    printed = listener.lines[1:]
+    printed = listener.lines[2:]  # after "listening on" and "serve delivers here"
     assert all(len(line) <= columns for line in printed), printed
     verdict = ["Qlik-Signature ok", "webhook-signature ok"]
     if columns >= len("  ".join(verdict)):
@@ -519,3 +519,42 @@ def test_serve_says_nothing_of_dev_mode_when_it_is_off(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
     assert not any("dev mode" in line or "HOOKLINE_CA_BUNDLE" in line for line in serving.lines)
+
+
+ACTIVATE = ". .venv/bin/activate"
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/receiving.md"])
+def test_the_docs_put_hookline_on_the_path_before_they_use_it(document: str) -> None:
+    lines = (REPOSITORY / document).read_text().splitlines()
+    in_shell, commands = False, []
+    for number, line in enumerate(lines):
+        if line.startswith("```"):
+            in_shell = line == "```sh"
+        elif in_shell and line.startswith("hookline "):
+            commands.append(number)
+    activated = [number for number, line in enumerate(lines) if ACTIVATE in line]
+    assert commands, f"{document} runs no hookline command"
+    assert activated, f"{document} never says {ACTIVATE}"
+    assert min(activated) < min(commands), lines[min(commands)]
+
+
+def test_the_readme_shows_what_listen_prints(
+    listening: Callable[..., Listening], tmp_path: Path
+) -> None:
+    """The quick start's comment lines are listen's output, but for the port and path."""
+    listener = listening("--https", env={"XDG_CACHE_HOME": str(tmp_path)})
+    listener.read_until("serve delivers here with: ")
+    ca = str(tmp_path / "hookline" / "listen" / "ca.pem")
+    printed = [
+        re.sub(r"localhost:\d+", "localhost:9000", line).replace(ca, "CA")
+        for line in listener.lines
+    ]
+
+    readme = (REPOSITORY / "README.md").read_text()
+    shown = [
+        line.removeprefix("#").strip().replace("/home/you/.cache/hookline/listen/ca.pem", "CA")
+        for line in readme.splitlines()
+        if line.startswith("#   listening on") or line.startswith("#   serve delivers")
+    ]
+    assert shown == printed
