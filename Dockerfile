@@ -32,11 +32,13 @@ WORKDIR /data
 USER hookline
 
 # Every process also serves /metrics, /healthz and /readyz on HOOKLINE_METRICS_PORT, so
-# one health check fits `hookline serve` and `hookline worker` alike.
+# one health check fits `hookline serve` and `hookline worker` alike. Logs are JSON lines
+# for the log collector, with `docker run -t` too (unset, a terminal would get console).
 ENV HOOKLINE_DATABASE_URL=sqlite:////data/hookline.db \
     HOOKLINE_HOST=0.0.0.0 \
     HOOKLINE_PORT=8000 \
-    HOOKLINE_METRICS_PORT=9100
+    HOOKLINE_METRICS_PORT=9100 \
+    HOOKLINE_LOG_FORMAT=json
 EXPOSE 8000 9100
 
 # /healthz answers while the process runs (liveness: /readyz would mark every container

@@ -1,28 +1,43 @@
 # Two entry points for a fresh machine with Python 3.11+: `make serve` and `make test`.
+# `make serve` installs what serving needs; `make test` (lint, typecheck) adds the test and
+# lint tools (the `dev` extra). Both in .venv: `. .venv/bin/activate` puts `hookline` on
+# the PATH.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: serve test lint typecheck check clean bench soak
+.PHONY: serve dev test lint typecheck check clean bench soak
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(DEV_STAMP)
 
 serve: $(STAMP)
 	$(BIN)/hookline serve
 
-test: $(STAMP)
+# `serve` in dev mode on the same database: webhooks may use http:// and localhost, and
+# deliveries trust the local CA of `hookline listen --https` once it has made one
+# (unless HOOKLINE_CA_BUNDLE says otherwise). See docs/receiving.md.
+LISTEN_CA ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hookline/listen/ca.pem
+dev: $(STAMP)
+	HOOKLINE_DEV=1 $(if $(HOOKLINE_CA_BUNDLE),,$(if $(wildcard $(LISTEN_CA)),HOOKLINE_CA_BUNDLE='$(LISTEN_CA)')) $(BIN)/hookline serve
+
+test: $(DEV_STAMP)
 	$(BIN)/pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 check: test lint typecheck
@@ -30,7 +45,7 @@ check: test lint typecheck
 # The benchmark suite (docs/benchmarks.md); never part of `make test`.
 # `make bench` runs everything (about an hour); `make bench ARGS=--quick` is a smoke run.
 BENCH_STAMP := $(VENV)/.bench-installed
-$(BENCH_STAMP): $(STAMP) pyproject.toml constraints.txt
+$(BENCH_STAMP): $(DEV_STAMP) pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	touch $(BENCH_STAMP)
 
@@ -40,7 +55,7 @@ bench: $(BENCH_STAMP)
 # The long fault-injection runs (docs/reliability.md); `make test` runs shortened ones.
 # 20 crash rounds of 2,000 events per configuration and every shutdown case; the figures
 # are printed and kept in reliability-figures.jsonl.
-soak: $(STAMP)
+soak: $(DEV_STAMP)
 	rm -f reliability-figures.jsonl
 	HOOKLINE_SOAK=1 HOOKLINE_FIGURES=reliability-figures.jsonl $(BIN)/pytest tests/reliability -rA
 	cat reliability-figures.jsonl

@@ -6,18 +6,27 @@ import asyncio
 import dataclasses
 import functools
 import json
+import shlex
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import uvloop
 from rich.console import Console
 
-from hookline import __version__, accounts, logs
+from hookline import __version__, accounts, localtls, logs
 from hookline.auth import Role
-from hookline.errors import ConfigError, HooklineError, InvalidInput, NotFound
+from hookline.errors import (
+    ConfigError,
+    HooklineError,
+    InvalidInput,
+    NotFound,
+    StorageUnavailable,
+    describe,
+)
 from hookline.listen import Options, Tally
 from hookline.listen import listen as listening
 from hookline.paging import Sort
@@ -51,10 +60,23 @@ def _handles_errors(command: Command) -> Command:
             command(*args, **kwargs)
         except ConfigError as error:
             _fail(str(error), 2)
+        except InvalidInput as error:
+            _fail("; ".join(describe(p, whole="the event", cli=True) for p in error.problems), 1)
+        except StorageUnavailable as error:
+            _fail(_database_trouble(error), 1)
         except HooklineError as error:
             _fail(str(error), 1)
 
     return wrapper
+
+
+def _database_trouble(error: StorageUnavailable) -> str:
+    """The database's own words, without SQLAlchemy's wrapping: its exception's class and
+    the "Background on this error" link."""
+    cause = error.__cause__
+    reason = getattr(cause, "orig", None) or cause
+    said = " ".join(str(reason).split()) if reason is not None else ""
+    return f"the database is unavailable: {said}" if said else str(error).splitlines()[0]
 
 
 _DATABASE = click.option(
@@ -90,8 +112,9 @@ _DELIVERY_OPTIONS: list[Callable[[Command], Command]] = [
     ),
     click.option(
         "--log-format",
-        type=click.Choice(["json", "console"]),
-        help="Log lines as JSON or for people [env HOOKLINE_LOG_FORMAT; default json].",
+        type=click.Choice(["auto", "json", "console"]),
+        help="Log lines as JSON or for people [env HOOKLINE_LOG_FORMAT; default auto: "
+        "console when stderr is a terminal, else json].",
     ),
 ]
 
@@ -103,8 +126,8 @@ def _with_settings(*options: Callable[[Command], Command]) -> Callable[[Command]
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> None:
             names = set(Settings.model_fields)
-            overrides = {name: kwargs.pop(name) for name in list(kwargs) if name in names}
-            settings = load_settings(**overrides)
+            flags = {name: kwargs.pop(name) for name in list(kwargs) if name in names}
+            settings = load_settings(flags)
             logs.configure(settings.log_format)
             command(settings, **kwargs)
 
@@ -179,12 +202,10 @@ async def _serve(settings: Settings, *, serve_api: bool) -> None:
         if serve_api:
             issued = await accounts.bootstrap(services.store)
             await runtime.run(
-                lambda url: _announce(
-                    url, settings.public_url, issued=issued, probes_url=runtime.probes_url
-                )
+                lambda url: _announce(url, settings, issued=issued, probes_url=runtime.probes_url)
             )
         else:
-            await runtime.run(lambda _: _announce_worker(runtime.probes_url))
+            await runtime.run(lambda _: _announce_worker(settings, runtime.probes_url))
     finally:
         await services.close()
 
@@ -195,19 +216,38 @@ def _stop_on_signals(stop: Callable[[], None]) -> None:
         loop.add_signal_handler(signal_number, stop)
 
 
-def _announce_worker(probes_url: str) -> None:
+def _announce_worker(settings: Settings, probes_url: str) -> None:
     probes = f"; probes at {probes_url}/metrics, /healthz, /readyz" if probes_url else ""
     click.echo(f"hookline worker delivering{probes}", err=True)
+    for line in _delivery_notes(settings):
+        click.echo(line, err=True)
+
+
+def _delivery_notes(settings: Settings) -> list[str]:
+    """What a person starting hookline should know about where it delivers."""
+    notes = []
+    if settings.dev:
+        notes.append(
+            "  dev mode (HOOKLINE_DEV=1): webhooks may use http:// and localhost, and "
+            "deliveries reach this machine; not for production"
+        )
+    if settings.ca_bundle is not None:
+        notes.append(
+            f"  deliveries also trust the CAs in {settings.ca_bundle} (HOOKLINE_CA_BUNDLE)"
+        )
+    return notes
 
 
 def _announce(
-    url: str, public_url: str | None, issued: accounts.IssuedKey | None, probes_url: str
+    url: str, settings: Settings, issued: accounts.IssuedKey | None, probes_url: str
 ) -> None:
     click.echo(f"hookline {__version__} serving {url}")
-    base = public_url or url
+    base = settings.public_url or url
     click.echo(f"  API: {base}/api/v1/webhooks   docs: {base}/docs   console: {base}/console")
     if probes_url:
         click.echo(f"  probes: {probes_url}/metrics, /healthz, /readyz")
+    for line in _delivery_notes(settings):
+        click.echo(line)
     if issued is not None:
         click.echo(
             f"First start: tenant {accounts.BOOTSTRAP_TENANT!r} and its admin API key "
@@ -335,7 +375,13 @@ def webhook_list(settings: Settings, tenant_name: str) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=9000, show_default=True, help="Port (0: any free).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=9000,
+    show_default=True,
+    help="Port (0: any free).",
+)
 @click.option("--secret", help="The webhook's secret, to verify both signatures.")
 @click.option(
     "--status",
@@ -353,6 +399,19 @@ def webhook_list(settings: Settings, tenant_name: str) -> None:
     show_default=True,
     help="Seconds between progress lines (totals and rate), printed while deliveries come.",
 )
+@click.option(
+    "--https",
+    is_flag=True,
+    help="Serve HTTPS with a certificate for localhost signed by a local CA, made once in "
+    "--cert-dir; prints the settings serve needs to trust it.",
+)
+@click.option(
+    "--cert-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=localtls.default_directory,
+    show_default="$XDG_CACHE_HOME/hookline/listen, or ~/.cache/hookline/listen",
+    help="Where --https keeps its CA and certificate.",
+)
 def listen(
     host: str,
     port: int,
@@ -360,19 +419,28 @@ def listen(
     status: int,
     quiet: bool,
     progress_seconds: float,
+    https: bool,
+    cert_dir: Path,
 ) -> None:
     """Receive deliveries locally: verify their signatures and print them.
 
-    Point a webhook at the printed URL (with HOOKLINE_DEV=1 on the server, for http://
-    and localhost). A delivery whose signature does not verify is answered 401.
+    Point a webhook at the printed URL; serve must run with HOOKLINE_DEV=1 (for localhost
+    and http://) and, with --https, trust the local CA (the line printed says how). A
+    delivery whose signature does not verify is answered 401.
     """
     console = Console(highlight=False)
     options = Options(secret, status, quiet, progress_seconds)
+    try:
+        certificate = localtls.local_certificate(cert_dir) if https else None
+    except HooklineError as error:
+        _fail(str(error), 1)
+    tls = certificate.server_context() if certificate else None
+    announce = _listening_at(console, certificate.ca if certificate else None)
 
     async def run() -> Tally:
         stopping = asyncio.Event()
         _stop_on_signals(stopping.set)
-        return await listening(host, port, options, console, _listening_at(console), stopping)
+        return await listening(host, port, options, console, announce, stopping, tls)
 
     try:
         tally = _run(run())
@@ -381,9 +449,23 @@ def listen(
     console.print(f"stopped: {tally.line()}")
 
 
-def _listening_at(console: Console) -> Callable[[str], None]:
+_DEFAULT_CA = localtls.default_directory() / "ca.pem"
+
+
+def _listening_at(console: Console, ca: Path | None) -> Callable[[str], None]:
+    """Where it listens, and the settings with which serve delivers there."""
+    trust = f" HOOKLINE_CA_BUNDLE={shlex.quote(str(ca))}" if ca else ""
+    # the Makefile's dev target sets both, for the CA in the default directory
+    make = " (in hookline's repository: make dev)" if ca in (None, _DEFAULT_CA) else ""
+
     def announce(url: str) -> None:
-        console.print(f"listening on {url} (Ctrl-C to stop)")
+        # soft_wrap: never broken into lines (a narrow terminal wraps them itself)
+        console.print(f"listening on {url} (Ctrl-C to stop)", soft_wrap=True, markup=False)
+        console.print(
+            f"serve delivers here with: HOOKLINE_DEV=1{trust} hookline serve{make}",
+            soft_wrap=True,
+            markup=False,
+        )
 
     return announce
 
@@ -391,23 +473,32 @@ def _listening_at(console: Console) -> Callable[[str], None]:
 @main.command()
 @click.option("--tenant", "tenant_name", required=True, help="Tenant name.")
 @click.argument("event_type")
-@click.option("--data", default="{}", help="The event's data, as JSON.")
+@click.option(
+    "--data",
+    default="{}",
+    callback=lambda _c, _p, text: _json(text),
+    help="The event's data, as JSON.",
+)
 @click.option("--id", "event_id", help="Event id (default: a new UUID).")
 @_with_settings()
 def emit(
-    settings: Settings, tenant_name: str, event_type: str, data: str, event_id: str | None
+    settings: Settings, tenant_name: str, event_type: str, data: object, event_id: str | None
 ) -> None:
     """Publish one event of EVENT_TYPE and print its id."""
-    try:
-        payload = {"type": event_type, "data": json.loads(data), "id": event_id}
-    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
-        raise InvalidInput.one("--data", f"is not JSON: {error}") from None
+    payload = {"type": event_type, "data": data, "id": event_id}
 
     async def work(services: Services) -> list[str]:
         found = await accounts.tenant_by_name(services.store, tenant_name)
         return await services.publisher.publish(found.id, payload)
 
     click.echo(_run(_with_store(settings, work))[0])
+
+
+def _json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
+        raise click.BadParameter(f"not JSON: {error}") from None
 
 
 @main.command()

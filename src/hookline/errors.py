@@ -17,7 +17,10 @@ Domain code never raises HTTP errors; the API layer maps these to statuses::
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 class HooklineError(Exception):
@@ -84,6 +87,42 @@ class StorageUnavailable(HooklineError):
 
 class ConfigError(HooklineError):
     pass
+
+
+# The first words of a message that says something about its field ("is required", "must
+# use https"): such a message reads on from the field's name. Any other message is a
+# sentence of its own ("a tenant named 'acme' exists already").
+_PREDICATE = re.compile(r"(is|are|must|may|should|needs|has|have|holds|cannot|can't|does|was)\b")
+_SHOULD = re.compile(r"^[A-Z][a-z]* should ")
+
+
+def describe(problem: Problem, *, whole: str = "the request body", cli: bool = False) -> str:
+    """``problem`` in plain words, its field named without the pointer's first slash: a
+    predicate after the name (``url must use https``; ``whole`` names the field ``/``), a
+    sentence after the name and a colon (``name: a tenant named 'acme' exists
+    already``), or, on the command line (``cli``), whose fields are its arguments, alone."""
+    field = problem.field.lstrip("/")
+    if _PREDICATE.match(problem.message):
+        return f"{field or whole} {problem.message}"
+    if field and not cli:
+        return f"{field}: {problem.message}"
+    return problem.message
+
+
+def plain_message(error: Mapping[str, Any]) -> str:
+    """A Pydantic error (one of ``ValidationError.errors()``) in hookline's words: a
+    predicate about its field, lower case, as hookline's own rules say it (``is
+    required``, ``must be a valid string``), not Pydantic's ``Field required``."""
+    kind = str(error.get("type", ""))
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not permitted"
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    message = _SHOULD.sub("must ", message, count=1)
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    return message
 
 
 def pointer(location: tuple[str | int, ...]) -> str:

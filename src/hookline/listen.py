@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from aiohttp import web
 from rich.console import Console
 from rich.json import JSON
 from rich.panel import Panel
+from rich.text import Text
 
 from hookline import signing
 from hookline.server import bind
@@ -55,8 +57,10 @@ def verify(secret: str | None, headers: dict[str, str], body: bytes) -> Verdict:
     )
 
 
-def _mark(check: bool | None) -> str:
-    return {None: "[dim]not checked[/]", True: "[green]ok[/]", False: "[red]INVALID[/]"}[check]
+def _mark(check: bool | None) -> tuple[str, str]:
+    return {None: ("not checked", "dim"), True: ("ok", "green"), False: ("INVALID", "bold red")}[
+        check
+    ]
 
 
 @dataclass(frozen=True)
@@ -102,19 +106,32 @@ class Listener:
                 )
 
     def _print(self, request: web.Request, body: bytes, verdict: Verdict) -> None:
+        """The delivery: its type and id, then the verdict (on one line each where they fit,
+        else a line per part: never cut), then its body in a panel as wide as the terminal,
+        its long lines folded."""
         try:
             envelope = json.loads(body)
-            shown: JSON | str = JSON.from_data(envelope)
+            shown = JSON.from_data(envelope).text
             kind = envelope.get("eventType") or envelope.get("type", "?")
             event_id = envelope.get("eventId") or envelope.get("id", "?")
         except (ValueError, AttributeError):
-            shown, kind, event_id = body.decode(errors="replace"), "?", "?"
-        title = (
-            f"{kind}  id {event_id}  Qlik-Signature {_mark(verdict.qlik)}  "
-            f"webhook-signature {_mark(verdict.standard)}"
+            shown, kind, event_id = Text(body.decode(errors="replace")), "?", "?"
+        shown.no_wrap, shown.overflow = False, "fold"
+        self._line(Text(str(kind), style="bold"), Text(f"id {event_id}"))
+        self._line(
+            Text.assemble("Qlik-Signature ", _mark(verdict.qlik)),
+            Text.assemble("webhook-signature ", _mark(verdict.standard)),
         )
-        self._console.print(Panel(shown, title=title, title_align="left"))
-        self._console.print(f"[dim]{request.method} {request.path_qs} · {self.tally.line()}[/]")
+        self._console.print(Panel(shown))
+        self._console.print(
+            Text(f"{request.method} {request.path_qs} · {self.tally.line()}", style="dim")
+        )
+
+    def _line(self, *parts: Text) -> None:
+        """``parts`` on one line if it fits the terminal, else each on a line of its own."""
+        joined = Text("  ").join(parts)
+        for line in [joined] if joined.cell_len <= self._console.width else parts:
+            self._console.print(line, overflow="fold")
 
 
 async def listen(
@@ -124,18 +141,20 @@ async def listen(
     console: Console,
     on_started: Callable[[str], None],
     stopping: asyncio.Event,
+    tls: ssl.SSLContext | None = None,
 ) -> Tally:
+    """Receive until ``stopping`` is set; over HTTPS with ``tls``, the server's context."""
     listener = Listener(console, options)
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_route("*", "/{tail:.*}", listener.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.SockSite(runner, bind(host, port))
+    site = web.SockSite(runner, bind(host, port), ssl_context=tls)
     await site.start()
     bound = runner.addresses[0]
     # hookline refuses IP-literal webhook URLs, even in dev mode; localhost it takes.
     shown = "localhost" if host in ("127.0.0.1", "localhost") else host
-    on_started(f"http://{shown}:{bound[1]}")
+    on_started(f"{'https' if tls else 'http'}://{shown}:{bound[1]}")
     try:
         await listener.report_progress(stopping)
     finally:

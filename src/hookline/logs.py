@@ -13,9 +13,13 @@ from hookline import telemetry
 from hookline.settings import LogFormat
 
 
-def configure(log_format: LogFormat = "json", level: int = logging.INFO) -> None:
+def configure(log_format: LogFormat = "auto", level: int = logging.INFO) -> None:
+    """Log lines on stderr as ``log_format`` says; ``auto``: for people when stderr is a
+    terminal, JSON lines otherwise (a file, a pipe, a log collector)."""
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO is chatter about itself
+    if log_format == "auto":
+        log_format = "console" if sys.stderr.isatty() else "json"
     if log_format == "console":
         renderer: structlog.typing.Processor = structlog.dev.ConsoleRenderer(
             colors=sys.stderr.isatty()

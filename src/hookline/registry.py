@@ -18,7 +18,15 @@ from hookline import patch, webhooks
 from hookline.auth import Principal, Role
 from hookline.catalog import Catalog
 from hookline.clock import now
-from hookline.errors import InvalidInput, NotAllowed, NotFound, Problem, ReadOnlyField, pointer
+from hookline.errors import (
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    Problem,
+    ReadOnlyField,
+    plain_message,
+    pointer,
+)
 from hookline.paging import Page
 from hookline.settings import Settings
 from hookline.store import Caps, Store, WebhookQuery
@@ -117,7 +125,7 @@ class Registry:
         )
         if patched["url"] != current.url:
             _check_encrypted_headers_reentered(current, operations)
-        return await self._save(caller, current, _draft(patched))
+        return await self._save(caller, current, self._draft(patched, current))
 
     async def delete(self, caller: Principal, webhook_id: str) -> None:
         webhook = await self.get(caller, webhook_id)
@@ -161,6 +169,22 @@ class Registry:
             "check_certificate_revocation": draft.check_certificate_revocation,
             "enable_cloud_event_delivery": draft.enable_cloud_event_delivery,
         }
+
+    def _draft(self, document: dict[str, Any], current: Webhook) -> Draft:
+        """A patched document as a draft; when some fields do not parse, every problem of
+        the document at once: theirs and the rules the other fields break."""
+        try:
+            return Draft.model_validate(document)
+        except pydantic.ValidationError as error:
+            broken = {str(e["loc"][0]) for e in error.errors() if e["loc"]}
+            more = webhooks.problems_beside(
+                document,
+                broken,
+                level=current.level,
+                catalog=self.catalog,
+                dev=self.settings.dev,
+            )
+            raise InvalidInput([*_plain_problems(error), *more]) from None
 
     def _document(self, webhook: Webhook) -> dict[str, Any]:
         """The webhook's writable fields as a client would send them, secrets opened."""
@@ -240,10 +264,5 @@ def _check_encrypted_headers_reentered(
         )
 
 
-def _draft(document: dict[str, Any]) -> Draft:
-    try:
-        return Draft.model_validate(document)
-    except pydantic.ValidationError as error:
-        raise InvalidInput(
-            [Problem(pointer(e["loc"]) or "/", e["msg"]) for e in error.errors()]
-        ) from None
+def _plain_problems(error: pydantic.ValidationError) -> list[Problem]:
+    return [Problem(pointer(e["loc"]) or "/", plain_message(e)) for e in error.errors()]

@@ -47,8 +47,24 @@ def url_problem(url: str, *, dev: bool = False) -> str | None:
         return "must not contain a fragment (#...)"
     allowed_schemes = ("https", "http") if dev else ("https",)
     if parts.scheme.lower() not in allowed_schemes:
-        return "must use https"
-    return _authority_problem(parts) or _sent_host_problem(url, dev=dev)
+        return "must use https" + (_DEV_HINT if _local(parts) and not dev else "")
+    problem = _authority_problem(parts) or _sent_host_problem(url, dev=dev)
+    if problem == _NOT_FQDN and _local(parts):
+        return problem + _DEV_HINT
+    return problem
+
+
+# For a URL naming this machine (outside dev mode): a developer's receiver is what it means.
+_DEV_HINT = "; for a receiver on this machine, serve with HOOKLINE_DEV=1 and use localhost"
+_NOT_FQDN = "must have a fully qualified domain name as its host (e.g. hooks.example.com)"
+_LOCAL_HOSTS = frozenset({"localhost", "localhost.", "127.0.0.1", "::1"})
+
+
+def _local(parts: SplitResult) -> bool:
+    try:
+        return (parts.hostname or "") in _LOCAL_HOSTS
+    except ValueError:
+        return False
 
 
 def _authority_problem(parts: SplitResult) -> str | None:
@@ -74,7 +90,7 @@ def _sent_host_problem(url: str, *, dev: bool) -> str | None:
     if _NUMERIC_LABEL.match(labels[-1]):
         return "must use a domain name, not an IP address"
     if len(labels) < 2:
-        return "must have a fully qualified domain name as its host (e.g. hooks.example.com)"
+        return _NOT_FQDN
     if not all(_valid_label(label) for label in labels) or len(".".join(labels)) > 253:
         return "must have a valid domain name as its host"
     return None

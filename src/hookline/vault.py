@@ -11,6 +11,7 @@ import base64
 import contextlib
 import os
 import secrets
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -19,18 +20,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from hookline.errors import ConfigError
-from hookline.settings import Settings
-
-MIN_KEY_LENGTH = 32
+from hookline.settings import KEY_LENGTH_RULE, Settings
+from hookline.settings import MIN_KEY_LENGTH as MIN_KEY_LENGTH
+from hookline.store import schema
 
 
 class Vault:
     def __init__(self, keys: list[str]) -> None:
         if not keys or any(len(key) < MIN_KEY_LENGTH for key in keys):
-            raise ConfigError(
-                f"invalid HOOKLINE_SECRET_KEY: each key must be at least {MIN_KEY_LENGTH} "
-                "characters (e.g. the output of `openssl rand -base64 32`)"
-            )
+            raise ConfigError(f"invalid HOOKLINE_SECRET_KEY: {KEY_LENGTH_RULE}")
         self._fernet = MultiFernet([Fernet(_derive(key)) for key in keys])
 
     def seal(self, plaintext: str) -> str:
@@ -58,9 +56,39 @@ def vault_from_settings(settings: Settings) -> Vault:
         return Vault([key for key in keys if key])
     if settings.is_postgres:
         raise ConfigError("HOOKLINE_SECRET_KEY is required with a PostgreSQL database")
-    return Vault(
-        [_key_file_secret(settings.sqlite_path.with_name(settings.sqlite_path.name + ".key"))]
+    database = settings.sqlite_path
+    key_file = database.with_name(database.name + ".key")
+    if not key_file.exists() and _holds_sealed_values(database):
+        # A new key would open none of them: every delivery with a secret would fail.
+        raise ConfigError(
+            f"{database} holds encrypted webhook secrets but its key file {key_file} is "
+            "missing: put the key file back beside the database (or give its key in "
+            "HOOKLINE_SECRET_KEY); a new key could not decrypt them"
+        )
+    return Vault([_key_file_secret(key_file)])
+
+
+def _holds_sealed_values(database: Path) -> bool:
+    """Whether the SQLite ``database`` holds a sealed webhook secret or header (False when
+    it does not exist, has no webhooks table yet, or cannot be read)."""
+    if not database.is_file():
+        return False
+    table = schema.webhooks
+    sealed = " OR ".join(
+        f"{column.name} IS NOT NULL"
+        for column in (table.c.sealed_secret, table.c.sealed_encrypted_headers)
     )
+    try:
+        # mode=rw: never create the file; a read takes no write lock
+        with contextlib.closing(
+            sqlite3.connect(f"{database.absolute().as_uri()}?mode=rw", uri=True)
+        ) as connection:
+            found = connection.execute(
+                f"SELECT 1 FROM {table.name} WHERE {sealed} LIMIT 1"  # noqa: S608 (our names)
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return found is not None
 
 
 def _key_file_secret(path: Path) -> str:

@@ -6,7 +6,7 @@ Validation collects every broken rule at once, each naming its field as a JSON p
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -151,31 +151,82 @@ class Webhook:
 
 def validate(draft: Draft, *, level: Level, catalog: Catalog, dev: bool = False) -> None:
     """Raise InvalidInput listing every rule ``draft`` breaks."""
-    problems = [
-        *_text_problems(draft),
-        *_url_problems(draft.url, dev),
-        *_secret_problems(draft.secret),
-        *header_problems(draft.headers, "/headers"),
-        *header_problems(draft.encrypted_headers, "/encryptedHeaders"),
-        *_duplicate_header_problems(draft.headers, draft.encrypted_headers),
-        *event_type_problems(draft.event_types, level, catalog),
-        *_filter_problems(draft.filter),
-    ]
+    problems = rule_problems(draft, level=level, catalog=catalog, dev=dev)
     if problems:
         raise InvalidInput(problems)
 
 
-def _text_problems(draft: Draft) -> list[Problem]:
-    problems = []
-    if not draft.name.strip():
-        problems.append(Problem("/name", "is required and must not be blank"))
-    elif len(draft.name) > MAX_NAME_LENGTH:
-        problems.append(Problem("/name", f"must be at most {MAX_NAME_LENGTH} characters"))
-    if len(draft.description) > MAX_DESCRIPTION_LENGTH:
-        problems.append(
-            Problem("/description", f"must be at most {MAX_DESCRIPTION_LENGTH} characters")
+def rule_problems(
+    draft: Draft,
+    *,
+    level: Level | None,
+    catalog: Catalog,
+    dev: bool = False,
+    fields: Collection[str] | None = None,
+) -> list[Problem]:
+    """Every rule ``draft`` breaks; with ``fields`` (attribute names), only the rules about
+    those fields. ``level`` None: event types are checked against the catalog only."""
+    checks: list[tuple[tuple[str, ...], Callable[[], list[Problem]]]] = [
+        (("name",), lambda: _name_problems(draft.name)),
+        (("description",), lambda: _description_problems(draft.description)),
+        (("url",), lambda: _url_problems(draft.url, dev)),
+        (("secret",), lambda: _secret_problems(draft.secret)),
+        (("headers",), lambda: header_problems(draft.headers, "/headers")),
+        (
+            ("encrypted_headers",),
+            lambda: header_problems(draft.encrypted_headers, "/encryptedHeaders"),
+        ),
+        (
+            ("headers", "encrypted_headers"),
+            lambda: _duplicate_header_problems(draft.headers, draft.encrypted_headers),
+        ),
+        (("event_types",), lambda: event_type_problems(draft.event_types, level, catalog)),
+        (("filter",), lambda: _filter_problems(draft.filter)),
+    ]
+    return [
+        problem
+        for about, check in checks
+        if fields is None or all(field in fields for field in about)
+        for problem in check()
+    ]
+
+
+def problems_beside(
+    document: object,
+    broken: Collection[str],
+    *,
+    level: Level | None,
+    catalog: Catalog,
+    dev: bool = False,
+) -> list[Problem]:
+    """For a request whose fields ``broken`` (as sent, e.g. ``eventTypes``) did not parse:
+    the rules its other fields break, so that one answer lists every problem at once."""
+    if not isinstance(document, Mapping):
+        return []
+    given: dict[str, Any] = {}
+    for name, info in Draft.model_fields.items():
+        sent = next(
+            (key for key in (info.alias or name, name) if document.get(key) is not None), None
         )
-    return problems
+        if sent is not None and sent not in broken and name not in broken:
+            given[name] = document[sent]
+    # Values Pydantic found nothing wrong with: they have their fields' types already.
+    draft = Draft.model_construct(**given)
+    return rule_problems(draft, level=level, catalog=catalog, dev=dev, fields=given.keys())
+
+
+def _name_problems(name: str) -> list[Problem]:
+    if not name.strip():
+        return [Problem("/name", "is required and must not be blank")]
+    if len(name) > MAX_NAME_LENGTH:
+        return [Problem("/name", f"must be at most {MAX_NAME_LENGTH} characters")]
+    return []
+
+
+def _description_problems(description: str) -> list[Problem]:
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        return [Problem("/description", f"must be at most {MAX_DESCRIPTION_LENGTH} characters")]
+    return []
 
 
 def _url_problems(url: str, dev: bool) -> list[Problem]:
@@ -225,7 +276,9 @@ def _duplicate_header_problems(
     ]
 
 
-def event_type_problems(event_types: list[str], level: Level, catalog: Catalog) -> list[Problem]:
+def event_type_problems(
+    event_types: list[str], level: Level | None, catalog: Catalog
+) -> list[Problem]:
     if not event_types:
         return [Problem("/eventTypes", "must name at least one event type")]
     problems = []
@@ -233,7 +286,7 @@ def event_type_problems(event_types: list[str], level: Level, catalog: Catalog) 
         event_type = catalog.get(name)
         if event_type is None:
             problems.append(Problem(f"/eventTypes/{index}", f"unknown event type {name!r}"))
-        elif level not in event_type.levels:
+        elif level is not None and level not in event_type.levels:
             problems.append(
                 Problem(
                     f"/eventTypes/{index}", f"{name} is not available to {level}-level webhooks"

@@ -91,6 +91,7 @@ def test_the_database_is_on_the_volume_and_the_settings_are_valid() -> None:
     loaded = load_settings(**settings)  # every name a setting, every value valid
     exposed = {int(port) for port in _only("EXPOSE").split()}
     assert exposed == {loaded.port, loaded.metrics_port}
+    assert loaded.log_format == "json"  # for the log collector, with `docker run -t` too
 
 
 def test_the_health_check_asks_the_probes_port_for_healthz() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from hookline.errors import ConfigError
 from hookline.settings import DEFAULT_RETRY_SCHEDULE, Settings, load_settings
 
 
-def config_error(**overrides: object) -> str:
+def config_error(**overrides: Any) -> str:
     with pytest.raises(ConfigError) as caught:
         load_settings(**overrides)
     message = str(caught.value)
@@ -45,7 +46,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.max_webhooks_per_user == 150
     assert settings.catalog_file is None
     assert settings.user_agent == f"hookline-webhook/{__version__}"
-    assert settings.log_format == "json"
+    assert settings.log_format == "auto"
     assert settings.attempt_log == "failures"
     assert settings.metrics_port is None
     assert settings.metrics_tenant_labels == 100
@@ -304,3 +305,38 @@ def test_settings_are_frozen() -> None:
     with pytest.raises(Exception, match="frozen"):
         settings.port = 1  # type: ignore[misc]
     assert isinstance(settings, Settings)
+
+
+# -- naming what was given -----------------------------------------------------------------
+
+
+def test_a_bad_flag_is_named_as_the_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"port": 70000, "host": None})
+    assert str(caught.value) == "invalid --port: must be less than or equal to 65535"
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"max_webhooks_per_tenant": 0})
+    assert str(caught.value) == (
+        "invalid --max-webhooks-per-tenant: must be greater than or equal to 1"
+    )
+
+    monkeypatch.setenv("HOOKLINE_PORT", "70000")
+    assert config_error() == "invalid HOOKLINE_PORT: must be less than or equal to 65535"
+    assert load_settings({"port": 8001}).port == 8001  # the flag wins over the variable
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"host": "localhost"})
+    assert str(caught.value).startswith("invalid HOOKLINE_PORT: ")
+
+
+def test_a_short_secret_key_is_refused_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"secret_key": "k" * 40 + ",short"})
+    assert str(caught.value).startswith("invalid --secret-key: each key must be at least 32")
+    assert "short" not in str(caught.value).removeprefix("invalid --secret-key: each key")
+
+
+def test_a_rule_across_settings_names_no_single_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOKLINE_LEASE_SECONDS", "3")
+    assert config_error().startswith(
+        "invalid settings: HOOKLINE_LEASE_SECONDS must be longer than an attempt can take"
+    )

@@ -220,9 +220,27 @@ def test_url_without_host_is_refused(url: str) -> None:
 # -- host form -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["https://example/", "https://localhost/", "https://com./"])
+@pytest.mark.parametrize("url", ["https://example/", "https://com./"])
 def test_single_label_host_is_refused(url: str) -> None:
     assert url_problem(url) == NOT_FQDN
+
+
+DEV_HINT = "; for a receiver on this machine, serve with HOOKLINE_DEV=1 and use localhost"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://localhost/", NOT_FQDN + DEV_HINT),
+        ("https://localhost.:9000/", NOT_FQDN + DEV_HINT),
+        ("http://localhost:9000/in", "must use https" + DEV_HINT),
+        ("http://LocalHost/", "must use https" + DEV_HINT),
+        ("http://127.0.0.1:9000/", "must use https" + DEV_HINT),
+        ("http://[::1]/", "must use https" + DEV_HINT),
+    ],
+)
+def test_a_url_naming_this_machine_hints_at_dev_mode(url: str, problem: str) -> None:
+    assert url_problem(url) == problem
 
 
 @pytest.mark.parametrize(

@@ -141,9 +141,10 @@ def test_secret_key_from_the_environment_is_used(
 def test_configured_secret_key_that_is_too_short_or_empty_is_a_config_error(
     tmp_path: Path, secret_key: str
 ) -> None:
-    settings = load_settings(database_url=f"sqlite:///{tmp_path}/h.db", secret_key=secret_key)
     with pytest.raises(ConfigError, match="HOOKLINE_SECRET_KEY"):
-        vault_from_settings(settings)
+        vault_from_settings(
+            load_settings(database_url=f"sqlite:///{tmp_path}/h.db", secret_key=secret_key)
+        )
 
 
 def test_sqlite_database_gets_a_key_file_beside_it_with_mode_0600(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from hookline import errors
-from hookline.errors import HooklineError, InvalidInput, Problem, pointer
+from hookline.errors import HooklineError, InvalidInput, Problem, describe, plain_message, pointer
 
 log = structlog.get_logger()
 
@@ -115,7 +115,6 @@ def respond_invalid(request: Request, problems: list[Problem]) -> JSONResponse:
 
 
 def _problem_entry(problem: Problem) -> Error:
-    field = problem.field.lstrip("/")
     source = (
         ErrorSource(pointer=problem.field)
         if problem.field.startswith("/")
@@ -124,7 +123,7 @@ def _problem_entry(problem: Problem) -> Error:
     return Error(
         code="invalid-input",
         title="Invalid input",
-        detail=f"{field} {problem.message}" if field else problem.message,
+        detail=describe(problem),
         source=source,
     )
 
@@ -148,6 +147,11 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _request_invalid(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    return respond_invalid(request, request_problems(error))
+
+
+def request_problems(error: RequestValidationError) -> list[Problem]:
+    """What FastAPI found wrong with a request (its body, parameters), as problems."""
     problems = []
     for item in error.errors():
         where, *rest = item["loc"] or ("body",)
@@ -158,10 +162,10 @@ async def _request_invalid(request: Request, error: Exception) -> JSONResponse:
         elif where == "body" and not rest and item["type"] == "missing":
             problems.append(Problem("/", "a JSON request body is required"))
         elif where == "body":
-            problems.append(Problem(pointer(tuple(rest)) or "/", item["msg"]))
+            problems.append(Problem(pointer(tuple(rest)) or "/", plain_message(item)))
         else:
-            problems.append(Problem(str(rest[0]) if rest else str(where), item["msg"]))
-    return respond_invalid(request, problems)
+            problems.append(Problem(str(rest[0]) if rest else str(where), plain_message(item)))
+    return problems
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:

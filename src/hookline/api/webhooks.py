@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from hookline.api.deps import Caller, ServicesDep
-from hookline.api.errors import error_responses
+from hookline.api.errors import error_responses, request_problems
 from hookline.api.limits import DepthLimitedRoute
 from hookline.api.pages import Limit, Next, Prev, cursor_of, links
 from hookline.api.schemas import (
@@ -17,15 +19,58 @@ from hookline.api.schemas import (
     WebhookOut,
     WebhookReplace,
 )
-from hookline.catalog import Level
+from hookline.catalog import LEVELS, Level
 from hookline.errors import InvalidInput
 from hookline.paging import parse_sort
 from hookline.patch import Operation
+from hookline.services import Services
 from hookline.store import WebhookQuery
 from hookline.store.base import DEFAULT_WEBHOOK_SORT, WEBHOOK_SORT_KEYS, WEBHOOK_TIME_SORT_KEYS
-from hookline.webhooks import NewWebhook, Origin
+from hookline.webhooks import NewWebhook, Origin, problems_beside
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], route_class=DepthLimitedRoute)
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class _EveryProblemAtOnce(DepthLimitedRoute):
+    """A webhook body (create, replace) with fields that do not parse (a missing ``url``, a
+    string for ``enabled``) is answered with those problems and the rules its other fields
+    break, rather than the first half now and the second on the next try."""
+
+    def get_route_handler(self) -> Handler:
+        handle: Handler = super().get_route_handler()
+        if not (self.methods or set()) & {"POST", "PUT"}:
+            return handle
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError as error:
+                broken = {str(item["loc"][1]) for item in error.errors() if item["loc"][1:]}
+                services: Services = request.app.state.services
+                more = problems_beside(
+                    error.body,
+                    broken,
+                    level=_level(request, error.body),
+                    catalog=services.catalog,
+                    dev=services.settings.dev,
+                )
+                if not more:
+                    raise
+                raise InvalidInput([*request_problems(error), *more]) from None
+
+        return handler
+
+
+def _level(request: Request, body: Any) -> Level | None:
+    """The level a new webhook's event types are checked for; None (the catalog only) for a
+    PUT, whose webhook keeps its level (checked once the body parses), or a bad level."""
+    if request.method != "POST" or not isinstance(body, dict):
+        return None
+    given = body.get("level") or "tenant"
+    return next((level for level in LEVELS if level == given), None)
+
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], route_class=_EveryProblemAtOnce)
 ORIGINS: tuple[Origin, ...] = ("api", "automations", "management-console")
 MOST_FILTER_VALUES = "HOOKLINE_MAX_FILTER_VALUES values (default 50)"
 
