@@ -71,7 +71,9 @@ class Attempter:
             outcome = Outcome(status_code=None, error=f"not sent: {error}")
             return self.result(claimed, outcome, started, {})
         if claimed.webhook_enabled:
-            outcome = await self.sender.send(claimed.url, headers, body)
+            outcome = await self.sender.send(
+                claimed.url, headers, body, check_revocation=claimed.check_revocation
+            )
         else:
             outcome = Outcome(status_code=None, error="not sent: the webhook is disabled")
         return self.result(claimed, outcome, started, _shown(headers, claimed))

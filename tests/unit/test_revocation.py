@@ -4,9 +4,11 @@ response is verified, the cache; and that the webhook's flag reaches the sender.
 from __future__ import annotations
 
 import asyncio
+import random
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import trustme
@@ -16,7 +18,10 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from hookline.deliveries import Claimed
+from hookline.dispatcher import Attempter
 from hookline.egress import GuardedResolver
+from hookline.retry import RetryPolicy
 from hookline.revocation import (
     REVOKED,
     RevocationChecker,
@@ -31,7 +36,9 @@ from hookline.revocation import (
     read_response,
     responder_urls,
 )
+from hookline.sender import Outcome, Sender
 from hookline.settings import load_settings
+from hookline.vault import Vault
 from tests.ocsp import REVOKED_AT, Issued, unsuccessful
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -330,3 +337,47 @@ async def test_a_connection_without_a_certificate_is_unchecked(
 ) -> None:
     with pytest.raises(RevocationFailed, match="the connection has no certificate"):
         await checker.check(None)
+
+
+# -- the flag reaches the sender -----------------------------------------------------------
+
+
+class RecordingSender(Sender):
+    def __init__(self) -> None:
+        super().__init__(load_settings())
+        self.flags: list[bool] = []
+
+    async def send(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        check_revocation: bool = False,
+    ) -> Outcome:
+        self.flags.append(check_revocation)
+        return Outcome(status_code=200)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+async def test_the_attempter_passes_the_webhooks_flag_to_the_sender(flag: bool) -> None:
+    sender = RecordingSender()
+    attempter = Attempter(sender, Vault(["k" * 44]), RetryPolicy((0, 5)), random.Random(1))
+    values: dict[str, Any] = {
+        "delivery_id": "d1",
+        "tenant_id": "t1",
+        "webhook_id": "w1",
+        "event_id": "e1",
+        "triggered_at": NOW,
+        "body": b"{}",
+        "attempt_count": 0,
+        "webhook_enabled": True,
+        "url": "https://hooks.example.com/in",
+        "headers": {},
+        "sealed_secret": None,
+        "sealed_encrypted_headers": None,
+        "encrypted_header_names": (),
+    }
+    result = await attempter.attempt(Claimed(**values, check_revocation=flag))
+    assert result.status == "success"
+    assert sender.flags == [flag]
