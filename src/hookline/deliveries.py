@@ -80,6 +80,7 @@ class Claimed:
     sealed_secret: str | None
     sealed_encrypted_headers: str | None
     encrypted_header_names: tuple[str, ...]
+    check_revocation: bool = False  # the webhook's checkCertificateRevocation (SPEC 5.6)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,13 @@ class Attempter:
                 "webhook": claimed.webhook_id,
                 "delivery": claimed.delivery_id,
             }
-            outcome = await self.sender.send(claimed.url, headers, body, context=about)
+            outcome = await self.sender.send(
+                claimed.url,
+                headers,
+                body,
+                context=about,
+                check_revocation=claimed.check_revocation,
+            )
         else:
             outcome = Outcome(status_code=None, error="not sent: the webhook is disabled")
         return self.result(claimed, outcome, started, _shown(headers, claimed))

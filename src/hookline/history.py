@@ -97,4 +97,5 @@ def _claimed(new: NewDelivery, webhook: Webhook, body: bytes) -> Claimed:
         sealed_secret=webhook.sealed_secret,
         sealed_encrypted_headers=webhook.sealed_encrypted_headers,
         encrypted_header_names=webhook.encrypted_header_names,
+        check_revocation=webhook.check_certificate_revocation,
     )

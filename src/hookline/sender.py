@@ -13,6 +13,11 @@ An ``error`` is shown to the tenant (SPEC 5.5), so it never names an address or 
 the network hookline sends from, which would make the delivery history a scanner of that
 network: an egress refusal says only that, a connection failure only what went wrong
 ("connection refused"). What it leaves out goes to the operator's log, as a warning.
+
+A delivery sent with ``check_revocation`` (the webhook's ``checkCertificateRevocation``)
+goes through a second pool, built on first use, whose connections are handed out only
+once the receiver's certificate is known not revoked (`hookline.revocation`); the
+others never touch it.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Self
@@ -34,7 +39,9 @@ import structlog
 from multidict import CIMultiDict
 from yarl import URL
 
+from hookline.clock import now
 from hookline.egress import EgressRefused, GuardedResolver
+from hookline.revocation import CheckingConnector, RevocationChecker, RevocationFailed
 from hookline.settings import Settings
 from hookline.urls import parse_url
 
@@ -69,9 +76,16 @@ class Outcome:
 class Sender:
     """Sends delivery attempts over one long-lived, guarded connection pool."""
 
-    def __init__(self, settings: Settings, *, limit: int = DEFAULT_CONNECTION_LIMIT) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        limit: int = DEFAULT_CONNECTION_LIMIT,
+        clock: Callable[[], datetime] = now,
+    ) -> None:
         self._settings = settings
         self._limit = limit
+        self._clock = clock  # judges OCSP responses' dates, and how long they are cached
         self._schemes = frozenset({"https", "http"} if settings.dev else {"https"})
         self._resolver = GuardedResolver(settings)
         connect = min(settings.connect_timeout, settings.request_timeout)
@@ -79,26 +93,62 @@ class Sender:
         self._connect_timeout_message = f"connect timeout after {connect:g} s"
         self._timeout_message = f"request timeout after {settings.request_timeout:g} s"
         self._session: aiohttp.ClientSession | None = None
+        self._tls: ssl.SSLContext | None = None
+        self._revocation: RevocationChecker | None = None
+        self._checking_session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         """Build the session; call once, inside the event loop that will send."""
         if self._session is not None:
             return
+        self._tls = _tls_context(self._settings)
         connector = aiohttp.TCPConnector(
             limit=self._limit,
             limit_per_host=0,  # hookline bounds concurrency per endpoint itself
             resolver=self._resolver,
             use_dns_cache=False,  # every new connection is resolved and checked again
-            ssl=_tls_context(self._settings),
+            ssl=self._tls,
         )
-        self._session = aiohttp.ClientSession(
+        self._session = self._new_session(connector)
+
+    def _new_session(self, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeout,
             cookie_jar=aiohttp.DummyCookieJar(),  # one receiver's cookies are no one else's
             trust_env=False,  # a proxy from the environment would bypass the egress guard
         )
 
+    def _checking(self) -> aiohttp.ClientSession:
+        """The pool for deliveries that check revocation, built on first use."""
+        if self._checking_session is None:
+            assert self._tls is not None
+            self._revocation = RevocationChecker(
+                resolver=self._resolver,
+                tls=self._tls,
+                describe=self._describe,
+                user_agent=self._settings.user_agent,
+                timeout=min(self._settings.connect_timeout, self._settings.request_timeout),
+                clock=self._clock,
+            )
+            connector = CheckingConnector(
+                self._revocation,
+                limit=self._limit,
+                limit_per_host=0,
+                resolver=self._resolver,
+                use_dns_cache=False,
+                ssl=self._tls,
+            )
+            self._checking_session = self._new_session(connector)
+        return self._checking_session
+
     async def close(self) -> None:
+        if self._checking_session is not None:
+            await self._checking_session.close()
+            self._checking_session = None
+        if self._revocation is not None:
+            await self._revocation.close()
+            self._revocation = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -122,14 +172,17 @@ class Sender:
         body: bytes,
         *,
         context: Mapping[str, str] | None = None,
+        check_revocation: bool = False,
     ) -> Outcome:
         """POST ``body`` to ``url``; every failure is an Outcome, never an exception.
 
         ``context`` (tenant, webhook and delivery ids) goes into the operator's log line
-        of a failure.
+        of a failure. With ``check_revocation`` nothing is sent unless the receiver's
+        certificate is known not revoked (OCSP, `hookline.revocation`).
         """
         if self._session is None:
             raise RuntimeError("Sender.send before Sender.start")
+        session = self._checking() if check_revocation else self._session
         started = time.perf_counter()
         target, refusal = self._check_url(url)
         if target is None:
@@ -141,10 +194,12 @@ class Sender:
             problem = self._resolver.literal_problem(target.raw_host or "")
             if problem is not None:
                 raise EgressRefused(problem)
-            async with self._session.post(
+            async with session.post(
                 target, data=body, headers=request_headers, allow_redirects=False
             ) as response:
                 return await self._outcome(response, started)
+        except RevocationFailed as error:
+            return Outcome(None, error=str(error), duration_ms=_since(started))
         except _FAILURES as error:
             if isinstance(error, EgressRefused | aiohttp.ClientConnectorError):
                 log.warning(

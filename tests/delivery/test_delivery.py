@@ -217,6 +217,21 @@ def test_a_redirect_is_not_followed(setup: Setup) -> None:
     assert setup.receiver.received(target) == []
 
 
+def test_a_webhook_checking_revocation_is_not_sent_to_an_uncheckable_certificate(
+    setup: Setup,
+) -> None:
+    path = _path()  # the receiver's certificate names no OCSP responder
+    hook = setup.webhook(path, checkCertificateRevocation=True)
+    setup.publish({"type": APP_CREATED, "data": {}})
+    [delivery] = setup.settle(hook["id"], _ended(1))
+    assert delivery["status"] == "fail"
+    assert delivery["statusMessage"].startswith(
+        "the receiver's certificate revocation status could not be checked: "
+        "the certificate names no OCSP responder"
+    )
+    assert setup.receiver.received(path) == []
+
+
 def test_a_slow_endpoint_times_out(setup: Setup) -> None:
     path = _path()
     setup.receiver.script(path, Reply(200, delay=5))

@@ -636,6 +636,7 @@ _CLAIMED_WEBHOOK = sa.select(
     webhooks.c.sealed_secret,
     webhooks.c.sealed_encrypted_headers,
     webhooks.c.encrypted_header_names,
+    webhooks.c.check_certificate_revocation,
 )
 
 
@@ -680,6 +681,7 @@ def _claimed(conn: sa.Connection, leased: list[Leased]) -> list[Claimed]:
                 sealed_secret=webhook.sealed_secret,
                 sealed_encrypted_headers=webhook.sealed_encrypted_headers,
                 encrypted_header_names=tuple(webhook.encrypted_header_names),
+                check_revocation=webhook.check_certificate_revocation,
             )
         )
     return claimed
