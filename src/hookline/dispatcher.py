@@ -44,7 +44,10 @@ class Limits:
     claim_batch: int = 128
     lease_seconds: float = 120.0
     poll_seconds: float = 1.0
-    flush_seconds: float = 0.01
+    # Outcomes are written every flush_seconds, in one transaction; a claim that found
+    # less than it could take waits claim_pause_seconds, so that the next one takes more.
+    flush_seconds: float = 0.05
+    claim_pause_seconds: float = 0.01
     shutdown_grace: float = 30.0
 
 
@@ -243,8 +246,11 @@ class Dispatcher:
             claimed = []
         self._waiting.extend(claimed)
         self._start_waiting()
-        if claimed:
-            return  # there may be more: the next claim tells
+        if len(claimed) == free:
+            return
+        if claimed:  # there may be more: the next claim tells, once a few slots are free
+            await _first(asyncio.sleep(self._limits.claim_pause_seconds), stopping.wait())
+            return
         waits = [self._store.wait_for_work(self._limits.poll_seconds), stopping.wait()]
         if room.full_webhooks() or room.full_tenants():
             waits.append(freed.wait())  # due work may be waiting for room
