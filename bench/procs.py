@@ -25,9 +25,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
-def _env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
+    """The environment of the processes the suite starts: no HOOKLINE_ settings of the
+    caller's, and this checkout first on the path (its ``bench`` and its ``src``), so
+    that a worktree's suite measures that worktree's hookline, whatever the venv has
+    installed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    paths = [str(REPO), *([str(REPO / "src")] if (REPO / "src" / "hookline").is_dir() else [])]
+    env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [env.get("PYTHONPATH")])])
     return env
 
 
@@ -66,7 +71,7 @@ class Receivers:
                     "--hang",
                     str(self.hang_seconds),
                 ],
-                env=_env(),
+                env=child_env(),
                 stdout=subprocess.PIPE,
                 text=True,
                 cwd=REPO,
@@ -350,7 +355,7 @@ class Hookline:
         self, database: Database, tls: Tls, workdir: Path, extra_env: dict[str, str] | None = None
     ) -> None:
         self.database = database
-        self.env = _env()
+        self.env = child_env()
         self.env.update(
             HOOKLINE_DATABASE_URL=database.url,
             HOOKLINE_SECRET_KEY=SECRET_KEY,

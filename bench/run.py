@@ -16,6 +16,7 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import report, scenarios
-from bench.common import REPO, Tls, machine
-from bench.procs import POSTGRES_ADMIN_URL, postgres_available
+from bench.common import REPO, VENV_BIN, Tls, machine
+from bench.procs import POSTGRES_ADMIN_URL, child_env, postgres_available
 from bench.scenarios import FULL, QUICK, SCENARIOS, Bench
 from hookline.runtime import calm_collector
 
@@ -244,6 +245,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "scenarios": {},
     }
     results["machine"].update(await _versions(args, backends))
+    results["machine"]["hookline_source"] = _hookline_source()
     workdir = Path(tempfile.mkdtemp(prefix="hookline-bench-"))
     json_path = args.out / f"{args.stamp}.json"
     try:
@@ -373,6 +375,18 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     median = dict(ordered[(len(ordered) - 1) // 2])
     median["repeats_per_second"] = [round(r["per_second"], 1) for r in measured]
     return median
+
+
+def _hookline_source() -> str | None:
+    """Where the ``hookline serve`` the suite starts imports hookline from."""
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", "import hookline; print(hookline.__file__)"],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or None
 
 
 def _outputs(args: argparse.Namespace, results: dict[str, Any], out: Path, stamp: str) -> None:
