@@ -262,6 +262,7 @@ class Monitor:
             out[f"{group.name}_cpu_pct"] = round(
                 100 * (group.cpu_end - group.cpu_start) / elapsed, 1
             )
+            out[f"{group.name}_cpu_seconds"] = round(group.cpu_end - group.cpu_start, 4)
             if group.peak_rss:
                 out[f"{group.name}_peak_rss_mb"] = round(group.peak_rss / 2**20, 1)
         return out
