@@ -65,7 +65,8 @@ PARTS = [
 # hookline's store: the part of a function by name, whichever class defines it (the
 # qualname's parts: ``DeliveryQueue.claim.<locals>.work`` is "claim", ``SqliteStore._lease``
 # is "_lease"). Helpers not named (``_insert_rows``, ``_mark_due``, ``_time``…) take the
-# part of the transaction that called them.
+# part of the transaction that called them, and so does ``_write``, the hand-over of a
+# transaction (to SQLite's writer thread, or to PostgreSQL through the loop).
 STORE_NAMES: dict[str, str] = {
     **dict.fromkeys(("claim", "_heads", "_lease", "_refresh_heads", "_claimed"), CLAIM),
     **dict.fromkeys(("release",), CLAIM),
@@ -87,7 +88,7 @@ STORE_NAMES: dict[str, str] = {
     **dict.fromkeys(
         (
             "_transaction",
-            "_write",
+            "_available",
             "WriterThread",
             "Checkpointer",
             "_configure",
@@ -100,6 +101,25 @@ STORE_NAMES: dict[str, str] = {
 # Other frames: (part, file prefixes, qualname parts or None for any function there).
 # First match wins, so the narrower rules of a file come before its catch-all.
 FRAME_PARTS: list[tuple[str, tuple[str, ...], frozenset[str] | None]] = [
+    # BEGIN, COMMIT, ROLLBACK, pings and pool checkouts, whichever transaction they serve
+    # (on PostgreSQL a transaction's statements run on the loop, under the coroutine that
+    # asked for it: ``DeliveryQueue.claim`` → ``SqlBase._write`` → asyncpg)
+    (TRANSACTION, ("asyncpg/transaction.py", "sqlalchemy/pool/"), None),
+    (
+        TRANSACTION,
+        ("sqlalchemy/",),
+        frozenset(
+            {
+                "_start_transaction",
+                "_async_ping",
+                "do_ping",
+                "do_commit",
+                "do_rollback",
+                "_commit_impl",
+                "_rollback_impl",
+            }
+        ),
+    ),
     (SIGNING, ("hookline/dispatcher.py",), frozenset({"headers"})),
     (CLAIM, ("hookline/shares.py",), frozenset({"allocate"})),
     (METRICS, ("hookline/runtime.py",), frozenset({"_refresh_gauges"})),
@@ -254,8 +274,8 @@ class Recording:
             return
         part = classify(frames)
         self.busy[tid][part] += samples
-        if part == OTHER and frames:
-            self.other_frames[tid][_short(frames[-1])] += samples
+        if part == OTHER:
+            self.other_frames[tid][_short(frames[-1]) if frames else "(no Python frame)"] += samples
         for frame in {_short(f) for f in frames[1:]}:
             self.inclusive[frame] += samples
 
