@@ -25,9 +25,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
-def _env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
+    """The environment of the processes the suite starts: no HOOKLINE_ settings of the
+    caller's, and this checkout first on the path (its ``bench`` and its ``src``), so
+    that a worktree's suite measures that worktree's hookline, whatever the venv has
+    installed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    paths = [str(REPO), *([str(REPO / "src")] if (REPO / "src" / "hookline").is_dir() else [])]
+    env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [env.get("PYTHONPATH")])])
     return env
 
 
@@ -66,7 +71,7 @@ class Receivers:
                     "--hang",
                     str(self.hang_seconds),
                 ],
-                env=_env(),
+                env=child_env(),
                 stdout=subprocess.PIPE,
                 text=True,
                 cwd=REPO,
@@ -257,6 +262,7 @@ class Monitor:
             out[f"{group.name}_cpu_pct"] = round(
                 100 * (group.cpu_end - group.cpu_start) / elapsed, 1
             )
+            out[f"{group.name}_cpu_seconds"] = round(group.cpu_end - group.cpu_start, 4)
             if group.peak_rss:
                 out[f"{group.name}_peak_rss_mb"] = round(group.peak_rss / 2**20, 1)
         return out
@@ -350,7 +356,7 @@ class Hookline:
         self, database: Database, tls: Tls, workdir: Path, extra_env: dict[str, str] | None = None
     ) -> None:
         self.database = database
-        self.env = _env()
+        self.env = child_env()
         self.env.update(
             HOOKLINE_DATABASE_URL=database.url,
             HOOKLINE_SECRET_KEY=SECRET_KEY,
@@ -423,3 +429,159 @@ class Hookline:
         except FileNotFoundError:
             return 0
         return sum(1 for line in text.splitlines() if '"level": "error"' in line)
+
+
+# Threads of one process (the profile table) -------------------------------------------------
+
+# futex(2) by architecture: a thread blocked in it on an address inside the Python runtime's
+# own data (libpython's or the interpreter's writable segment) is waiting for the GIL.
+FUTEX = {"x86_64": 202, "aarch64": 98}
+
+
+class ThreadWatch:
+    """The threads of one process over a timed window: each thread's CPU time (user +
+    system) and context switches between ``start`` and ``stop``, the process's CPU time
+    (threads that ended meanwhile included), and, sampled ``rate`` times a second from
+    ``/proc/PID/task/TID/syscall``, how often each thread was running, blocked on the GIL
+    (a futex in the Python runtime's data: `take_gil`, or the switch wait after a forced
+    drop), or blocked on anything else (its queue, epoll, a lock). The samples are wall
+    time, not CPU: they say how long a thread waited for the GIL, which no CPU figure shows.
+    """
+
+    def __init__(self, pid: int, rate: float = 100.0) -> None:
+        self.pid = pid
+        self.rate = rate
+        self._proc = psutil.Process(pid)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start: dict[int, dict[str, float]] = {}
+        self._process_start = 0.0
+        self._started = 0.0
+        self._states: dict[int, dict[str, int]] = {}
+        self._runtime: list[tuple[int, int]] = []
+        self._futex = FUTEX.get(os.uname().machine)
+        self.gil_note = ""
+
+    def start(self) -> ThreadWatch:
+        self._runtime = self._runtime_ranges()
+        if self._futex is None:
+            self.gil_note = f"no futex number known for {os.uname().machine}"
+        elif not self._runtime:
+            self.gil_note = "the Python runtime's data segment was not found in /proc/PID/maps"
+        self._start = self._snapshot()
+        self._process_start = self._process_cpu()
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[str, Any]:
+        elapsed = time.monotonic() - self._started
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        end = self._snapshot()
+        process = self._process_cpu() - self._process_start
+        threads: dict[str, dict[str, Any]] = {}
+        for tid, after in end.items():
+            before = self._start.get(tid, {"cpu": 0.0, "voluntary": 0, "involuntary": 0})
+            states = self._states.get(tid, {})
+            threads[str(tid)] = {
+                "cpu_seconds": round(after["cpu"] - before["cpu"], 4),
+                "voluntary_switches": int(after["voluntary"] - before["voluntary"]),
+                "involuntary_switches": int(after["involuntary"] - before["involuntary"]),
+                "new": tid not in self._start,
+                "samples": sum(states.values()),
+                "running": states.get("running", 0),
+                "gil": states.get("gil", 0),
+                "blocked": states.get("blocked", 0),
+            }
+        return {
+            "pid": self.pid,
+            "seconds": round(elapsed, 3),
+            "process_cpu_seconds": round(process, 4),
+            "sample_rate": self.rate,
+            "gil_note": self.gil_note,
+            "threads": threads,
+        }
+
+    def _process_cpu(self) -> float:
+        with contextlib.suppress(psutil.Error):
+            times = self._proc.cpu_times()
+            return float(times.user + times.system)
+        return 0.0
+
+    def _snapshot(self) -> dict[int, dict[str, float]]:
+        found: dict[int, dict[str, float]] = {}
+        with contextlib.suppress(psutil.Error):
+            for thread in self._proc.threads():
+                switches = _switches(self.pid, thread.id)
+                found[thread.id] = {
+                    "cpu": thread.user_time + thread.system_time,
+                    "voluntary": switches[0],
+                    "involuntary": switches[1],
+                }
+        return found
+
+    def _runtime_ranges(self) -> list[tuple[int, int]]:
+        """The writable, file-backed mappings of libpython or of the interpreter itself."""
+        ranges = []
+        try:
+            exe = os.readlink(f"/proc/{self.pid}/exe")
+            with open(f"/proc/{self.pid}/maps") as maps:
+                for line in maps:
+                    fields = line.split()
+                    if len(fields) < 6 or not fields[1].startswith("rw"):
+                        continue
+                    path = fields[5]
+                    if "libpython" in Path(path).name or path == exe:
+                        low, high = fields[0].split("-")
+                        ranges.append((int(low, 16), int(high, 16)))
+        except OSError:
+            return []
+        return ranges
+
+    def _state(self, tid: int) -> str | None:
+        try:
+            with open(f"/proc/{self.pid}/task/{tid}/syscall") as file:
+                text = file.read()
+        except OSError:
+            return None
+        if text.startswith("running"):
+            return "running"
+        fields = text.split()
+        if self._futex is not None and len(fields) > 1 and fields[0] == str(self._futex):
+            address = int(fields[1], 16)
+            if any(low <= address < high for low, high in self._runtime):
+                return "gil"
+        return "blocked"
+
+    def _sample(self) -> None:
+        period = 1 / self.rate
+        tids: list[int] = []
+        listed = 0.0
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            moment = time.monotonic()
+            if moment - listed > 0.25:  # threads come and go: list them 4 times a second
+                with contextlib.suppress(OSError):
+                    tids = [int(t) for t in os.listdir(f"/proc/{self.pid}/task")]
+                listed = moment
+            for tid in tids:
+                state = self._state(tid)
+                if state is not None:
+                    counts = self._states.setdefault(tid, {})
+                    counts[state] = counts.get(state, 0) + 1
+            next_at += period
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+
+def _switches(pid: int, tid: int) -> tuple[int, int]:
+    voluntary = involuntary = 0
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/status") as status:
+        for line in status:
+            if line.startswith("voluntary_ctxt_switches"):
+                voluntary = int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches"):
+                involuntary = int(line.split()[1])
+    return voluntary, involuntary

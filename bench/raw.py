@@ -87,6 +87,7 @@ async def run(url: str, ca: str, count: int, concurrency: int) -> dict[str, Any]
         "per_second": count / (ended - started),
         "errors": errors,
         "client_cpu_pct": round(100 * cpu / (ended - started), 1),
+        "client_cpu_seconds": round(cpu, 4),
         "statuses": statuses,
     }
 

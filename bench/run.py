@@ -5,6 +5,7 @@ python -m bench --quick               # a smoke run of every scenario, under a m
 python -m bench --scenario e2e --scenario fanout --backends sqlite
 python -m bench --scenario backlog --backlog 100000
 python -m bench --scenario noisy --backends sqlite --noisy-seconds 20
+python -m bench --scenario raw --scenario e2e --backends sqlite --profile-table
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 import os
 import shlex
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,13 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from bench import report, scenarios
-from bench.common import REPO, Tls, machine
-from bench.procs import POSTGRES_ADMIN_URL, postgres_available
+from bench.common import REPO, VENV_BIN, Tls, machine
+from bench.procs import POSTGRES_ADMIN_URL, child_env, postgres_available
 from bench.scenarios import FULL, QUICK, SCENARIOS, Bench
 from hookline.runtime import calm_collector
 
 PER_BACKEND = {"e2e", "rate", "fanout", "isolation", "backlog", "history", "noisy"}
 REPEATABLE = {"raw", "celery", "e2e"}
+# Scenarios whose CPU per delivery is set beside the bare client's CPU per request.
+CPU_COMPARED = {"e2e", "rate", "fanout", "isolation", "history"}
+# Figures of a repeated scenario reported as the median of its runs (beside the median run's).
+MEDIAN_FIGURES = ("cpu_per_delivery_us", "postgres_cpu_per_delivery_us", "cpu_per_request_us")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -107,6 +114,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile", action="store_true", help="record hookline with py-spy in each throughput run"
+    )
+    parser.add_argument(
+        "--profile-table",
+        action="store_true",
+        help="record hookline with py-spy (collapsed stacks, per thread) in each throughput "
+        "run and measure each thread's CPU time and GIL waits: the report gets a table of "
+        "microseconds of CPU per delivery by part of the engine (bench/profile_summary.py)",
+    )
+    parser.add_argument(
+        "--profile-rate",
+        type=float,
+        default=100,
+        help="py-spy samples a second (and /proc samples of the threads' states), default 100",
     )
     parser.add_argument(
         "--profile-format",
@@ -244,6 +264,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "scenarios": {},
     }
     results["machine"].update(await _versions(args, backends))
+    results["machine"]["hookline_source"] = _hookline_source()
     workdir = Path(tempfile.mkdtemp(prefix="hookline-bench-"))
     json_path = args.out / f"{args.stamp}.json"
     try:
@@ -253,6 +274,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 f"hookline benchmark {args.stamp}: {', '.join(chosen)} on {', '.join(backends)}"
                 f"{' (quick)' if args.quick else ''}; receivers on port {bench.receivers.port}"
             )
+            if "raw" not in chosen and CPU_COMPARED & set(chosen):
+                got = await _guarded(bench, "bare client", scenarios.bare_client(bench))
+                results["bare_client_reference"] = got
             repeated = [n for n in chosen if n in REPEATABLE] if args.repeat > 1 else []
             # The repeated scenarios first, round after round, then the others once.
             order = [(r, n) for r in range(args.repeat) for n in repeated] + [
@@ -273,6 +297,7 @@ async def main_async(args: argparse.Namespace) -> int:
                         results["scenarios"].setdefault(name, {})[backend] = chosen_run
                     else:
                         results["scenarios"][name] = chosen_run
+                    report.compare_cpu(results)
                     _write_json(json_path, results, started)
     finally:
         if args.keep:
@@ -283,6 +308,7 @@ async def main_async(args: argparse.Namespace) -> int:
     for path in args.reuse:
         _reuse(results, path, chosen)
     results["noise"] = _noise(results)
+    report.compare_cpu(results)
     _write_json(json_path, results, started)
     _outputs(args, results, args.out, args.stamp)
     print(
@@ -358,6 +384,7 @@ def _render(args: argparse.Namespace) -> int:
     for path in args.reuse:
         _reuse(results, path, results["scenarios_run"])
     results["noise"] = _noise(results)
+    report.compare_cpu(results)
     results["rendered_with"] = "python -m bench " + shlex.join(sys.argv[1:])
     args.render.write_text(json.dumps(results, indent=1, default=str))
     _outputs(args, results, args.render.parent, results["stamp"])
@@ -365,14 +392,33 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median deliveries/s, with every run's figure beside it."""
+    """The run with the median deliveries/s, with every run's figure beside it; the CPU
+    figures (per delivery, per request) as the median of the runs' own, under
+    ``<figure>_median``, with each run's under ``repeats_<figure>``."""
     measured = [r for r in runs if r.get("per_second")]
     if len(runs) == 1 or not measured:
         return runs[-1]
     ordered = sorted(measured, key=lambda r: r["per_second"])
     median = dict(ordered[(len(ordered) - 1) // 2])
     median["repeats_per_second"] = [round(r["per_second"], 1) for r in measured]
+    for key in MEDIAN_FIGURES:
+        values = [r[key] for r in measured if r.get(key) is not None]
+        if values:
+            median[f"repeats_{key}"] = values
+            median[f"{key}_median"] = round(statistics.median(values), 1)
     return median
+
+
+def _hookline_source() -> str | None:
+    """Where the ``hookline serve`` the suite starts imports hookline from."""
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", "import hookline; print(hookline.__file__)"],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or None
 
 
 def _outputs(args: argparse.Namespace, results: dict[str, Any], out: Path, stamp: str) -> None:

@@ -12,6 +12,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,10 @@ from typing import Any
 
 import aiohttp
 
-from bench import history, noisy
+from bench import history, noisy, profile_summary
 from bench.common import EVENT_TYPE, PAD, REPO, SECRET_KEY, VENV_BIN, Tls, free_port, lag_summary
 from bench.hookline_api import TENANT, Api, Run, hookline_run, publish_all, restart, webhook_url
-from bench.procs import Database, Monitor, Receivers, postgres_pids
+from bench.procs import Database, Monitor, Receivers, ThreadWatch, postgres_pids
 
 SCENARIOS = ("raw", "celery", "e2e", "rate", "fanout", "isolation", "backlog", "history", "noisy")
 
@@ -156,41 +157,82 @@ class Bench:
         groups.update(extra)
         return Monitor(groups).start()
 
-    def profiler(self, run: Run, name: str) -> subprocess.Popen[bytes] | None:
-        """py-spy recording the hookline process, if --profile."""
-        if not self.args.profile:
+    @property
+    def profiling(self) -> bool:
+        return bool(self.args.profile or self.args.profile_table)
+
+    async def profiler(self, run: Run, name: str) -> Profiler | None:
+        """py-spy recording the hookline process, if --profile or --profile-table: once
+        it has attached (so that the timed window is all recorded)."""
+        if not self.profiling:
             return None
         spy = VENV_BIN / "py-spy"
         if not spy.exists():
             self.say("py-spy not found; no profile")
             return None
-        raw = self.args.profile_format == "raw"
-        out = self.out_dir / f"{self.stamp}-{name}.{'txt' if raw else 'svg'}"
+        raw = self.args.profile_table or self.args.profile_format == "raw"
+        suffix = "txt" if raw else "svg"
+        out = self.out_dir / f"{self.stamp}-{name}.{suffix}"
+        for again in range(2, 1000):  # --repeat: each round's recording kept
+            if not out.exists():
+                break
+            out = self.out_dir / f"{self.stamp}-{name}-{again}.{suffix}"
         self.say(f"profiling hookline into {out}")
-        return subprocess.Popen(
-            [
-                str(spy),
-                "record",
-                "--pid",
-                str(run.hookline.pid),
-                "--rate",
-                "100",
-                "--format",
-                "raw" if raw else "flamegraph",
-                "-o",
-                str(out),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        log = self.workdir / f"py-spy-{out.stem}.log"
+        command = [
+            str(spy),
+            "record",
+            "--pid",
+            str(run.hookline.pid),
+            "--rate",
+            f"{self.args.profile_rate:g}",
+            "--nonblocking",  # hookline is not paused for each sample
+            "--format",
+            "raw" if raw else "flamegraph",
+            "-o",
+            str(out),
+        ]
+        if raw:
+            command.insert(2, "--threads")  # each stack under its thread: the table needs it
+        with open(log, "wb") as said:  # py-spy says "Sampling process…" on stdout
+            proc = subprocess.Popen(command, stdout=said, stderr=said)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.poll() is None:
+            if b"Sampling process" in log.read_bytes():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            self.say(f"py-spy did not start sampling: see {log}")
+        return Profiler(proc, out, raw)
 
     @staticmethod
-    async def stop_profiler(proc: subprocess.Popen[bytes] | None) -> None:
-        if proc is None:
+    async def stop_profiler(spy: Profiler | None) -> None:
+        if spy is None:
             return
-        proc.send_signal(signal.SIGINT)
+        spy.proc.send_signal(signal.SIGINT)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            await asyncio.to_thread(proc.wait, 60)
+            await asyncio.to_thread(spy.proc.wait, 60)
+
+    def thread_watch(self, run: Run) -> ThreadWatch | None:
+        """The CPU time and GIL waits of each of hookline serve's threads, for the profile
+        table (--profile-table)."""
+        if not self.args.profile_table:
+            return None
+        return ThreadWatch(run.hookline.pid, rate=self.args.profile_rate).start()
+
+    def profile_table(
+        self, spy: Profiler | None, watched: dict[str, Any] | None, deliveries: int
+    ) -> dict[str, Any] | None:
+        if spy is None or watched is None or not spy.raw:
+            return None
+        if not spy.out.exists():
+            return {"error": f"py-spy wrote no recording ({spy.out})"}
+        try:
+            profile_summary.write_sidecar(spy.out, watched, deliveries)
+            return profile_summary.table(spy.out, watched, deliveries)
+        except Exception as error:  # a profile must not cost the run its figures
+            traceback.print_exc()
+            return {"error": f"{type(error).__name__}: {error}"}
 
     async def warm(self, run: Run, receipts: int) -> None:
         """One event to every webhook, so connections are open before timing."""
@@ -199,6 +241,28 @@ class Bench:
         await self.receivers.wait_for(receipts, 30, kinds=("ok", "spare"))
         await asyncio.sleep(0.2)
         await self.receivers.reset()
+
+
+@dataclass
+class Profiler:
+    proc: subprocess.Popen[bytes]
+    out: Path
+    raw: bool
+
+
+def cpu_figures(usage: dict[str, Any], deliveries: int) -> dict[str, Any]:
+    """hookline's CPU per delivery over a monitored window (all its processes), and the
+    PostgreSQL server's when it was watched; ``deliveries``: every request the receivers
+    got in the window, whatever its class."""
+    out: dict[str, Any] = {"deliveries_made": deliveries}
+    for group, key in (
+        ("hookline", "cpu_per_delivery_us"),
+        ("postgres", "postgres_cpu_per_delivery_us"),
+    ):
+        seconds = usage.get(f"{group}_cpu_seconds")
+        if seconds is not None and deliveries:
+            out[key] = round(1e6 * seconds / deliveries, 1)
+    return out
 
 
 def hooks(kind: str, count: int, start: int = 0) -> list[str]:
@@ -216,13 +280,16 @@ async def measure_throughput(
     reached the ``healthy`` webhooks; deliveries/s from the first publish to the last receipt."""
     await bench.warm(run, healthy)
     expected = events * healthy
+    spy = await bench.profiler(run, name)
+    threads = bench.thread_watch(run)
     monitor = bench.monitor(run)
-    spy = bench.profiler(run, name)
     published = await publish_all(run.api, events, per_request=100, in_flight=2)
     complete = await bench.receivers.wait_for(expected, max(120.0, expected / 100), kinds)
     usage = monitor.stop()
+    watched = threads.stop() if threads is not None else None
     await bench.stop_profiler(spy)
     stats = await bench.receivers.stats(lags=True)
+    made = sum(v["count"] for v in stats["classes"].values())
     got = {k: v for k, v in stats["classes"].items() if k in kinds}
     count = sum(v["count"] for v in got.values())
     last = max((v["last"] for v in got.values()), default=0.0)
@@ -242,7 +309,11 @@ async def measure_throughput(
         "bad_signatures": stats["bad_signatures"],
         "receiver_split": stats["per_worker"],
         "usage": usage,
+        **cpu_figures(usage, made),
     }
+    profile = bench.profile_table(spy, watched, made)
+    if profile is not None:
+        result["profile"] = profile
     hang = stats["classes"].get("hang")
     if hang:
         result["hanging_requests_received"] = hang["count"]
@@ -284,7 +355,21 @@ async def raw_once(bench: Bench, receivers: Receivers, count: int) -> dict[str, 
     result["received"] = stats["classes"].get("ok", {}).get("count", 0)
     result["receiver_split"] = stats["per_worker"]
     result["usage"] = usage
+    # The bare client's CPU per request: what a delivery costs with nothing around it.
+    result["cpu_per_request_us"] = round(1e6 * result["client_cpu_seconds"] / result["count"], 1)
     return result
+
+
+async def bare_client(bench: Bench) -> dict[str, Any]:
+    """The bare client alone (the raw ceiling's client, once, no sweep): the CPU per
+    request the throughput scenarios' CPU per delivery is compared with, when the raw
+    scenario is not part of the run."""
+    got = await raw_once(bench, bench.receivers, bench.scale.raw_count)
+    bench.say(
+        f"bare client (for CPU per delivery): {got['cpu_per_request_us']:.0f} µs of CPU per "
+        f"request, {got['per_second']:.0f}/s"
+    )
+    return got
 
 
 async def scenario_raw(bench: Bench) -> dict[str, Any]:
@@ -293,10 +378,11 @@ async def scenario_raw(bench: Bench) -> dict[str, Any]:
     bench.say(
         f"raw ceiling: {main['per_second']:.0f}/s with {bench.receivers.workers} receiver "
         f"process(es); receivers {main['usage']['receivers_cpu_pct']}% CPU, client "
-        f"{main['usage']['client_cpu_pct']}%"
+        f"{main['usage']['client_cpu_pct']}% ({main['cpu_per_request_us']:.0f} µs a request)"
     )
     out: dict[str, Any] = {
         "per_second": main["per_second"],
+        "cpu_per_request_us": main["cpu_per_request_us"],
         "receiver_workers": bench.receivers.workers,
         "runs": {str(bench.receivers.workers): main},
     }
@@ -458,7 +544,8 @@ async def scenario_e2e(bench: Bench, backend: str) -> dict[str, Any]:
     bench.say(
         f"hookline {backend}: {result['per_second']:.0f} deliveries/s, lag p50 "
         f"{result['lag']['p50_ms']:.0f} ms p99 {result['lag']['p99_ms']:.0f} ms, hookline "
-        f"{result['usage']['hookline_cpu_pct']}% CPU"
+        f"{result['usage']['hookline_cpu_pct']}% CPU, "
+        f"{result.get('cpu_per_delivery_us', 0):.0f} µs a delivery"
     )
     return result
 
@@ -504,6 +591,7 @@ async def offer(
         "publish_request_p50_ms": durations[len(durations) // 2] * 1000,
         "publish_request_max_ms": durations[-1] * 1000,
         "usage": usage,
+        **cpu_figures(usage, sum(v["count"] for v in stats["classes"].values())),
     }
 
 
@@ -537,9 +625,11 @@ async def scenario_fanout(bench: Bench, backend: str) -> dict[str, Any]:
         # The first event opens the 100 connections: timed apart, as "cold".
         await bench.receivers.reset()
         cold = await _fan_once(bench, run, webhooks)
+        monitor = bench.monitor(run)  # the warm reps, their pauses included
         for _ in range(bench.scale.fanout_reps):
             await asyncio.sleep(0.3)
             times.append(await _fan_once(bench, run, webhooks))
+        usage = monitor.stop()
     result = {
         "webhooks": webhooks,
         "reps": len(times),
@@ -548,6 +638,8 @@ async def scenario_fanout(bench: Bench, backend: str) -> dict[str, Any]:
         "max_ms": max(times),
         "each_ms": [round(t, 1) for t in times],
         "cold_ms": cold,
+        "usage": usage,
+        **cpu_figures(usage, webhooks * len(times)),
     }
     bench.say(
         f"fan-out {backend}: median {result['median_ms']:.1f} ms to the last of 100 "
