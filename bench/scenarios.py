@@ -27,7 +27,11 @@ from bench.procs import Database, Monitor, Receivers, ThreadWatch, postgres_pids
 
 SCENARIOS = ("raw", "celery", "e2e", "rate", "fanout", "isolation", "backlog", "history", "noisy")
 
-NO_QUOTA = {"HOOKLINE_PUBLISH_EVENTS_PER_SECOND": "0", "HOOKLINE_PUBLISH_BYTES_PER_SECOND": "0"}
+NO_QUOTA = {
+    "HOOKLINE_PUBLISH_EVENTS_PER_SECOND": "0",
+    "HOOKLINE_PUBLISH_BYTES_PER_SECOND": "0",
+    "HOOKLINE_TENANT_DELIVERIES_PER_SECOND": "0",
+}
 
 
 @dataclass(frozen=True)

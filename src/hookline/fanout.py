@@ -29,12 +29,14 @@ from hookline.deliveries import NewDelivery, new_delivery_id
 from hookline.errors import StorageUnavailable
 from hookline.events import Event
 from hookline.matching import reaches, resource_id
+from hookline.ratelimit import RateLimiter
 from hookline.store import Store
 from hookline.store.base import Expansion
 from hookline.webhooks import Webhook
 
 log = structlog.get_logger()
 USER_DELETED = "com.qlik.v1.user.deleted"
+BURST_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,10 @@ class FanoutLimits:
     events_per_round: int = 100
     events_per_tenant: int = 20
     rows_per_transaction: int = 2000
+    # Deliveries a tenant's events may make a second (with bursts of ten seconds' worth;
+    # 0: no bound). A tenant past it has its events wait: they are accepted and safe, and
+    # its fan-out cannot fill the disk for everyone.
+    tenant_deliveries_per_second: float = 2000.0
     lease_seconds: float = 120.0
     poll_seconds: float = 1.0
     slice_seconds: float = 0.005  # matching runs this long at most between yields
@@ -83,6 +89,8 @@ class Expander:
     def __init__(self, store: Store, limits: FanoutLimits) -> None:
         self._store = store
         self._limits = limits
+        rate = limits.tenant_deliveries_per_second
+        self._made = RateLimiter(rate, max(int(rate * BURST_SECONDS), 1))
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -103,6 +111,7 @@ class Expander:
             limit=limits.events_per_round,
             per_tenant=limits.events_per_tenant,
             lease_seconds=limits.lease_seconds,
+            skip=self._made.in_debt(),
         )
         if not pending.events:
             return 0
@@ -112,6 +121,7 @@ class Expander:
         async for item in self._expansions(pending.events, candidates):
             group.append(item)
             rows += len(item.deliveries)
+            self._made.spend(item.event.tenant_id, len(item.deliveries))
             if rows >= limits.rows_per_transaction:  # each transaction stays short
                 await self._store.expand(pending.lease, group)
                 group, rows = [], 0

@@ -49,6 +49,22 @@ class RateLimiter:
             return 0.0
         return (1 - bucket.tokens) / self._rate
 
+    def spend(self, key: str, amount: float) -> None:
+        """Take ``amount`` tokens for ``key`` for work already done, into debt if need be:
+        ``in_debt`` names the key until the refill has paid it back."""
+        if self._rate <= 0 or amount <= 0:
+            return
+        now = self._clock()
+        self._sweep(now)
+        bucket = self._buckets.setdefault(key, _Bucket(float(self._burst), now))
+        bucket.tokens = self._refilled(bucket, now) - amount
+        bucket.updated = now
+
+    def in_debt(self) -> list[str]:
+        """The keys that spent more than they have (``spend``), as of now."""
+        now = self._clock()
+        return [key for key, bucket in self._buckets.items() if self._refilled(bucket, now) < 0]
+
     def tracked_keys(self) -> int:
         """How many buckets are held (for tests of the memory bound)."""
         return len(self._buckets)

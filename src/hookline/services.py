@@ -91,7 +91,9 @@ class Services:
     def fanout_limits(self) -> FanoutLimits:
         settings = self.settings
         return FanoutLimits(
-            lease_seconds=settings.lease_seconds, poll_seconds=settings.poll_interval
+            lease_seconds=settings.lease_seconds,
+            poll_seconds=settings.poll_interval,
+            tenant_deliveries_per_second=settings.tenant_deliveries_per_second,
         )
 
     async def start(self) -> None:

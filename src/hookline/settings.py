@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     publish_events_per_second: float = Field(default=100.0, ge=0, allow_inf_nan=False)
     publish_bytes_per_second: float = Field(default=1048576.0, ge=0, allow_inf_nan=False)
     publish_burst_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    tenant_deliveries_per_second: float = Field(default=2000.0, ge=0, allow_inf_nan=False)
     lease_seconds: float = Field(default=120.0, gt=0, allow_inf_nan=False)
     poll_interval: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     retry_after_cap: float = Field(default=3600.0, ge=0, allow_inf_nan=False)

@@ -46,6 +46,16 @@ async def test_the_limit_of_a_fan_out_claim_holds_across_tenants(store: Store) -
     assert (len(pending.events), set(counts), max(counts.values())) == (6, set(tenants), 2)
 
 
+async def test_a_fan_out_claim_skips_the_tenants_it_is_told_to(store: Store) -> None:
+    busy = await tenant(store, "busy")
+    other = await tenant(store, "other")
+    await store.publish(busy, [event(busy, "a1")])
+    await store.publish(other, [event(other, "b1")])
+
+    pending = await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE, skip=[busy])
+    assert [(item.tenant_id, item.id) for item in pending.events] == [(other, "b1")]
+
+
 async def test_leased_events_are_not_claimed_twice(store: Store) -> None:
     tenant_id = await tenant(store)
     await store.publish(tenant_id, [event(tenant_id, f"e{n}") for n in range(3)])

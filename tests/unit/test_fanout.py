@@ -40,9 +40,15 @@ class _Answering:
         self.events = events
         self.hooks = hooks
         self.expanded: list[tuple[datetime, list[Expansion]]] = []
+        self.skipped: list[str] = []
 
-    async def claim_fanout(self, *, limit: int, per_tenant: int, lease_seconds: float) -> Pending:
-        leased, self.events = self.events[:limit], self.events[limit:]
+    async def claim_fanout(
+        self, *, limit: int, per_tenant: int, lease_seconds: float, skip: Collection[str] = ()
+    ) -> Pending:
+        self.skipped = list(skip)
+        waiting = [event for event in self.events if event.tenant_id not in skip]
+        leased = waiting[:limit]
+        self.events = [event for event in self.events if event not in leased]
         return Pending(leased, LEASE)
 
     async def subscribed(self, tenant_id: str, types: Collection[str]) -> list[Webhook]:
@@ -94,6 +100,17 @@ async def test_a_big_fan_out_is_stored_in_bounded_groups_under_one_lease() -> No
         ["e2", "e3"],
         ["e4"],
     ]
+
+
+async def test_a_tenant_past_its_deliveries_a_second_waits_and_the_others_go_on() -> None:
+    hooks = [webhook("t1", n) for n in range(10)]
+    store = _Answering([_event(f"e{n}") for n in range(5)], hooks)
+    limits = FanoutLimits(events_per_round=2, tenant_deliveries_per_second=1)  # burst: 10
+    expander = Expander(cast(Store, store), limits)
+
+    assert await expander.expand_some() == 2  # 20 deliveries: 10 more than its burst
+    assert await expander.expand_some() == 0  # t1's events wait
+    assert store.skipped == ["t1"]
 
 
 async def test_nothing_waiting_stores_nothing() -> None:

@@ -40,6 +40,25 @@ def test_tokens_refill_at_the_rate() -> None:
     assert bucket.acquire("k") == pytest.approx(0.05)
 
 
+def test_spending_past_the_tokens_is_a_debt_the_refill_pays_back() -> None:
+    bucket, clock = limiter(rate=10, burst=5)
+    bucket.spend("k", 4)
+    assert bucket.in_debt() == []
+    bucket.spend("k", 6)  # 1 left, 6 spent: 5 owed
+    assert bucket.in_debt() == ["k"]
+
+    clock.now += 0.4  # 4 tokens back: 1 still owed
+    assert bucket.in_debt() == ["k"]
+    clock.now += 0.2
+    assert bucket.in_debt() == []
+
+
+def test_spending_is_free_at_rate_zero() -> None:
+    bucket, _ = limiter(rate=0, burst=5)
+    bucket.spend("k", 1_000)
+    assert bucket.in_debt() == []
+
+
 def test_a_refused_request_takes_no_token() -> None:
     bucket, clock = limiter(rate=1, burst=1)
     bucket.acquire("k")

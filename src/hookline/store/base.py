@@ -170,9 +170,11 @@ class Store(Protocol):
     async def wait_for_events(self, at_most: float) -> None:
         """Return when events may be waiting for fan-out, or after ``at_most`` seconds."""
 
-    async def claim_fanout(self, *, limit: int, per_tenant: int, lease_seconds: float) -> Pending:
-        """Lease up to ``limit`` events due for fan-out (at most ``per_tenant`` of a tenant),
-        longest waiting first."""
+    async def claim_fanout(
+        self, *, limit: int, per_tenant: int, lease_seconds: float, skip: Collection[str] = ()
+    ) -> Pending:
+        """Lease up to ``limit`` events due for fan-out (at most ``per_tenant`` of a tenant,
+        none of the tenants in ``skip``), longest waiting first."""
 
     async def subscribed(self, tenant_id: str, types: Collection[str]) -> list[Webhook]:
         """The tenant's enabled webhooks subscribed to any of ``types``."""

@@ -159,9 +159,11 @@ class DeliveryQueue(SqlBase):
 
     # Fan-out ---------------------------------------------------------------------------
 
-    async def claim_fanout(self, *, limit: int, per_tenant: int, lease_seconds: float) -> Pending:
+    async def claim_fanout(
+        self, *, limit: int, per_tenant: int, lease_seconds: float, skip: Collection[str] = ()
+    ) -> Pending:
         """Lease up to ``limit`` events due for fan-out, at most ``per_tenant`` of each
-        tenant, longest waiting first."""
+        tenant (none of the tenants in ``skip``), longest waiting first."""
         now = self._now()
         until = now + timedelta(seconds=lease_seconds)
         waiting = sa.select(
@@ -172,6 +174,8 @@ class DeliveryQueue(SqlBase):
             .over(partition_by=events.c.tenant_id, order_by=events.c.fanout_at)
             .label("turn"),
         ).where(events.c.fanout_at <= now)
+        if skip:
+            waiting = waiting.where(events.c.tenant_id.not_in(skip))
         ranked = waiting.subquery()
         picked = (
             sa.select(ranked.c.tenant_id, ranked.c.id)
