@@ -47,7 +47,7 @@ class Limits:
     # Outcomes are written every flush_seconds, in one transaction; a claim that found
     # less than it could take waits claim_pause_seconds, so that the next one takes more.
     flush_seconds: float = 0.05
-    claim_pause_seconds: float = 0.01
+    claim_pause_seconds: float = 0.005
     shutdown_grace: float = 30.0
 
 

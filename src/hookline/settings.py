@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     request_timeout: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     concurrency: int = Field(default=256, ge=1)
     endpoint_concurrency: int = Field(default=16, ge=1)
-    tenant_concurrency: int = Field(default=64, ge=1)
+    tenant_concurrency: int = Field(default=128, ge=1)
     key_concurrency: int = Field(default=4, ge=1)
     publish_events_per_second: float = Field(default=100.0, ge=0, allow_inf_nan=False)
     publish_bytes_per_second: float = Field(default=1048576.0, ge=0, allow_inf_nan=False)
