@@ -73,6 +73,10 @@ def _level(request: Request, body: Any) -> Level | None:
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], route_class=_EveryProblemAtOnce)
 ORIGINS: tuple[Origin, ...] = ("api", "automations", "management-console")
 MOST_FILTER_VALUES = "HOOKLINE_MAX_FILTER_VALUES values (default 50)"
+MATCH = (
+    "Wildcard and case insensitive: `*` stands for any text (`hook*` starts with hook, "
+    "`*o*` holds an o); a value without `*` matches anywhere (substring)."
+)
 
 
 @router.get("", response_model=WebhookList, responses=error_responses(400, 403))
@@ -80,8 +84,8 @@ async def list_webhooks(
     request: Request,
     services: ServicesDep,
     caller: Caller,
-    name: Annotated[str | None, Query(description="Case-insensitive substring.")] = None,
-    url: Annotated[str | None, Query(description="Case-insensitive substring.")] = None,
+    name: Annotated[str | None, Query(description=MATCH)] = None,
+    url: Annotated[str | None, Query(description=MATCH)] = None,
     enabled: bool | None = None,
     event_types: Annotated[
         str | None,
