@@ -88,19 +88,23 @@ async def list_webhooks(
     url: Annotated[str | None, Query(description=MATCH)] = None,
     enabled: bool | None = None,
     event_types: Annotated[
-        str | None,
+        list[str] | None,
         Query(
             alias="eventTypes",
-            description=f"Comma list; every one must be subscribed. At most {MOST_FILTER_VALUES}.",
+            description="Comma list, or the parameter repeated; every one must be subscribed. "
+            f"At most {MOST_FILTER_VALUES}.",
         ),
     ] = None,
     event_type: Annotated[
-        str | None, Query(alias="eventType", description="Older name of eventTypes.")
+        list[str] | None, Query(alias="eventType", description="Older name of eventTypes.")
     ] = None,
     level: Level | None = None,
     origins: Annotated[
-        str | None,
-        Query(description=f"Comma list; any may match. At most {MOST_FILTER_VALUES}."),
+        list[str] | None,
+        Query(
+            description="Comma list, or the parameter repeated; any may match. "
+            f"At most {MOST_FILTER_VALUES}."
+        ),
     ] = None,
     owner_id: Annotated[str | None, Query(alias="ownerId")] = None,
     created_by_user_id: Annotated[str | None, Query(alias="createdByUserId")] = None,
@@ -144,8 +148,10 @@ async def list_webhooks(
     )
 
 
-def _comma_list(text: str | None) -> tuple[str, ...]:
-    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+def _comma_list(given: list[str] | None) -> tuple[str, ...]:
+    """The values of a list filter, given as a comma list (``origins=a,b``), the parameter
+    repeated (``origins=a&origins=b``), or both."""
+    return tuple(item.strip() for text in given or () for item in text.split(",") if item.strip())
 
 
 def _at_most(most: int, parameter: str, values: tuple[str, ...]) -> None:
