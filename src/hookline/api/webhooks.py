@@ -53,6 +53,9 @@ class _EveryProblemAtOnce(DepthLimitedRoute):
                     level=_level(request, error.body),
                     catalog=services.catalog,
                     dev=services.settings.dev,
+                    # A PUT's webhook is not read yet: its event types are checked once the
+                    # body parses, not guessed at here.
+                    current_event_types=None if request.method == "POST" else (),
                 )
                 if not more:
                     raise

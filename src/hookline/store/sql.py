@@ -251,6 +251,8 @@ def _check_caps(conn: sa.Connection, webhook: Webhook, caps: Caps) -> None:
 
 
 def _insert_event_types(conn: sa.Connection, webhook: Webhook) -> None:
+    if not webhook.event_types:  # subscribed to nothing yet (eventTypes left out)
+        return
     conn.execute(
         webhook_event_types.insert(),
         [
