@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import WithJsonSchema
 
 from hookline.api.deps import Caller, ServicesDep
 from hookline.api.errors import error_responses, request_problems
@@ -21,7 +22,7 @@ from hookline.api.schemas import (
 )
 from hookline.catalog import LEVELS, Level
 from hookline.errors import InvalidInput
-from hookline.paging import parse_sort
+from hookline.paging import parse_sort, sort_choices
 from hookline.patch import Operation
 from hookline.services import Services
 from hookline.store import WebhookQuery
@@ -114,9 +115,12 @@ async def list_webhooks(
     updated_by_user_id: Annotated[str | None, Query(alias="updatedByUserId")] = None,
     sort: Annotated[
         str | None,
+        # Published as an enum for generated clients; parse_sort still reads the value (a
+        # "+" sent unencoded arrives as a space), so exactly the same values are accepted.
+        WithJsonSchema({"type": "string", "enum": sort_choices(WEBHOOK_SORT_KEYS)}),
         Query(
             description="name, url, createdAt or updatedAt, prefixed by + or - "
-            "(default -createdAt)."
+            "(default -createdAt).",
         ),
     ] = None,
     limit: Limit = 20,
