@@ -42,6 +42,12 @@ class Page(Generic[T]):
     prev: Cursor | None
 
 
+def sort_choices(allowed: tuple[str, ...]) -> list[str]:
+    """Every ``sort`` value ``parse_sort`` accepts for ``allowed`` keys, as the OpenAPI
+    document lists them (``name``, ``+name``, ``-name``, …), so generated clients know them."""
+    return [prefix + key for key in allowed for prefix in ("", "+", "-")]
+
+
 def parse_sort(text: str | None, allowed: tuple[str, ...], default: Sort) -> Sort:
     if not text:
         return default

@@ -134,7 +134,13 @@ class Registry:
     async def _save(self, caller: Principal, current: Webhook, draft: Draft) -> Webhook:
         if current.enable_cloud_event_delivery and not draft.enable_cloud_event_delivery:
             raise NotAllowed("enableCloudEventDelivery cannot be turned off once it is on")
-        webhooks.validate(draft, level=current.level, catalog=self.catalog, dev=self.settings.dev)
+        webhooks.validate(
+            draft,
+            level=current.level,
+            catalog=self.catalog,
+            dev=self.settings.dev,
+            current_event_types=current.event_types,
+        )
         _, user_id = _manager(caller)
         keep_reason = not draft.enabled and not current.enabled
         updated = dataclasses.replace(
@@ -183,6 +189,7 @@ class Registry:
                 level=current.level,
                 catalog=self.catalog,
                 dev=self.settings.dev,
+                current_event_types=current.event_types,
             )
             raise InvalidInput([*_plain_problems(error), *more]) from None
 

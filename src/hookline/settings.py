@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     attempt_log: AttemptLogMode = "failures"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_tenant_labels: int = Field(default=100, ge=0)
+    # When set, /metrics (API and probes port) answers only "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
     rate_limit: float = Field(default=100.0, ge=0, allow_inf_nan=False)
     rate_burst: int = Field(default=200, ge=1)
     shutdown_grace: float = Field(default=30.0, ge=0, allow_inf_nan=False)
@@ -123,6 +125,17 @@ class Settings(BaseSettings):
             keys = [key.strip() for key in value.get_secret_value().split(",")]
             if not any(keys) or any(0 < len(key) < MIN_KEY_LENGTH for key in keys):
                 raise ValueError(KEY_LENGTH_RULE)
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _usable_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """Empty means none; otherwise printable ASCII without spaces, as a header carries it."""
+        if value is None or not value.get_secret_value():
+            return None
+        token = value.get_secret_value()
+        if not (token.isascii() and token.isprintable()) or " " in token:
+            raise ValueError("must be printable ASCII without spaces")
         return value
 
     @field_validator("retry_schedule", mode="before")

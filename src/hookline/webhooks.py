@@ -77,8 +77,10 @@ class Draft(BaseModel):
         json_schema_extra={"maxLength": MAX_URL_LENGTH, "format": "uri"},
     )
     event_types: list[Text] = Field(
-        description="Event type names from /webhooks/event-types.",
-        json_schema_extra={"minItems": 1},
+        default_factory=list,
+        description="Event type names from /webhooks/event-types. Optional, as in Qlik: "
+        "left out, the webhook has none and matches no event until it is given some. "
+        "An empty list sent for a new webhook, or to empty one that has types, is refused.",
     )
     description: Text = Field(
         default="",
@@ -149,9 +151,19 @@ class Webhook:
     updated_by_user_id: str
 
 
-def validate(draft: Draft, *, level: Level, catalog: Catalog, dev: bool = False) -> None:
-    """Raise InvalidInput listing every rule ``draft`` breaks."""
-    problems = rule_problems(draft, level=level, catalog=catalog, dev=dev)
+def validate(
+    draft: Draft,
+    *,
+    level: Level,
+    catalog: Catalog,
+    dev: bool = False,
+    current_event_types: Collection[str] | None = None,
+) -> None:
+    """Raise InvalidInput listing every rule ``draft`` breaks; ``current_event_types``: those
+    of the webhook it replaces (None for a new one)."""
+    problems = rule_problems(
+        draft, level=level, catalog=catalog, dev=dev, current_event_types=current_event_types
+    )
     if problems:
         raise InvalidInput(problems)
 
@@ -163,9 +175,11 @@ def rule_problems(
     catalog: Catalog,
     dev: bool = False,
     fields: Collection[str] | None = None,
+    current_event_types: Collection[str] | None = None,
 ) -> list[Problem]:
     """Every rule ``draft`` breaks; with ``fields`` (attribute names), only the rules about
-    those fields. ``level`` None: event types are checked against the catalog only."""
+    those fields. ``level`` None: event types are checked against the catalog only.
+    ``current_event_types``: those of the webhook ``draft`` replaces (None for a new one)."""
     checks: list[tuple[tuple[str, ...], Callable[[], list[Problem]]]] = [
         (("name",), lambda: _name_problems(draft.name)),
         (("description",), lambda: _description_problems(draft.description)),
@@ -180,7 +194,15 @@ def rule_problems(
             ("headers", "encrypted_headers"),
             lambda: _duplicate_header_problems(draft.headers, draft.encrypted_headers),
         ),
-        (("event_types",), lambda: event_type_problems(draft.event_types, level, catalog)),
+        (
+            ("event_types",),
+            lambda: event_type_problems(
+                draft.event_types,
+                level,
+                catalog,
+                emptied=_emptied(draft, current_event_types),
+            ),
+        ),
         (("filter",), lambda: _filter_problems(draft.filter)),
     ]
     return [
@@ -198,9 +220,11 @@ def problems_beside(
     level: Level | None,
     catalog: Catalog,
     dev: bool = False,
+    current_event_types: Collection[str] | None = None,
 ) -> list[Problem]:
     """For a request whose fields ``broken`` (as sent, e.g. ``eventTypes``) did not parse:
-    the rules its other fields break, so that one answer lists every problem at once."""
+    the rules its other fields break, so that one answer lists every problem at once.
+    ``current_event_types``: as for ``rule_problems``."""
     if not isinstance(document, Mapping):
         return []
     given: dict[str, Any] = {}
@@ -212,7 +236,14 @@ def problems_beside(
             given[name] = document[sent]
     # Values Pydantic found nothing wrong with: they have their fields' types already.
     draft = Draft.model_construct(**given)
-    return rule_problems(draft, level=level, catalog=catalog, dev=dev, fields=given.keys())
+    return rule_problems(
+        draft,
+        level=level,
+        catalog=catalog,
+        dev=dev,
+        fields=given.keys(),
+        current_event_types=current_event_types,
+    )
 
 
 def _name_problems(name: str) -> list[Problem]:
@@ -276,10 +307,18 @@ def _duplicate_header_problems(
     ]
 
 
+def _emptied(draft: Draft, current: Collection[str] | None) -> bool:
+    """An empty ``eventTypes`` sent (not left out) for a new webhook, or for one that has
+    types: taken for a form with nothing ticked, so the console still asks for one. Left
+    out, or sent back empty for a webhook that has none (a GET then PUT), it is accepted."""
+    sent = "event_types" in draft.model_fields_set
+    return sent and not draft.event_types and (current is None or bool(current))
+
+
 def event_type_problems(
-    event_types: list[str], level: Level | None, catalog: Catalog
+    event_types: list[str], level: Level | None, catalog: Catalog, *, emptied: bool = False
 ) -> list[Problem]:
-    if not event_types:
+    if emptied:
         return [Problem("/eventTypes", "must name at least one event type")]
     problems = []
     for index, name in enumerate(event_types):

@@ -255,7 +255,6 @@ _LONG_URL = "https://hooks.example.com/" + "p" * 2030
         ({"url": "https://exa\u200bmple.com/in"}, "/url"),
         ({"url": "not a url"}, "/url"),
         ({"url": _LONG_URL}, "/url"),
-        ({"eventTypes": None}, "/eventTypes"),
         ({"eventTypes": []}, "/eventTypes"),
         ({"eventTypes": "com.qlik.v1.app.created"}, "/eventTypes"),
         ({"eventTypes": ["com.qlik.v1.app.nothing"]}, "/eventTypes/0"),

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.helpers import APP_CREATED
 from tests.servers import RunningServer
 
 # (method, path): the success status, its request body schema (None: no body), and the
@@ -119,3 +120,43 @@ def test_docs_serve_an_html_page(server: RunningServer) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in response.text
+
+
+SORTS = {
+    "/api/v1/webhooks": ("name", "url", "createdAt", "updatedAt"),
+    "/api/v1/webhooks/{id}/deliveries": ("status", "triggeredAt"),
+}
+
+
+@pytest.mark.parametrize("path", sorted(SORTS))
+def test_openapi_lists_the_sort_values(openapi: dict[str, Any], path: str) -> None:
+    """``sort`` is a string with an enum, so generated clients offer its values."""
+    [parameter] = [p for p in openapi["paths"][path]["get"]["parameters"] if p["name"] == "sort"]
+    schema = parameter["schema"]
+
+    assert schema["type"] == "string", schema
+    expected = {prefix + key for key in SORTS[path] for prefix in ("", "+", "-")}
+    assert sorted(schema["enum"]) == sorted(expected)
+
+
+@pytest.mark.parametrize("path", sorted(SORTS))
+def test_every_published_sort_value_is_accepted_and_others_are_not(
+    server: RunningServer, openapi: dict[str, Any], path: str
+) -> None:
+    admin = server.new_tenant().client()
+    made = admin.post(
+        "/api/v1/webhooks",
+        json={"name": "s", "url": "https://hooks.example.com/in", "eventTypes": [APP_CREATED]},
+    )
+    assert made.status_code == 201, made.text
+    url = path.replace("{id}", made.json()["id"])
+    [parameter] = [p for p in openapi["paths"][path]["get"]["parameters"] if p["name"] == "sort"]
+    published = parameter["schema"]["enum"]
+
+    for value in published:
+        assert admin.get(url, params={"sort": value}).status_code == 200, value
+    # As before: "+" left unencoded (a space once decoded), and empty for the default.
+    assert admin.get(f"{url}?sort=+{SORTS[path][0]}").status_code == 200
+    assert admin.get(url, params={"sort": ""}).status_code == 200
+    for value in ("bogus", "--" + SORTS[path][0], SORTS[path][0].upper(), "id"):
+        assert admin.get(url, params={"sort": value}).status_code == 400, value

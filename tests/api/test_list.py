@@ -95,6 +95,21 @@ def population(server: RunningServer) -> Population:
         ({"name": "_"}, {"carol"}),
         ({"name": "'"}, {"bob"}),
         ({"name": "no such"}, set()),
+        ({"name": "*"}, {"alpha", "alphabet", "beta", "bob", "carol", "for-bob"}),
+        ({"name": "*o*"}, {"alpha", "alphabet", "bob", "carol", "for-bob"}),
+        ({"name": "*O*"}, {"alpha", "alphabet", "bob", "carol", "for-bob"}),
+        ({"name": "alpha*"}, {"alpha", "alphabet"}),
+        ({"name": "b*"}, {"beta", "bob"}),
+        ({"name": "*HOOK"}, {"bob", "carol"}),
+        ({"name": "*_hook"}, {"carol"}),
+        ({"name": "*% hook"}, {"bob"}),
+        ({"name": "*%*"}, {"bob"}),
+        ({"name": "alpha*SOUP"}, {"alphabet"}),
+        ({"name": "b*b"}, set()),
+        ({"name": "orders*"}, set()),
+        ({"url": "https://*.example.net/*"}, {"bob", "carol"}),
+        ({"url": "*/SOUP"}, {"alphabet"}),
+        ({"url": "*.com/*"}, {"alpha", "alphabet", "for-bob"}),
         ({"url": "example.COM"}, {"alpha", "alphabet", "for-bob"}),
         ({"url": "/soup"}, {"alphabet"}),
         ({"url": "example.net"}, {"bob", "carol"}),
@@ -138,6 +153,36 @@ def test_list_filter_selects_the_matching_webhooks(
     found = listed_ids(population.admin, **params)
 
     assert sorted(found) == sorted(population.ids[short] for short in expected)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            [("origins", "automations"), ("origins", "management-console")],
+            {"alphabet", "beta", "carol"},
+        ),
+        ([("origins", "api"), ("origins", "automations,management-console")], None),
+        ([("eventTypes", APP_CREATED), ("eventTypes", APP_RELOADED)], {"alpha", "bob"}),
+        ([("eventTypes", APP_RELOADED), ("eventTypes", APP_DELETED)], {"beta"}),
+        ([("eventType", APP_RELOADED), ("eventType", APP_DELETED)], {"beta"}),
+        (
+            [("eventTypes", APP_CREATED), ("eventType", APP_RELOADED), ("eventTypes", "")],
+            {"alpha", "bob"},
+        ),
+    ],
+)
+def test_list_filters_given_repeated_take_every_value(
+    population: Population, params: list[tuple[str, str]], expected: set[str] | None
+) -> None:
+    """``origins=a&origins=b`` is ``origins=a,b`` (Qlik clients repeat array parameters),
+    not the last value alone."""
+    response = population.admin.get(WEBHOOKS, params=[("limit", "100"), *params])
+
+    assert response.status_code == 200, response.text
+    found = {item["id"] for item in response.json()["data"]}
+    everyone = set(population.ids)
+    assert found == {population.ids[short] for short in expected or everyone}
 
 
 def test_list_defaults_to_newest_first(population: Population) -> None:

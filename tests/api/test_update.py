@@ -243,7 +243,7 @@ def test_put_ignores_unknown_members(tenant: Tenant) -> None:
     [
         ({"name": None}, "/name"),
         ({"url": None}, "/url"),
-        ({"eventTypes": None}, "/eventTypes"),
+        ({"eventTypes": []}, "/eventTypes"),
         ({"url": "https://10.0.0.1/x"}, "/url"),
         ({"eventTypes": ["nope"]}, "/eventTypes/0"),
         ({"secret": "short"}, "/secret"),

@@ -110,23 +110,28 @@ def test_a_client_generated_from_the_openapi_document_manages_webhooks(
         body = models.NewWebhook(
             name=f"hook-{number}",
             url=f"https://h{number}.example.com/in",
-            event_types=[models.NewWebhookEventTypesItem(APP_CREATED)],
+            # eventTypes is optional (and may be null), hence "Type0", its array form.
+            event_types=[models.NewWebhookEventTypesType0Item(APP_CREATED)],
             secret="s" * 32,
         )
         assert create.sync_detailed(client=client, body=body).status_code == 201
 
     list_webhooks = _module(generated, f"{api}.get_webhooks")
     seen: list[str] = []
-    page = list_webhooks.sync(client=client, limit=2, sort="-name", name="hook")
+    by_name = models.GetWebhooksSort("-name")
+    page = list_webhooks.sync(client=client, limit=2, sort=by_name, name="hook")
     while True:
         seen += [hook.name for hook in page.data]
         if not page.links.next_:
             break
         cursor = parse_qs(urlsplit(page.links.next_.href).query)["next"][0]
-        page = list_webhooks.sync(client=client, limit=2, sort="-name", name="hook", next_=cursor)
+        page = list_webhooks.sync(client=client, limit=2, sort=by_name, name="hook", next_=cursor)
     assert seen == [f"hook-{n}" for n in reversed(range(5))]
 
-    first = list_webhooks.sync(client=client, sort="+name").data[0]
+    # sort is published as an enum: the generated client has its values.
+    sorts = {member.value for member in models.GetWebhooksSort}
+    assert {"name", "+name", "-name", "-createdAt"} <= sorts
+    first = list_webhooks.sync(client=client, sort=models.GetWebhooksSort("+name")).data[0]
     patch = [models.Operation(op=models.OperationOp("replace"), path="/enabled", value=False)]
     patched = _module(generated, f"{api}.patch_webhook").sync_detailed(
         first.id, client=client, body=patch
@@ -136,7 +141,7 @@ def test_a_client_generated_from_the_openapi_document_manages_webhooks(
     replace = models.WebhookReplace(
         name="replaced",
         url="https://x.example.com/",
-        event_types=[models.WebhookReplaceEventTypesItem(USER_CREATED)],
+        event_types=[models.WebhookReplaceEventTypesType0Item(USER_CREATED)],
         enabled=True,
     )
     replaced = _module(generated, f"{api}.update_webhook").sync(

@@ -16,8 +16,7 @@ HOST = "hooks.example.test"
 # Settings for a hookline delivering to the receiver: hooks.example.test resolves to it,
 # and retries come fast.
 FAST = {
-    # private.example.test resolves to a loopback address the guard must refuse
-    "resolve": f"{HOST}:127.0.0.1,wrong.example.test:127.0.0.1,private.example.test:127.0.0.2",
+    "resolve": f"{HOST}:127.0.0.1,wrong.example.test:127.0.0.1",
     "allow_networks": "127.0.0.1/32",
     "retry_schedule": "0,0.3,0.3",
     "poll_interval": 0.05,

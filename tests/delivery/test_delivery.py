@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +16,7 @@ import pytest
 from standardwebhooks import Webhook as StandardWebhook
 
 from hookline.signing import qlik_signature
-from tests.delivery.receivers import HOST, Receiver, Reply
+from tests.delivery.receivers import FAST, HOST, Receiver, Reply
 from tests.servers import RunningServer, Tenant, eventually
 
 APP_CREATED = "com.qlik.v1.app.created"
@@ -273,23 +275,30 @@ def test_a_certificate_for_another_name_fails(setup: Setup) -> None:
     assert setup.receiver.received(path) == []
 
 
-def test_the_egress_guard_refuses_an_unlisted_address(setup: Setup) -> None:
+def test_the_egress_guard_refuses_a_live_receiver_at_an_unlisted_address(
+    make_server: Callable[..., RunningServer], receiver: Receiver, ca_file: Path
+) -> None:
+    """Only the guard stands between: the receiver is up on 127.0.0.1, its certificate fits
+    hooks.example.test, and this server resolves that name to it, but allows another
+    network only. Every attempt is refused before connecting, in the guard's own words
+    ("connection refused" or a TLS error would mean it was not the guard), and the
+    receiver sees nothing."""
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=2):
+        pass  # the receiver listens where the name points
+    guarded = make_server(ca_bundle=str(ca_file), **{**FAST, "allow_networks": "10.0.0.0/8"})
+    setup = Setup(guarded, receiver)
     path = _path()
     hook = setup.webhook(path)
-    setup.admin.put(
-        f"/api/v1/webhooks/{hook['id']}",
-        json={
-            "name": "g",
-            "url": f"https://private.example.test:{setup.receiver.port}{path}",
-            "eventTypes": [APP_CREATED],
-            "enabled": True,
-        },
-    )
+
     setup.publish({"type": APP_CREATED, "data": {}})
-    [delivery] = setup.settle(hook["id"], lambda found: bool(found and found[0]["attempts"]))
-    assert delivery["attempts"][0]["error"] == "refused by the egress guard"
+    [delivery] = setup.settle(hook["id"], _ended(1))
+
+    assert delivery["attempts"]
+    assert [attempt["error"] for attempt in delivery["attempts"]] == [
+        "refused by the egress guard"
+    ] * len(delivery["attempts"])
     assert delivery["statusMessage"].startswith("refused by the egress guard; ")
-    assert "127.0.0.2" not in json.dumps(delivery)  # where the name points stays unsaid
+    assert "127.0.0.1" not in json.dumps(delivery)  # where the name points stays unsaid
     assert setup.receiver.received(path) == []
 
 

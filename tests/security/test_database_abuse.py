@@ -104,6 +104,16 @@ def test_the_cap_counts_event_types_under_both_names(tenant: Tenant) -> None:
     assert_error(response, 400, parameter="eventTypes", detail=f"not {CAP + 1}")
 
 
+@pytest.mark.parametrize("parameter", ["origins", "eventTypes"])
+def test_the_cap_counts_repeated_parameters(tenant: Tenant, parameter: str) -> None:
+    value = "api" if parameter == "origins" else APP_RELOADED
+    params = {parameter: [value] * CAP + [f"{value},{value}"]}  # repeated, the last a list
+
+    response = tenant.client().get(WEBHOOKS, params=params)
+
+    assert_error(response, 400, parameter=parameter, detail=f"at most {CAP} values, not {CAP + 2}")
+
+
 def test_the_cap_is_a_setting(make_server: Callable[..., RunningServer]) -> None:
     admin = make_server(max_filter_values=2).new_tenant().client()
 

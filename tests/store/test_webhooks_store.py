@@ -75,6 +75,26 @@ async def test_an_update_replaces_every_field_and_the_event_types(store: Store) 
     assert page.items == []
 
 
+async def test_a_webhook_subscribed_to_nothing_is_stored_and_reached_by_no_event(
+    store: Store,
+) -> None:
+    """eventTypes left out (Qlik's types make it optional): no subscription rows, read back
+    as none, and no event type fans out to it, until it is given some."""
+    tenant_id = await _tenant(store)
+    bare = webhook(tenant_id, event_types=())
+    await store.insert_webhook(bare, ROOMY)
+    every_type = ("com.qlik.v1.app.created", "com.qlik.v1.app.deleted")
+
+    assert await store.get_webhook(tenant_id, bare.id) == bare
+    assert await store.subscribed(tenant_id, every_type) == []
+    given = dataclasses.replace(bare, event_types=every_type[:1])
+    assert await store.update_webhook(given)
+    assert [hook.id for hook in await store.subscribed(tenant_id, every_type)] == [bare.id]
+    assert await store.update_webhook(bare)
+    assert await store.get_webhook(tenant_id, bare.id) == bare
+    assert await store.subscribed(tenant_id, every_type) == []
+
+
 async def test_a_deleted_webhook_is_gone(store: Store) -> None:
     tenant_id = await _tenant(store)
     stored = webhook(tenant_id)

@@ -50,6 +50,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.attempt_log == "failures"
     assert settings.metrics_port is None
     assert settings.metrics_tenant_labels == 100
+    assert settings.metrics_token is None
     assert (settings.rate_limit, settings.rate_burst) == (100, 200)
     assert settings.shutdown_grace == 30
 
@@ -94,6 +95,7 @@ def test_settings_are_read_from_hookline_variables(
         "HOOKLINE_ATTEMPT_LOG": "all",
         "HOOKLINE_METRICS_PORT": "9100",
         "HOOKLINE_METRICS_TENANT_LABELS": "0",
+        "HOOKLINE_METRICS_TOKEN": "scrape-me-0123456789",
     }
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
@@ -122,6 +124,9 @@ def test_settings_are_read_from_hookline_variables(
     assert settings.attempt_log == "all"
     assert settings.metrics_port == 9100
     assert settings.metrics_tenant_labels == 0
+    assert settings.metrics_token is not None
+    assert settings.metrics_token.get_secret_value() == "scrape-me-0123456789"
+    assert "scrape-me" not in repr(settings)
 
 
 def test_overrides_take_precedence_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -250,6 +255,8 @@ def test_password_with_at_sign_is_masked() -> None:
         ("HOOKLINE_ATTEMPT_LOG", "some", "'failures', 'all' or 'none'"),
         ("HOOKLINE_METRICS_PORT", "65536", "HOOKLINE_METRICS_PORT"),
         ("HOOKLINE_METRICS_TENANT_LABELS", "-1", "HOOKLINE_METRICS_TENANT_LABELS"),
+        ("HOOKLINE_METRICS_TOKEN", "two words", "printable ASCII without spaces"),
+        ("HOOKLINE_METRICS_TOKEN", "jeton-é", "printable ASCII without spaces"),
         ("HOOKLINE_RATE_LIMIT", "-1", "HOOKLINE_RATE_LIMIT"),
         ("HOOKLINE_RATE_LIMIT", "inf", "HOOKLINE_RATE_LIMIT"),
         ("HOOKLINE_RATE_BURST", "0", "HOOKLINE_RATE_BURST"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -49,6 +51,59 @@ def with_byte_changed(data: bytes, index: int, xor: int) -> bytes:
 
 def test_qlik_signature_matches_the_spec_test_vector() -> None:
     assert qlik_signature(SECRET, BODY) == VECTOR
+
+
+# Non-ASCII secrets and bodies, with digests fixed here (computed once with the standard
+# library, as the test below recomputes them), not by hookline: a secret keyed as latin-1,
+# or a body re-encoded, gives other digests. The second secret is all latin-1, so such a
+# mistake would not even raise.
+UNICODE_BODY = '{"app":"Ventes été 2024 — 売上","owner":"Jürgen Ωmega ✓"}'.encode()
+UNICODE_VECTORS = [
+    (
+        "sécret-ключ-秘密-0123456789abcdef",
+        "5056db07008584fa7419bacb6c913b45662488fda4c9d52f0c62c48ac4c7b567",
+        "qHJOr+GceVNszlltVMH8djDV+ORPn5rqzkzk8uA2rl0=",
+    ),
+    (
+        "sécret-clé-ÄÖÜß-0123456789abcdef",
+        "708c2e5c19ba76b706815f116131e5f0858c1a1360a4cae419bec76860672da0",
+        "w+XIHL1GbRHo+e3lU1PBcnAQFexiSuabK9/W5CCnblw=",
+    ),
+]
+
+
+@pytest.mark.parametrize(("secret", "qlik", "standard"), UNICODE_VECTORS)
+def test_the_fixed_vectors_are_the_standard_librarys_hmac_of_the_utf8_bytes(
+    secret: str, qlik: str, standard: str
+) -> None:
+    key = secret.encode("utf-8")
+    signed = f"{MESSAGE_ID}.{TIMESTAMP}.".encode() + UNICODE_BODY
+    assert hmac.new(key, UNICODE_BODY, hashlib.sha256).hexdigest() == qlik
+    assert base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode() == standard
+
+
+@pytest.mark.parametrize(("secret", "qlik", "standard"), UNICODE_VECTORS)
+def test_qlik_signature_of_a_non_ascii_secret_and_body_matches_the_fixed_vector(
+    secret: str, qlik: str, standard: str
+) -> None:
+    assert qlik_signature(secret, UNICODE_BODY) == qlik
+    assert verify_qlik_signature(secret, UNICODE_BODY, qlik)
+    assert verify_qlik_signature(secret, UNICODE_BODY, qlik.upper())
+
+
+@pytest.mark.parametrize(("secret", "qlik", "standard"), UNICODE_VECTORS)
+def test_standard_webhook_signature_of_a_non_ascii_secret_and_body_matches_the_fixed_vector(
+    secret: str, qlik: str, standard: str
+) -> None:
+    headers = standard_webhook_headers(secret, MESSAGE_ID, TIMESTAMP, UNICODE_BODY)
+    fixed = {
+        "webhook-id": MESSAGE_ID,
+        "webhook-timestamp": str(TIMESTAMP),
+        "webhook-signature": f"v1,{standard}",
+    }
+
+    assert headers == fixed
+    assert verify_standard_webhook(secret, fixed, UNICODE_BODY, now=TIMESTAMP)
 
 
 def test_qlik_signature_of_an_empty_body_is_defined() -> None:

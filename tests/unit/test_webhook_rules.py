@@ -156,12 +156,19 @@ def test_draft_ignores_unknown_and_read_only_members() -> None:
     assert draft == make_draft()
 
 
-@pytest.mark.parametrize("missing", ["name", "url", "eventTypes"])
+@pytest.mark.parametrize("missing", ["name", "url"])
 def test_draft_without_required_member_is_refused(missing: str) -> None:
     body: dict[str, Any] = {"name": "n", "url": "https://hooks.example.com/", "eventTypes": []}
     del body[missing]
     with pytest.raises(pydantic.ValidationError):
         Draft.model_validate(body)
+
+
+def test_draft_without_event_types_has_none_and_breaks_no_rule() -> None:
+    """Optional, as in Qlik's types; only an empty list *sent* for a new webhook is refused."""
+    draft = Draft.model_validate({"name": "n", "url": "https://hooks.example.com/"})
+    assert draft.event_types == []
+    assert problems_of(draft) == []
 
 
 def test_draft_with_required_member_null_is_refused() -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import WithJsonSchema
 
 from hookline.api.deps import Caller, ServicesDep
 from hookline.api.errors import error_responses
 from hookline.api.pages import Limit, Next, Prev, cursor_of, links
 from hookline.api.schemas import DeliveryList, DeliveryOut
-from hookline.paging import parse_sort
+from hookline.paging import parse_sort, sort_choices
 from hookline.store.base import DEFAULT_DELIVERY_SORT, DELIVERY_SORT_KEYS, DeliveryQuery
 
 router = APIRouter(prefix="/api/v1/webhooks/{id}/deliveries", tags=["deliveries"])
@@ -27,7 +28,12 @@ async def list_deliveries(
     status: Literal["success", "fail", "pending"] | None = None,
     sort: Annotated[
         str | None,
-        Query(description="status or triggeredAt, prefixed by + or - (default -triggeredAt)."),
+        # Published as an enum for generated clients; parse_sort still reads the value (a
+        # "+" sent unencoded arrives as a space), so exactly the same values are accepted.
+        WithJsonSchema({"type": "string", "enum": sort_choices(DELIVERY_SORT_KEYS)}),
+        Query(
+            description="status or triggeredAt, prefixed by + or - (default -triggeredAt).",
+        ),
     ] = None,
     limit: Limit = 20,
     next: Next = None,

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import hmac
+
+from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hookline.api import errors
 from hookline.api.deps import ServicesDep
 from hookline.api.errors import error_responses
+from hookline.errors import Unauthenticated
 from hookline.services import Services
 
 
@@ -42,9 +45,21 @@ def create_probe_app(services: Services) -> FastAPI:
     return app
 
 
-async def _metrics() -> PlainTextResponse:
-    """Prometheus metrics, names prefixed ``hookline_``."""
+async def _metrics(request: Request, services: ServicesDep) -> PlainTextResponse:
+    """Prometheus metrics, names prefixed ``hookline_``; with ``HOOKLINE_METRICS_TOKEN``,
+    only for ``Authorization: Bearer <token>`` (they name tenants)."""
+    token = services.settings.metrics_token
+    if token is not None and not _bearer_matches(request, token.get_secret_value()):
+        raise Unauthenticated("/metrics needs Authorization: Bearer <HOOKLINE_METRICS_TOKEN>")
     return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _bearer_matches(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # In constant time, as bytes: headers arrive decoded as latin-1, the token is ASCII.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("latin-1"), token.encode("ascii")
+    )
 
 
 async def _healthz() -> dict[str, str]:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import WithJsonSchema
 
 from hookline.api.deps import Caller, ServicesDep
 from hookline.api.errors import error_responses, request_problems
@@ -21,7 +22,7 @@ from hookline.api.schemas import (
 )
 from hookline.catalog import LEVELS, Level
 from hookline.errors import InvalidInput
-from hookline.paging import parse_sort
+from hookline.paging import parse_sort, sort_choices
 from hookline.patch import Operation
 from hookline.services import Services
 from hookline.store import WebhookQuery
@@ -53,6 +54,9 @@ class _EveryProblemAtOnce(DepthLimitedRoute):
                     level=_level(request, error.body),
                     catalog=services.catalog,
                     dev=services.settings.dev,
+                    # A PUT's webhook is not read yet: its event types are checked once the
+                    # body parses, not guessed at here.
+                    current_event_types=None if request.method == "POST" else (),
                 )
                 if not more:
                     raise
@@ -73,6 +77,10 @@ def _level(request: Request, body: Any) -> Level | None:
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], route_class=_EveryProblemAtOnce)
 ORIGINS: tuple[Origin, ...] = ("api", "automations", "management-console")
 MOST_FILTER_VALUES = "HOOKLINE_MAX_FILTER_VALUES values (default 50)"
+MATCH = (
+    "Wildcard and case insensitive: `*` stands for any text (`hook*` starts with hook, "
+    "`*o*` holds an o); a value without `*` matches anywhere (substring)."
+)
 
 
 @router.get("", response_model=WebhookList, responses=error_responses(400, 403))
@@ -80,32 +88,39 @@ async def list_webhooks(
     request: Request,
     services: ServicesDep,
     caller: Caller,
-    name: Annotated[str | None, Query(description="Case-insensitive substring.")] = None,
-    url: Annotated[str | None, Query(description="Case-insensitive substring.")] = None,
+    name: Annotated[str | None, Query(description=MATCH)] = None,
+    url: Annotated[str | None, Query(description=MATCH)] = None,
     enabled: bool | None = None,
     event_types: Annotated[
-        str | None,
+        list[str] | None,
         Query(
             alias="eventTypes",
-            description=f"Comma list; every one must be subscribed. At most {MOST_FILTER_VALUES}.",
+            description="Comma list, or the parameter repeated; every one must be subscribed. "
+            f"At most {MOST_FILTER_VALUES}.",
         ),
     ] = None,
     event_type: Annotated[
-        str | None, Query(alias="eventType", description="Older name of eventTypes.")
+        list[str] | None, Query(alias="eventType", description="Older name of eventTypes.")
     ] = None,
     level: Level | None = None,
     origins: Annotated[
-        str | None,
-        Query(description=f"Comma list; any may match. At most {MOST_FILTER_VALUES}."),
+        list[str] | None,
+        Query(
+            description="Comma list, or the parameter repeated; any may match. "
+            f"At most {MOST_FILTER_VALUES}."
+        ),
     ] = None,
     owner_id: Annotated[str | None, Query(alias="ownerId")] = None,
     created_by_user_id: Annotated[str | None, Query(alias="createdByUserId")] = None,
     updated_by_user_id: Annotated[str | None, Query(alias="updatedByUserId")] = None,
     sort: Annotated[
         str | None,
+        # Published as an enum for generated clients; parse_sort still reads the value (a
+        # "+" sent unencoded arrives as a space), so exactly the same values are accepted.
+        WithJsonSchema({"type": "string", "enum": sort_choices(WEBHOOK_SORT_KEYS)}),
         Query(
             description="name, url, createdAt or updatedAt, prefixed by + or - "
-            "(default -createdAt)."
+            "(default -createdAt).",
         ),
     ] = None,
     limit: Limit = 20,
@@ -140,8 +155,10 @@ async def list_webhooks(
     )
 
 
-def _comma_list(text: str | None) -> tuple[str, ...]:
-    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+def _comma_list(given: list[str] | None) -> tuple[str, ...]:
+    """The values of a list filter, given as a comma list (``origins=a,b``), the parameter
+    repeated (``origins=a&origins=b``), or both."""
+    return tuple(item.strip() for text in given or () for item in text.split(",") if item.strip())
 
 
 def _at_most(most: int, parameter: str, values: tuple[str, ...]) -> None:

@@ -227,8 +227,15 @@ def _subscribed_to_all(tenant_id: str, names: set[str]) -> sa.Select[tuple[str]]
 
 
 def _contains(column: sa.Column[Any], text: str) -> sa.ColumnElement[bool]:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return sa.func.lower(column).like(f"%{escaped}%", escape="\\")
+    """Qlik's "wildcard and case insensitive" match: a value with ``*`` is a pattern over the
+    whole column (``hook*`` starts with "hook", ``*o*`` holds an "o"); one without is a
+    substring. ``%``, ``_`` and ``\\`` in the value match themselves."""
+    pieces = [
+        piece.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        for piece in text.lower().split("*")
+    ]
+    pattern = "%".join(pieces) if len(pieces) > 1 else f"%{pieces[0]}%"
+    return sa.func.lower(column).like(pattern, escape="\\")
 
 
 def _user(tenant_id: str, user_id: str) -> sa.Select[tuple[str]]:
@@ -244,6 +251,8 @@ def _check_caps(conn: sa.Connection, webhook: Webhook, caps: Caps) -> None:
 
 
 def _insert_event_types(conn: sa.Connection, webhook: Webhook) -> None:
+    if not webhook.event_types:  # subscribed to nothing yet (eventTypes left out)
+        return
     conn.execute(
         webhook_event_types.insert(),
         [

@@ -1,0 +1,87 @@
+"""HOOKLINE_METRICS_TOKEN: /metrics names tenants, so with a token set it answers only
+``Authorization: Bearer <token>``, on the API port and on the probes port alike, while
+/healthz and /readyz stay open for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from hookline.api.health import create_probe_app
+from tests.servers import RunningServer
+
+TOKEN = "metrics-0123456789-abcdef"
+WRONG = {
+    "none": {},
+    "another token": {"Authorization": "Bearer metrics-0123456789-abcdeX"},
+    "a prefix of it": {"Authorization": f"Bearer {TOKEN[:-1]}"},
+    "another scheme": {"Authorization": f"Basic {TOKEN}"},
+    "no scheme": {"Authorization": TOKEN},
+}
+NOT_ASCII = {"Authorization": "Bearer métrics-0123456789-abcdef".encode()}
+
+
+@pytest.fixture
+def guarded(make_server: Callable[..., RunningServer]) -> RunningServer:
+    return make_server(metrics_token=TOKEN)
+
+
+@pytest.fixture
+def probes(guarded: RunningServer) -> Iterator[TestClient]:
+    """The probes port's app (HOOKLINE_METRICS_PORT) of the same process."""
+    with TestClient(create_probe_app(guarded.services)) as client:
+        yield client
+
+
+def _clients(guarded: RunningServer, probes: TestClient) -> dict[str, httpx.Client]:
+    return {"api": guarded.client(None), "probes": probes}
+
+
+@pytest.mark.parametrize("port", ["api", "probes"])
+@pytest.mark.parametrize("headers", WRONG.values(), ids=WRONG.keys())
+def test_metrics_without_the_token_is_a_401_and_shows_nothing(
+    guarded: RunningServer, probes: TestClient, port: str, headers: dict[str, str]
+) -> None:
+    response = _clients(guarded, probes)[port].get("/metrics", headers=headers)
+
+    assert response.status_code == 401, response.text
+    assert response.json()["errors"][0]["code"] == "unauthorized"
+    assert "hookline_" not in response.text
+    assert TOKEN not in response.text
+
+
+@pytest.mark.parametrize("port", ["api", "probes"])
+def test_a_non_ascii_authorization_header_is_a_401_too(
+    guarded: RunningServer, probes: TestClient, port: str
+) -> None:
+    response = _clients(guarded, probes)[port].get("/metrics", headers=NOT_ASCII)  # type: ignore[arg-type]
+
+    assert response.status_code == 401, response.text
+
+
+@pytest.mark.parametrize("port", ["api", "probes"])
+def test_metrics_with_the_token_answers(
+    guarded: RunningServer, probes: TestClient, port: str
+) -> None:
+    for scheme in ("Bearer", "bearer"):
+        response = _clients(guarded, probes)[port].get(
+            "/metrics", headers={"Authorization": f"{scheme} {TOKEN}"}
+        )
+
+        assert response.status_code == 200, response.text
+        assert "hookline_api_requests_total" in response.text
+
+
+@pytest.mark.parametrize("port", ["api", "probes"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_probes_stay_open_with_a_token(
+    guarded: RunningServer, probes: TestClient, port: str, path: str
+) -> None:
+    assert _clients(guarded, probes)[port].get(path).status_code == 200
+
+
+def test_metrics_stay_open_without_a_token(server: RunningServer) -> None:
+    assert server.client(None).get("/metrics").status_code == 200
