@@ -40,6 +40,7 @@ from hookline.shares import Head, Room, allocate
 from hookline.store.base import DeliveryQuery, Expansion, Pending, Purged
 from hookline.store.keyset import read_page
 from hookline.store.schema import (
+    UTCDateTime,
     deliveries,
     delivery_attempts,
     due_webhooks,
@@ -56,6 +57,9 @@ _DELIVERY_SORT_COLUMNS = {"status": deliveries.c.status, "triggeredAt": deliveri
 # Events outlive their deliveries' retention by this much, so a delivery made late (a slow
 # fan-out, a resend, a retry) never loses its body.
 EVENT_MARGIN = timedelta(days=1)
+# The due time of a webhook with nothing queued: its entry stays, out of every claim's
+# reach, until new work moves it back (cheaper than deleting and inserting it again).
+NOTHING_DUE = datetime(9999, 1, 1, tzinfo=UTC)
 _EVENT_KEY = sa.tuple_(events.c.tenant_id, events.c.id)
 
 
@@ -390,39 +394,49 @@ class DeliveryQueue(SqlBase):
         return [Head(*row) for row in conn.execute(heads)]
 
     def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
-        """Lease what ``lease.shares`` says of each webhook's due deliveries, oldest first."""
-        picks = [
-            sa.select(deliveries.c.id, deliveries.c.next_attempt_at)
-            .where(deliveries.c.webhook_id == webhook_id, deliveries.c.next_attempt_at <= lease.now)
-            .order_by(deliveries.c.next_attempt_at)
-            .limit(count)
-            .subquery()
-            for webhook_id, count in lease.shares.items()
-        ]
-        due_at: dict[str, datetime] = dict(
-            conn.execute(sa.union_all(*(sa.select(pick) for pick in picks))).all()
-        )
-        if not due_at:
-            return []
+        """Lease what ``lease.shares`` says of each webhook's due deliveries, oldest first,
+        in one statement."""
+        picks = sa.union_all(
+            *(
+                sa.select(
+                    sa.select(deliveries.c.id, deliveries.c.next_attempt_at.label("due_at"))
+                    .where(
+                        deliveries.c.webhook_id == webhook_id,
+                        deliveries.c.next_attempt_at <= lease.now,
+                    )
+                    .order_by(deliveries.c.next_attempt_at)
+                    .limit(count)
+                    .subquery()
+                )
+                for webhook_id, count in lease.shares.items()
+            )
+        ).subquery()
         leased = conn.execute(
             deliveries.update()
-            .where(deliveries.c.id.in_(due_at), deliveries.c.next_attempt_at <= lease.now)
+            .where(deliveries.c.id == picks.c.id, deliveries.c.next_attempt_at <= lease.now)
             .values(lease_until=lease.until, lease_owner=lease.owner, next_attempt_at=lease.until)
-            .returning(*(deliveries.c[name] for name in Leased._fields))
+            .returning(*(deliveries.c[name] for name in Leased._fields), picks.c.due_at)
         )
-        return sorted((Leased(*row) for row in leased), key=lambda row: due_at[row.id])
+        rows = sorted(leased, key=lambda row: row[-1])
+        return [Leased(*row[:-1]) for row in rows]
 
     def _refresh_heads(self, conn: sa.Connection, webhook_ids: list[str]) -> None:
         """Move these webhooks' entries to their earliest due time (a lease's end counts:
-        a crashed worker's deliveries fall due by themselves), or drop them."""
-        queued = sa.and_(
+        a crashed worker's deliveries fall due by themselves), or out of reach
+        (``NOTHING_DUE``) when none has a due time: one statement."""
+        earliest = sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
             deliveries.c.webhook_id == due_webhooks.c.webhook_id,
             deliveries.c.next_attempt_at.is_not(None),
         )
-        mine = due_webhooks.c.webhook_id.in_(webhook_ids)
-        conn.execute(due_webhooks.delete().where(mine, ~sa.exists().where(queued)))
-        earliest = sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(queued)
-        conn.execute(due_webhooks.update().where(mine).values(due_at=earliest.scalar_subquery()))
+        conn.execute(
+            due_webhooks.update()
+            .where(due_webhooks.c.webhook_id.in_(webhook_ids))
+            .values(
+                due_at=sa.func.coalesce(
+                    earliest.scalar_subquery(), sa.literal(NOTHING_DUE, UTCDateTime)
+                )
+            )
+        )
 
     async def release(self, delivery_ids: list[str], owner: str) -> None:
         """Make deliveries leased to ``owner`` but never attempted due at once (a process
@@ -538,7 +552,13 @@ class DeliveryQueue(SqlBase):
             pending = (
                 await conn.execute(sa.select(sa.func.count()).where(due.is_not(None)))
             ).scalar_one()
-            oldest = (await conn.execute(sa.select(sa.func.min(due_webhooks.c.due_at)))).scalar()
+            oldest = (
+                await conn.execute(
+                    sa.select(sa.func.min(due_webhooks.c.due_at)).where(
+                        due_webhooks.c.due_at < NOTHING_DUE
+                    )
+                )
+            ).scalar()
             disabled = (
                 await conn.execute(
                     sa.select(sa.func.count())
