@@ -207,8 +207,11 @@ def test_killed_processes_lose_no_accepted_event(
                 unavailable += done.unavailable
                 most = max(most, len(repeated))
                 other_repeats += len(later)
-                # Only what the killed process had sent, unrecorded, may be sent again.
+                # Only what the killed process had sent, unrecorded, may be sent again; and
+                # a live process repeats at most what it has in flight when an attempt
+                # times out or a lease runs out on an overloaded machine.
                 assert len(repeated) <= CONCURRENCY, repeated
+                assert len(later) <= CONCURRENCY, later
             # Fanned out exactly once, to exactly the matching webhook.
             made = _deliveries_by_event(cluster.api, response.json()["id"], headers)
             assert made == Counter(dict.fromkeys(everything, 1))

@@ -39,7 +39,8 @@ class Publisher:
         self.statuses: Counter[int] = Counter()
         self.refusals: list[dict[str, Any]] = []
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run)
+        self._thread = threading.Thread(target=self._run_reporting)
+        self._died: BaseException | None = None
 
     def __enter__(self) -> Publisher:
         self._thread.start()
@@ -49,6 +50,14 @@ class Publisher:
         self._stopping.set()
         self._thread.join(BOUND * 3)
         assert not self._thread.is_alive(), "publishing hung"
+        if self._died is not None:  # a dying thread fails the test, not a warning
+            raise AssertionError("the publishing thread died") from self._died
+
+    def _run_reporting(self) -> None:
+        try:
+            self._run()
+        except BaseException as error:  # kept for __exit__, which fails the test with it
+            self._died = error
 
     def _run(self) -> None:
         while not self._stopping.is_set():
