@@ -8,9 +8,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from hookline.api.health import create_probe_app
 from tests.servers import RunningServer
 
 TOKEN = "metrics-0123456789-abcdef"
@@ -26,24 +24,25 @@ NOT_ASCII = {"Authorization": "Bearer métrics-0123456789-abcdef".encode()}
 
 @pytest.fixture
 def guarded(make_server: Callable[..., RunningServer]) -> RunningServer:
-    return make_server(metrics_token=TOKEN)
+    return make_server(metrics_token=TOKEN, metrics_port=0)
 
 
 @pytest.fixture
-def probes(guarded: RunningServer) -> Iterator[TestClient]:
-    """The probes port's app (HOOKLINE_METRICS_PORT) of the same process."""
-    with TestClient(create_probe_app(guarded.services)) as client:
+def probes(guarded: RunningServer) -> Iterator[httpx.Client]:
+    """The probes port (HOOKLINE_METRICS_PORT) of the same server: a real one, in the
+    server's own event loop (its store cannot be used from another loop)."""
+    with httpx.Client(base_url=guarded._runtime.probes_url) as client:
         yield client
 
 
-def _clients(guarded: RunningServer, probes: TestClient) -> dict[str, httpx.Client]:
+def _clients(guarded: RunningServer, probes: httpx.Client) -> dict[str, httpx.Client]:
     return {"api": guarded.client(None), "probes": probes}
 
 
 @pytest.mark.parametrize("port", ["api", "probes"])
 @pytest.mark.parametrize("headers", WRONG.values(), ids=WRONG.keys())
 def test_metrics_without_the_token_is_a_401_and_shows_nothing(
-    guarded: RunningServer, probes: TestClient, port: str, headers: dict[str, str]
+    guarded: RunningServer, probes: httpx.Client, port: str, headers: dict[str, str]
 ) -> None:
     response = _clients(guarded, probes)[port].get("/metrics", headers=headers)
 
@@ -55,7 +54,7 @@ def test_metrics_without_the_token_is_a_401_and_shows_nothing(
 
 @pytest.mark.parametrize("port", ["api", "probes"])
 def test_a_non_ascii_authorization_header_is_a_401_too(
-    guarded: RunningServer, probes: TestClient, port: str
+    guarded: RunningServer, probes: httpx.Client, port: str
 ) -> None:
     response = _clients(guarded, probes)[port].get("/metrics", headers=NOT_ASCII)  # type: ignore[arg-type]
 
@@ -64,7 +63,7 @@ def test_a_non_ascii_authorization_header_is_a_401_too(
 
 @pytest.mark.parametrize("port", ["api", "probes"])
 def test_metrics_with_the_token_answers(
-    guarded: RunningServer, probes: TestClient, port: str
+    guarded: RunningServer, probes: httpx.Client, port: str
 ) -> None:
     for scheme in ("Bearer", "bearer"):
         response = _clients(guarded, probes)[port].get(
@@ -78,7 +77,7 @@ def test_metrics_with_the_token_answers(
 @pytest.mark.parametrize("port", ["api", "probes"])
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 def test_health_probes_stay_open_with_a_token(
-    guarded: RunningServer, probes: TestClient, port: str, path: str
+    guarded: RunningServer, probes: httpx.Client, port: str, path: str
 ) -> None:
     assert _clients(guarded, probes)[port].get(path).status_code == 200
 
