@@ -172,8 +172,11 @@ def _first_log_line(tmp_path: Path, env: dict[str, str], *, terminal: bool = Tru
         assert httpx.post(f"{url}/api/v1/events", json=event, headers=headers).is_success
         seen = b""
         deadline = time.monotonic() + 20
+        # poll, not select: in a long test run the descriptor may be past select's 1024
+        readable = select.poll()
+        readable.register(controller, select.POLLIN)
         while b"\n" not in seen and time.monotonic() < deadline:
-            if select.select([controller], [], [], 0.5)[0]:
+            if readable.poll(500):
                 seen += os.read(controller, 4096)
         return seen.decode().splitlines()[0]
     finally:
