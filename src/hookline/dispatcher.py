@@ -15,10 +15,8 @@ import json
 import random
 import uuid
 from collections import deque
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 
@@ -32,6 +30,7 @@ from hookline.shares import Slots
 from hookline.store import Store
 from hookline.telemetry import observe
 from hookline.vault import Vault
+from hookline.waits import first_of
 
 log = structlog.get_logger()
 SHUTDOWN_FLUSH_TRIES = 10
@@ -229,7 +228,7 @@ class Dispatcher:
         freed = self._slots.freed
         freed.clear()
         if free <= 0:
-            await _first(freed.wait(), stopping.wait())
+            await first_of(freed.wait(), stopping.wait())
             return
         room = self._slots.snapshot()
         try:
@@ -249,12 +248,12 @@ class Dispatcher:
         if len(claimed) == free:
             return
         if claimed:  # there may be more: the next claim tells, once a few slots are free
-            await _first(asyncio.sleep(self._limits.claim_pause_seconds), stopping.wait())
+            await first_of(asyncio.sleep(self._limits.claim_pause_seconds), stopping.wait())
             return
         waits = [self._store.wait_for_work(self._limits.poll_seconds), stopping.wait()]
         if room.full_webhooks() or room.full_tenants():
             waits.append(freed.wait())  # due work may be waiting for room
-        await _first(*waits)
+        await first_of(*waits)
 
     def _start_waiting(self) -> None:
         for _ in range(len(self._waiting)):
@@ -318,13 +317,3 @@ class Dispatcher:
         self._unrecorded -= len(batch)
         self._slots.freed.set()
         return True
-
-
-async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Wait until the first of ``waits`` finishes; cancel the others."""
-    tasks = [asyncio.ensure_future(wait) for wait in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()

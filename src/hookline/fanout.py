@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import structlog
 
@@ -32,6 +31,7 @@ from hookline.matching import reaches, resource_id
 from hookline.ratelimit import RateLimiter
 from hookline.store import Store
 from hookline.store.base import Expansion
+from hookline.waits import first_of
 from hookline.webhooks import Webhook
 
 log = structlog.get_logger()
@@ -102,7 +102,7 @@ class Expander:
             except Exception:
                 # Never expected; the leases run out and the events are expanded again.
                 log.exception("fan-out failed unexpectedly; retrying")
-            await _first(self._store.wait_for_events(self._limits.poll_seconds), stopping.wait())
+            await first_of(self._store.wait_for_events(self._limits.poll_seconds), stopping.wait())
 
     async def expand_some(self) -> int:
         """Lease one round of waiting events and fan it out; return how many there were."""
@@ -175,12 +175,3 @@ class _Pace:
         if spent >= self._slice:
             await asyncio.sleep(spent)
             self._started = time.perf_counter()
-
-
-async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
-    tasks = [asyncio.ensure_future(wait) for wait in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
