@@ -27,11 +27,12 @@ from hookline.clock import now
 from hookline.revocation import REVOKED, UNCHECKED
 from hookline.sender import Outcome, Sender
 from hookline.settings import Settings
+from tests.integration.conftest import LOCAL
+from tests.integration.test_sender import local_settings
 from tests.ocsp import Issued, Verdict
 
 HOST = "hooks.example.test"
 OCSP_HOST = "ocsp.example.test"
-LOCAL = "127.0.0.1"
 BOUND = 30  # seconds: "did not hang", never a performance claim
 LIFETIME = timedelta(hours=1)  # the responder's nextUpdate, from its thisUpdate
 
@@ -49,23 +50,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@pytest.fixture
-async def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Every address connected to; any but 127.0.0.1 is refused outright."""
-    loop = asyncio.get_running_loop()
-    real_connect = loop.sock_connect
-    seen: list[tuple[str, int]] = []
-
-    async def guarded(sock: socket.socket, address: Any) -> None:
-        seen.append((address[0], address[1]))
-        if address[0] != LOCAL:
-            raise ConnectionRefusedError(f"the tests never connect to {address[0]}")
-        await real_connect(sock, address)
-
-    monkeypatch.setattr(loop, "sock_connect", guarded)
-    return seen
 
 
 @dataclass
@@ -173,12 +157,7 @@ def root(ca: trustme.CA) -> Issued:
 
 def settings(ca_file: Path, **overrides: Any) -> Settings:
     """HOST and OCSP_HOST are 127.0.0.1, allowed; the trustme CA is trusted."""
-    given: dict[str, Any] = {
-        "resolve": {HOST: LOCAL, OCSP_HOST: LOCAL},
-        "allow_networks": (f"{LOCAL}/32",),
-        "ca_bundle": ca_file,
-    }
-    return Settings(**(given | overrides))
+    return local_settings(ca_file, **({"resolve": {HOST: LOCAL, OCSP_HOST: LOCAL}} | overrides))
 
 
 @pytest.fixture

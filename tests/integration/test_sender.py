@@ -32,30 +32,13 @@ from hookline.sender import (
 )
 from hookline.settings import Settings
 from hookline.urls import url_problem
+from tests.integration.conftest import LOCAL
 
 HOST = "hooks.example.test"
 IDS = {"tenant": "t1", "webhook": "w1", "delivery": "d1"}
-LOCAL = "127.0.0.1"
 BOUND = 30  # seconds: "did not hang", never a performance claim
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@pytest.fixture
-async def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Every address the sender connects to; any but 127.0.0.1 is refused outright."""
-    loop = asyncio.get_running_loop()
-    real_connect = loop.sock_connect
-    seen: list[tuple[str, int]] = []
-
-    async def guarded(sock: socket.socket, address: Any) -> None:
-        seen.append((address[0], address[1]))
-        if address[0] != LOCAL:
-            raise ConnectionRefusedError(f"the tests never connect to {address[0]}")
-        await real_connect(sock, address)
-
-    monkeypatch.setattr(loop, "sock_connect", guarded)
-    return seen
 
 
 def local_settings(ca_file: Path, **overrides: Any) -> Settings:
