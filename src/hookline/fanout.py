@@ -44,9 +44,7 @@ class FanoutLimits:
     # A round leases waiting events in turns (each tenant's first, then each one's second,
     # and so on), at most ``events_per_tenant`` of one tenant: a tenant's big publish
     # waits its turn behind the others' events, and every tenant with waiting events gets
-    # up to that many through each round, however slow the others' are. After a round
-    # that held one tenant's events only, the next may take ``events_per_round`` of it: a
-    # tenant alone is not held back for others who are not there.
+    # up to that many through each round, however slow the others' are.
     events_per_round: int = 100
     events_per_tenant: int = 20
     rows_per_transaction: int = 2000
@@ -93,7 +91,6 @@ class Expander:
         self._limits = limits
         rate = limits.tenant_deliveries_per_second
         self._made = RateLimiter(rate, max(int(rate * BURST_SECONDS), 1))
-        self._alone = False  # the last round held one tenant's events only
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -112,7 +109,7 @@ class Expander:
         limits = self._limits
         pending = await self._store.claim_fanout(
             limit=limits.events_per_round,
-            per_tenant=limits.events_per_round if self._alone else limits.events_per_tenant,
+            per_tenant=limits.events_per_tenant,
             lease_seconds=limits.lease_seconds,
             skip=self._made.in_debt(),
         )
@@ -129,7 +126,6 @@ class Expander:
                 await self._store.expand(pending.lease, group)
                 group, rows = [], 0
         await self._store.expand(pending.lease, group)
-        self._alone = len({event.tenant_id for event in pending.events}) == 1
         return len(pending.events)
 
     async def _candidates(self, batch: list[Event]) -> dict[str, list[Webhook]]:

@@ -3,8 +3,6 @@ makes, in which envelope, and which user a deletion names."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections import Counter
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -43,20 +41,13 @@ class _Answering:
         self.hooks = hooks
         self.expanded: list[tuple[datetime, list[Expansion]]] = []
         self.skipped: list[str] = []
-        self.per_tenant: list[int] = []
 
     async def claim_fanout(
         self, *, limit: int, per_tenant: int, lease_seconds: float, skip: Collection[str] = ()
     ) -> Pending:
         self.skipped = list(skip)
-        self.per_tenant.append(per_tenant)
-        taken: Counter[str] = Counter()
-        leased = []
-        for event in self.events:
-            if event.tenant_id not in skip and taken[event.tenant_id] < per_tenant:
-                taken[event.tenant_id] += 1
-                leased.append(event)
-        leased = leased[:limit]
+        waiting = [event for event in self.events if event.tenant_id not in skip]
+        leased = waiting[:limit]
         self.events = [event for event in self.events if event not in leased]
         return Pending(leased, LEASE)
 
@@ -120,18 +111,6 @@ async def test_a_tenant_past_its_deliveries_a_second_waits_and_the_others_go_on(
     assert await expander.expand_some() == 2  # 20 deliveries: 10 more than its burst
     assert await expander.expand_some() == 0  # t1's events wait
     assert store.skipped == ["t1"]
-
-
-async def test_a_tenant_alone_may_take_a_whole_round_and_shares_it_again_with_others() -> None:
-    alone = [_event(f"e{n}") for n in range(4)]
-    other = dataclasses.replace(_event("x1"), tenant_id="t2")
-    store = _Answering([*alone, other], [webhook("t1"), webhook("t2")])
-    expander = Expander(cast(Store, store), FanoutLimits(events_per_round=3, events_per_tenant=1))
-
-    taken = [await expander.expand_some() for _ in range(3)]
-
-    assert taken == [2, 1, 2]  # e0 and x1 share a round; then t1 is alone: e1, then e2, e3
-    assert store.per_tenant == [1, 1, 3]
 
 
 async def test_nothing_waiting_stores_nothing() -> None:
