@@ -16,7 +16,6 @@ import select
 import shlex
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from hookline.settings import load_settings
 from hookline.webhooks import NewWebhook
 from tests.cli.test_cli import HOOKLINE, Serving, hookline
 from tests.databases import POSTGRES_ADMIN_URL, TEST_SECRET_KEY, postgres_missing
+from tests.ports import refused_port
 
 APP_CREATED = "com.qlik.v1.app.created"
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -164,20 +164,23 @@ def _first_log_line(tmp_path: Path, env: dict[str, str], *, terminal: bool = Tru
         url = serving.read_until("serving").split()[-1]
         key = serving.read_until("hlk_").strip()
         headers = {"Authorization": f"Bearer {key}"}
-        with socket.create_server(("127.0.0.1", 0)) as closed:
-            refused = closed.getsockname()[1]  # nothing listens once it is closed
-        hook = {"name": "w", "url": f"http://localhost:{refused}/", "eventTypes": [APP_CREATED]}
-        assert httpx.post(f"{url}/api/v1/webhooks", json=hook, headers=headers).is_success
-        event = {"type": APP_CREATED, "data": {}}
-        assert httpx.post(f"{url}/api/v1/events", json=event, headers=headers).is_success
-        seen = b""
-        deadline = time.monotonic() + 20
-        # poll, not select: in a long test run the descriptor may be past select's 1024
-        readable = select.poll()
-        readable.register(controller, select.POLLIN)
-        while b"\n" not in seen and time.monotonic() < deadline:
-            if readable.poll(500):
-                seen += os.read(controller, 4096)
+        with refused_port() as refused:
+            hook = {
+                "name": "w",
+                "url": f"http://localhost:{refused}/",
+                "eventTypes": [APP_CREATED],
+            }
+            assert httpx.post(f"{url}/api/v1/webhooks", json=hook, headers=headers).is_success
+            event = {"type": APP_CREATED, "data": {}}
+            assert httpx.post(f"{url}/api/v1/events", json=event, headers=headers).is_success
+            seen = b""
+            deadline = time.monotonic() + 20
+            # poll, not select: in a long test run the descriptor may be past select's 1024
+            readable = select.poll()
+            readable.register(controller, select.POLLIN)
+            while b"\n" not in seen and time.monotonic() < deadline:
+                if readable.poll(500):
+                    seen += os.read(controller, 4096)
         return seen.decode().splitlines()[0]
     finally:
         process.send_signal(signal.SIGTERM)

@@ -30,6 +30,7 @@ from hookline.settings import Settings
 from tests.integration.conftest import LOCAL
 from tests.integration.test_sender import local_settings
 from tests.ocsp import Issued, Verdict
+from tests.ports import refused_port
 
 HOST = "hooks.example.test"
 OCSP_HOST = "ocsp.example.test"
@@ -189,14 +190,6 @@ async def send(sender: Sender, url: str, *, check: bool = True) -> Outcome:
     )
 
 
-def refused_port() -> int:
-    """A port on 127.0.0.1 where nothing listens."""
-    with socket.socket() as probe:
-        probe.bind((LOCAL, 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 # -- the verdicts --------------------------------------------------------------------------
 
 
@@ -245,9 +238,10 @@ async def test_an_unknown_status_fails_the_attempt(
 async def test_a_responder_that_is_down_fails_the_attempt(
     servers: Servers, root: Issued, sender: Sender
 ) -> None:
-    down = f"http://{OCSP_HOST}:{refused_port()}/"
-    receiver = await servers.receiver(root.issue(HOST, ocsp_urls=[down]))
-    outcome = await send(sender, receiver.url)
+    with refused_port(LOCAL) as port:
+        down = f"http://{OCSP_HOST}:{port}/"
+        receiver = await servers.receiver(root.issue(HOST, ocsp_urls=[down]))
+        outcome = await send(sender, receiver.url)
     assert outcome.error is not None
     assert outcome.error.startswith(f"{UNCHECKED}: its OCSP responder {down} is unreachable (")
     assert "connection refused" in outcome.error

@@ -5,7 +5,6 @@ in bounded memory."""
 
 from __future__ import annotations
 
-import socket
 import ssl
 import time
 import uuid
@@ -20,6 +19,7 @@ import trustme
 
 from tests.databases import Templates, fresh_database
 from tests.delivery.receivers import HOST, Receiver, Reply
+from tests.ports import refused_port
 from tests.processes import APP_CREATED, Process, admin_key, environment, stop_all
 from tests.reliability import misbehaving
 from tests.reliability.figures import report
@@ -63,12 +63,6 @@ def _tls(ca: trustme.CA, *, expired: bool = False) -> ssl.SSLContext:
         certificate = ca.issue_cert(HOST)
     certificate.configure_cert(context)
     return context
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -127,6 +121,12 @@ def hookline(
         stop_all(processes)
 
 
+@pytest.fixture
+def refused() -> Iterator[int]:
+    with refused_port() as port:
+        yield port
+
+
 def _wait(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + BOUND
     while not condition():
@@ -135,7 +135,7 @@ def _wait(condition: Callable[[], bool], what: str) -> None:
 
 
 def test_misbehaving_receivers_end_right_and_never_stall_the_others(
-    hookline: Hookline, bad: Misbehaving, receiver: Receiver, ca: trustme.CA
+    hookline: Hookline, bad: Misbehaving, receiver: Receiver, ca: trustme.CA, refused: int
 ) -> None:
     good = _tls(ca)
     ports = {
@@ -145,7 +145,7 @@ def test_misbehaving_receivers_end_right_and_never_stall_the_others(
         "slowloris": bad.serve(misbehaving.slow_headers, good),
         "endless": bad.serve(misbehaving.dribbled_body, good),
         "huge": bad.serve(misbehaving.huge_body, good),
-        "refused": _closed_port(),
+        "refused": refused,
     }
     for name, port in ports.items():
         hookline.webhook(name, f"https://{HOST}:{port}/in")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 from collections.abc import Awaitable
 
@@ -13,18 +12,17 @@ from hookline.errors import ConfigError, StorageUnavailable
 from hookline.settings import load_settings
 from hookline.store import Store, open_store
 from tests.databases import POSTGRES_ADMIN_URL, TEST_SECRET_KEY, postgres_missing
+from tests.ports import refused_port
 from tests.store.factories import event
 from tests.store.queueing import ROOMY
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_an_unreachable_postgres_is_unavailable() -> None:
-    url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/nothing"
+    with refused_port() as port:
+        await _unavailable_everywhere(f"postgresql://postgres@127.0.0.1:{port}/nothing")
+
+
+async def _unavailable_everywhere(url: str) -> None:
     store = open_store(load_settings(database_url=url, secret_key=TEST_SECRET_KEY))
     try:
         with pytest.raises(StorageUnavailable):
