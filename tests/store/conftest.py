@@ -20,16 +20,21 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 
 class Clock:
     """The time the stores stamp and compare with (leases, due times, quotas): the real
-    time, moved on by ``advance``."""
+    time, moved on by ``advance``; or, once ``stop`` is called, a time that moves only by
+    ``advance`` (for tests whose assertions a slow machine's passing time would change)."""
 
     def __init__(self) -> None:
         self.offset = timedelta(0)
+        self.stopped_at: datetime | None = None
 
     def now(self) -> datetime:
-        return clock.now() + self.offset
+        return (self.stopped_at or clock.now()) + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
+
+    def stop(self) -> None:
+        self.stopped_at = clock.now()
 
 
 @pytest.fixture
