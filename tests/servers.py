@@ -57,6 +57,14 @@ class RunningServer:
         response.raise_for_status()
         return Tenant(self, response.json()["id"])
 
+    def fanned_out(self) -> bool:
+        """Whether every event published so far has been fanned out: its deliveries made,
+        or none needed (asked of the server's own store, on its loop)."""
+        stats = asyncio.run_coroutine_threadsafe(
+            self.services.store.queue_stats(), self._loop
+        ).result(30)
+        return stats.fanout_pending == 0
+
     def stop(self) -> None:
         for client in self._clients:
             client.close()

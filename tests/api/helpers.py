@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -68,6 +69,19 @@ def create(client: httpx.Client, **fields: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+def deliveries_made(client: httpx.Client, webhook_id: str, timeout: float = 30) -> list[Any]:
+    """The webhook's deliveries once there is one: fan-out makes them after the publish
+    has been answered, sooner or later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(f"{WEBHOOKS}/{webhook_id}/deliveries")
+        assert response.status_code == 200, response.text
+        found: list[Any] = response.json()["data"]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def get(client: httpx.Client, webhook_id: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.api.helpers import APP_CREATED, create
+from tests.api.helpers import APP_CREATED, create, deliveries_made
 from tests.servers import RunningServer
 
 EXAMPLES = int(os.environ.get("HOOKLINE_FUZZ_EXAMPLES", "10"))
@@ -66,7 +66,7 @@ def _config(server: RunningServer, path: Path) -> Path:
     admin = server.client(admin_key)
     webhook = create(admin, eventTypes=[APP_CREATED], url="https://hooks.example.test/fuzz")
     admin.post("/api/v1/events", json={"type": APP_CREATED, "data": {"id": "a1"}})
-    deliveries = admin.get(f"/api/v1/webhooks/{webhook['id']}/deliveries").json()["data"]
+    deliveries = deliveries_made(admin, webhook["id"])
     values = {
         "admin_authorization": f"Bearer {admin_key}",
         "operator_authorization": f"Bearer {server.operator_key}",

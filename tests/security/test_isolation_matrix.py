@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import APP_CREATED, WEBHOOKS, create, get, webhook_body
+from tests.api.helpers import APP_CREATED, WEBHOOKS, create, deliveries_made, get, webhook_body
 from tests.servers import Client, RunningServer, Tenant
 
 ROLES = ("tenant-admin", "user", "publisher", "operator")
@@ -121,7 +121,7 @@ def _side(server: RunningServer) -> Side:
     )
     published = admin.post("/api/v1/events", json={"type": APP_CREATED, "data": {"id": marker}})
     assert published.status_code == 202, published.text
-    deliveries = admin.get(f"{WEBHOOKS}/{webhook['id']}/deliveries").json()["data"]
+    deliveries = deliveries_made(admin, webhook["id"])
     user_id = f"user-{marker[:8]}"
     tenant.key("user", user_id)
     return Side(tenant, admin, webhook, deliveries[0]["id"], user_id)

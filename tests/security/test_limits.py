@@ -16,7 +16,7 @@ from hookline.api.limits import (
     MAX_DEPTH_BY_PATH,
 )
 from tests.api.helpers import APP_CREATED, WEBHOOKS, assert_error, create, webhook_body
-from tests.servers import RunningServer, Tenant
+from tests.servers import RunningServer, Tenant, eventually
 
 EVENTS = "/api/v1/events"
 JSON = {"Content-Type": "application/json"}
@@ -151,6 +151,7 @@ def test_a_publish_of_1001_events_is_a_400_and_stores_none(tenant: Tenant) -> No
     response = tenant.client("publisher").post(EVENTS, json=_events(1001))
 
     assert_error(response, 400, code="invalid-input", detail="1000")
+    assert eventually(tenant.server.fanned_out)  # whatever was stored has its deliveries
     deliveries = admin.get(f"{WEBHOOKS}/{webhook['id']}/deliveries")
     assert deliveries.json()["data"] == []
 
