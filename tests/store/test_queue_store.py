@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
-import time
 from collections.abc import Callable
 from contextlib import closing
 from datetime import timedelta
@@ -25,6 +24,7 @@ from hookline.store import Store
 from hookline.store.base import DeliveryQuery, Expansion, Purged
 from hookline.store.queue import EVENT_MARGIN
 from hookline.webhooks import Webhook
+from tests.store.conftest import Clock
 from tests.store.factories import APP_CREATED, event, new_delivery, outcome
 from tests.store.queueing import (
     LEASE,
@@ -290,15 +290,18 @@ async def test_claim_never_returns_deliveries_of_full_webhooks_or_tenants(store:
 
 
 async def test_a_leased_delivery_is_claimable_again_once_its_lease_has_passed(
-    store: Store,
+    store: Store, store_clock: Clock
 ) -> None:
     tenant_id = await tenant(store)
     await hook(store, tenant_id)
     await publish(store, tenant_id, event(tenant_id, "e1"))
+    store_clock.stop()  # from now on, time passes by advance only
 
-    [first] = await claim(store, lease_seconds=0.3, owner="crashed")
+    [first] = await claim(store, lease_seconds=30, owner="crashed")
     assert await claim(store, owner="survivor") == []
-    await asyncio.sleep(0.5)
+    store_clock.advance(29)
+    assert await claim(store, owner="survivor") == []
+    store_clock.advance(2)
     [again] = await claim(store, owner="survivor")
     assert again == first
     assert await claim(store, owner="another") == []
@@ -613,16 +616,17 @@ async def test_final_failures_ending_in_the_window_count_however_old_their_event
 # Resends and reading -------------------------------------------------------------------
 
 
-async def test_an_added_delivery_is_leased_to_its_owner(store: Store) -> None:
+async def test_an_added_delivery_is_leased_to_its_owner(store: Store, store_clock: Clock) -> None:
     tenant_id = await tenant(store)
     target = await hook(store, tenant_id)
     published = event(tenant_id, "e1")
     await publish(store, tenant_id, published)
     [first] = await claim(store)
     await store.record([outcome(first, status="success")], POLICY)
+    store_clock.stop()  # from now on, time passes by advance only
     at = now()
     resent = new_delivery(published, target, triggered_at=at, next_attempt_at=at)
-    await store.add_delivery(resent, owner="resend-1", lease_seconds=0.5)
+    await store.add_delivery(resent, owner="resend-1", lease_seconds=30)
 
     assert await claim(store) == []
     got = await store.get_delivery(tenant_id, target.id, resent.id)
@@ -631,7 +635,9 @@ async def test_an_added_delivery_is_leased_to_its_owner(store: Store) -> None:
     assert got.body == envelopes.render(published, cloud_events=False).decode()
     assert got.next_attempt_at is not None
     assert got.next_attempt_at > at  # when the lease ends
-    await asyncio.sleep(0.7)  # the resending process died: the lease runs out
+    store_clock.advance(29)
+    assert await claim(store) == []
+    store_clock.advance(2)  # the resending process died: the lease runs out
     assert [item.delivery_id for item in await claim(store)] == [resent.id]
 
 
@@ -792,15 +798,15 @@ async def test_purge_deletes_old_deliveries_and_their_attempts_in_bounded_batche
 
 
 async def test_purge_ends_the_deduplication_of_events_received_a_margin_before_the_cutoff(
-    store: Store,
+    store: Store, store_clock: Clock
 ) -> None:
     tenant_id = await tenant(store)
     target = await hook(store, tenant_id)
     later = now() + timedelta(days=5)  # deliveries that outlive the cutoff
     await publish(store, tenant_id, event(tenant_id, "early"), triggered_at=later)
-    await asyncio.sleep(0.02)
-    received_between = now()
-    await asyncio.sleep(0.02)
+    store_clock.advance(1)
+    received_between = store_clock.now()
+    store_clock.advance(1)
     await publish(store, tenant_id, event(tenant_id, "late"), triggered_at=later)
 
     # events live EVENT_MARGIN longer than deliveries triggered at the same time
@@ -815,12 +821,14 @@ async def test_purge_ends_the_deduplication_of_events_received_a_margin_before_t
     ]
 
 
-async def test_purging_until_a_short_batch_removes_every_old_event(store: Store) -> None:
+async def test_purging_until_a_short_batch_removes_every_old_event(
+    store: Store, store_clock: Clock
+) -> None:
     tenant_id = await tenant(store)
     ids = [f"e{n}" for n in range(5)]
     await publish(store, tenant_id, *(event(tenant_id, name) for name in ids))  # no webhooks
-    await asyncio.sleep(0.02)
-    cutoff = now() + EVENT_MARGIN
+    store_clock.advance(1)
+    cutoff = store_clock.now() + EVENT_MARGIN
     for _ in range(10):
         purged = await store.purge(cutoff, 2)
         if max(purged.deliveries, purged.events) < 2:
@@ -850,11 +858,11 @@ async def test_deleting_a_webhook_removes_its_deliveries(store: Store) -> None:
 async def test_wait_for_events_returns_soon_after_a_publish(store: Store) -> None:
     tenant_id = await tenant(store)
     await store.wait_for_events(0.01)
-    waiting = asyncio.create_task(store.wait_for_events(60))
+    waiting = asyncio.create_task(store.wait_for_events(3600))
     await asyncio.sleep(0.05)
     assert not waiting.done()
     await store.publish(tenant_id, [event(tenant_id, "e1")])
-    await asyncio.wait_for(waiting, 5)
+    await asyncio.wait_for(waiting, 30)  # woken: far sooner than its hour
 
 
 async def test_wait_for_work_returns_soon_after_an_expansion_that_made_deliveries(
@@ -864,11 +872,11 @@ async def test_wait_for_work_returns_soon_after_an_expansion_that_made_deliverie
     await hook(store, tenant_id)
     await store.publish(tenant_id, [event(tenant_id, "e1")])
     await store.wait_for_work(0.01)
-    waiting = asyncio.create_task(store.wait_for_work(60))
+    waiting = asyncio.create_task(store.wait_for_work(3600))
     await asyncio.sleep(0.05)
     assert not waiting.done()
     await expand_waiting(store)
-    await asyncio.wait_for(waiting, 5)
+    await asyncio.wait_for(waiting, 30)  # woken: far sooner than its hour
 
 
 @postgres_only
@@ -880,21 +888,24 @@ async def test_waits_wake_on_a_publish_and_an_expansion_by_another_process(
     async with another_store(database_url) as worker:
         await worker.wait_for_events(0.01)  # listening from now on
         await worker.wait_for_work(0.01)
-        waiting = asyncio.create_task(worker.wait_for_events(60))
+        waiting = asyncio.create_task(worker.wait_for_events(3600))
         await asyncio.sleep(0.05)
         assert not waiting.done()
         await store.publish(tenant_id, [event(tenant_id, "e1")])
-        await asyncio.wait_for(waiting, 5)
+        await asyncio.wait_for(waiting, 30)  # woken: far sooner than its hour
 
-        waiting = asyncio.create_task(worker.wait_for_work(60))
+        waiting = asyncio.create_task(worker.wait_for_work(3600))
         await asyncio.sleep(0.05)
         assert not waiting.done()
         await expand_waiting(store)
-        await asyncio.wait_for(waiting, 5)
+        await asyncio.wait_for(waiting, 30)  # woken: far sooner than its hour
 
 
 async def test_waits_return_after_at_most_seconds_without_work(store: Store) -> None:
     for wait in (store.wait_for_work, store.wait_for_events):
-        started = time.monotonic()
-        await wait(0.3)
-        assert 0.2 <= time.monotonic() - started < 5
+        long = asyncio.create_task(wait(3600))
+        await store.list_tenants()  # a round trip to the database, and turns of the loop
+        await asyncio.sleep(0)
+        assert not long.done()  # no work: it waits...
+        long.cancel()
+        await asyncio.wait_for(wait(0.3), 30)  # ...until its seconds are up (or this fails)
