@@ -30,8 +30,12 @@ LISTEN_CA ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hookline/listen/ca.pem
 dev: $(STAMP)
 	HOOKLINE_DEV=1 $(if $(HOOKLINE_CA_BUNDLE),,$(if $(wildcard $(LISTEN_CA)),HOOKLINE_CA_BUNDLE='$(LISTEN_CA)')) $(BIN)/hookline serve
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist). Most of its time is spent
+# waiting (for servers, receivers, subprocesses, retries), so more workers than cores
+# help; worksteal keeps every worker busy to the end. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 4
 test: $(DEV_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests
