@@ -33,9 +33,12 @@ dev: $(STAMP)
 # The suite runs in TEST_WORKERS processes (pytest-xdist). Most of its time is spent
 # waiting (for servers, receivers, subprocesses, retries), so more workers than cores
 # help; worksteal keeps every worker busy to the end. TEST_WORKERS=0: one process.
+# Python may cache bytecode (__pycache__, ignored by git) whatever the environment says:
+# the suite starts hundreds of hookline processes and 5 pytest processes, and without the
+# cache each compiles the package (and pytest rewrites every test module) again.
 TEST_WORKERS ?= 4
 test: $(DEV_STAMP)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests
