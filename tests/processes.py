@@ -93,6 +93,23 @@ def publish(database_url: str, count: int, tenant: str = "acme") -> list[str]:
     return asyncio.run(publish_all())
 
 
+def wait_all_ended(database_url: str, timeout: float = 120) -> None:
+    """Wait until no delivery in the database is due or leased: each one has ended, so
+    nothing more will be sent (a repeat would need one to be claimed again)."""
+
+    async def pending() -> int:
+        store = open_store(_settings(database_url))
+        try:
+            return (await store.queue_stats()).pending
+        finally:
+            await store.close()
+
+    deadline = time.monotonic() + timeout
+    while asyncio.run(pending()):
+        assert time.monotonic() < deadline, "deliveries still pending"
+        time.sleep(0.2)
+
+
 def _settings(database_url: str) -> Settings:
     return load_settings(database_url=database_url, secret_key=TEST_SECRET_KEY)
 
