@@ -27,8 +27,9 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
 def database_url(
     request: pytest.FixtureRequest, templates: Templates, tmp_path: Path
 ) -> Iterator[str]:
-    """A fresh, migrated database on each backend in turn."""
-    with fresh_database(request.param, templates, tmp_path) as url:
+    """A fresh, migrated database on each backend in turn (on PostgreSQL, maybe an
+    earlier test's, emptied: this fixture's users close their connections by its end)."""
+    with fresh_database(request.param, templates, tmp_path, reuse=True) as url:
         yield url
 
 
