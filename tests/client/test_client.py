@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from hookline.client import Client, ClientError
-from tests.servers import RunningServer, Tenant
+from tests.servers import RunningServer, Tenant, eventually
 
 APP_CREATED = "com.qlik.v1.app.created"
 USER_CREATED = "com.qlik.v1.user.created"
@@ -118,7 +118,7 @@ def test_list_webhooks_follows_every_page_with_its_filters(client: Client) -> No
     assert both == ["hook-3", "hook-1"]
 
 
-def test_deliveries_page_filter_read_and_resend(client: Client) -> None:
+def test_deliveries_page_filter_read_and_resend(client: Client, server: RunningServer) -> None:
     with client:
         hook = client.create_webhook(
             name="d", url=UNREACHABLE, eventTypes=[APP_CREATED, USER_CREATED]
@@ -127,6 +127,7 @@ def test_deliveries_page_filter_read_and_resend(client: Client) -> None:
             [{"type": APP_CREATED, "data": {"n": n}} for n in range(3)]
             + [{"type": USER_CREATED, "data": {"id": "u-1"}}]
         )
+        assert eventually(server.fanned_out)  # the deliveries are made after the publish
         listed = list(client.deliveries(hook["id"], limit=3))
         assert sorted(d["eventId"] for d in listed) == sorted(ids)  # two pages
         users = list(client.deliveries(hook["id"], event_type=USER_CREATED))
