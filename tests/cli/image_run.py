@@ -89,10 +89,15 @@ class Run:
             print(f"FAILED: {name}: {failure}", flush=True)
             if failure.log:
                 print("---- last lines ----\n" + _tail(failure.log, 40), flush=True)
+            print(self.tally(failed=1), flush=True)
             raise SystemExit(1) from None
         took = time.monotonic() - began
         self.timings[name] = took
         print(f"[{time.monotonic() - self.started:6.1f} s]   ok ({took:.1f} s)", flush=True)
+
+    def tally(self, failed: int) -> str:
+        """The closing line, as test runners end theirs: each step is one check."""
+        return f"image-test: {len(self.timings)} passed, {failed} failed"
 
 
 def _tail(text: str, lines: int) -> str:
@@ -637,6 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"work directory kept: {work}", flush=True)
     total = time.monotonic() - run_.started
     print(f"image test passed in {total:.0f} s ({runner.how if runner else ''})", flush=True)
+    print(run_.tally(failed=0), flush=True)
     return 0
 
 
