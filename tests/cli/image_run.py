@@ -6,8 +6,8 @@ Where there is no registry to pull the Dockerfile's base image from, a stand-in 
 with debootstrap (Debian bookworm with python3, pip and venv, without the PEP 668 marker,
 so `pip install` installs into the system Python as in the official image), imported into
 podman under the name that `FROM` uses, and kept there for the next run. The image itself
-is built afresh every run (`--no-cache`). docs/deployment.md says what was run and what
-it took.
+is built afresh every run (`--layers=false`: no cache) and removed after it.
+docs/deployment.md says what was run and what it took.
 
     python -m tests.cli.image_run [--runner auto|podman|chroot] [--rebuild-base] [--keep]
 
