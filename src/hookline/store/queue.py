@@ -14,13 +14,16 @@ tenant's backlog is never scanned for another's due work.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from hookline import envelopes
 from hookline.deliveries import (
@@ -75,6 +78,30 @@ def _events_keyed(keys: Iterable[tuple[str, str]]) -> sa.ColumnElement[bool]:
             for tenant_id, ids in by_tenant.items()
         )
     )
+
+
+class _Unindexed(sa.sql.functions.FunctionElement[datetime]):
+    """A column SQLite's planner must not look it up by: it would walk the tenant's part of
+    the fan-out index (all its waiting events) instead of taking the keys from the primary
+    key. SQLite's own way to say so is a unary plus; other databases get the column."""
+
+    inherit_cache = True
+    type = UTCDateTime()
+
+
+@compiles(_Unindexed)
+def _compile_unindexed(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    [column] = element.clauses
+    return compiler.process(column, **kw)
+
+
+@compiles(_Unindexed, "sqlite")
+def _compile_unindexed_sqlite(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{_compile_unindexed(element, compiler, **kw)}"
+
+
+def _unindexed(column: sa.ColumnElement[datetime]) -> _Unindexed:
+    return _Unindexed(column)
 
 
 # A claim whose webhooks had fewer due deliveries than their shares shares the rest again,
@@ -167,34 +194,37 @@ class DeliveryQueue(SqlBase):
         self, *, limit: int, per_tenant: int, lease_seconds: float, skip: Collection[str] = ()
     ) -> Pending:
         """Lease up to ``limit`` events due for fan-out, at most ``per_tenant`` of each
-        tenant (none of the tenants in ``skip``), longest waiting first."""
+        tenant (none of the tenants in ``skip``): each tenant's longest waiting first, then
+        each one's second, and so on. The work is bounded by the tenants with waiting
+        events and the events taken, never by how many wait."""
         now = self._now()
         until = now + timedelta(seconds=lease_seconds)
-        waiting = sa.select(
-            events.c.tenant_id,
-            events.c.id,
-            events.c.fanout_at,
-            sa.func.row_number()
-            .over(partition_by=events.c.tenant_id, order_by=events.c.fanout_at)
-            .label("turn"),
-        ).where(events.c.fanout_at <= now)
-        if skip:
-            waiting = waiting.where(events.c.tenant_id.not_in(skip))
-        ranked = waiting.subquery()
-        picked = (
-            sa.select(ranked.c.tenant_id, ranked.c.id)
-            .where(ranked.c.turn <= per_tenant)
-            .order_by(ranked.c.turn, ranked.c.fanout_at)
-            .limit(limit)
-        )
 
         def work(conn: sa.Connection) -> list[Event]:
-            order = {(row.tenant_id, row.id): n for n, row in enumerate(conn.execute(picked))}
+            tenants = list(conn.execute(_waiting_tenants(now, limit, skip)).scalars())
+            if not tenants:
+                return []
+            picks = sa.union_all(
+                *(
+                    sa.select(
+                        sa.select(events.c.tenant_id, events.c.id)
+                        .where(events.c.tenant_id == tenant_id, events.c.fanout_at <= now)
+                        .order_by(events.c.fanout_at)
+                        .limit(per_tenant)
+                        .subquery()
+                    )
+                    for tenant_id in tenants
+                )
+            )
+            queues: dict[str, list[str]] = {tenant_id: [] for tenant_id in tenants}
+            for tenant_id, event_id in conn.execute(picks):
+                queues[tenant_id].append(event_id)
+            order = {key: n for n, key in enumerate(itertools.islice(_in_turns(queues), limit))}
             if not order:
                 return []
             leased = conn.execute(
                 events.update()
-                .where(_events_keyed(order), events.c.fanout_at <= now)
+                .where(_events_keyed(order), _unindexed(events.c.fanout_at) <= now)
                 .values(fanout_at=until)
                 .returning(events.c.tenant_id, events.c.id, events.c.type, events.c.payload)
             )
@@ -868,3 +898,44 @@ def _owned(conn: sa.Connection, owners: list[tuple[str, str]]) -> list[Disable]:
             for webhook_id in conn.execute(owned).scalars()
         ]
     return found
+
+
+def _waiting_tenants(now: datetime, limit: int, skip: Collection[str]) -> sa.Select[tuple[str]]:
+    """Up to ``limit`` tenants with events due for fan-out, longest waiting first: the
+    distinct tenants of the fan-out index found by skipping from one to the next (a
+    recursive query), each tenant's earliest from the same index."""
+    waiting = events.c.fanout_at.is_not(None)
+    found = (
+        sa.select(sa.func.min(events.c.tenant_id).label("tenant_id"))
+        .where(waiting)
+        .cte("waiting_tenants", recursive=True)
+    )
+    following = (
+        sa.select(sa.func.min(events.c.tenant_id))
+        .where(waiting, events.c.tenant_id > found.c.tenant_id)
+        .scalar_subquery()
+    )
+    found = found.union_all(sa.select(following).where(found.c.tenant_id.is_not(None)))
+    earliest = (
+        sa.select(sa.func.min(events.c.fanout_at))
+        .where(waiting, events.c.tenant_id == found.c.tenant_id)
+        .scalar_subquery()
+    )
+    due = (
+        sa.select(found.c.tenant_id, earliest.label("due_at"))
+        .where(found.c.tenant_id.is_not(None))
+        .subquery()
+    )
+    tenants = sa.select(due.c.tenant_id).where(due.c.due_at <= now)
+    if skip:
+        tenants = tenants.where(due.c.tenant_id.not_in(skip))
+    return tenants.order_by(due.c.due_at).limit(limit)
+
+
+def _in_turns(queues: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
+    """(tenant, event) keys: each tenant's first in the order given, then each one's
+    second, and so on."""
+    for turn in itertools.zip_longest(*queues.values()):
+        for tenant_id, event_id in zip(queues, turn, strict=True):
+            if event_id is not None:
+                yield tenant_id, event_id

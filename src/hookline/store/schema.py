@@ -116,8 +116,10 @@ events = sa.Table(
     # moves it to the end of its lease, as a claim does with a delivery's due time.
     sa.Column("fanout_at", UTCDateTime, nullable=True),
     sa.Index(None, "received_at"),
+    # Fan-out finds the tenants with waiting events in it, then each one's earliest.
     sa.Index(
         "ix_events_fanout",
+        "tenant_id",
         "fanout_at",
         postgresql_where=sa.text("fanout_at IS NOT NULL"),
         sqlite_where=sa.text("fanout_at IS NOT NULL"),
