@@ -698,7 +698,7 @@ def _claimed(conn: sa.Connection, leased: list[Leased]) -> list[Claimed]:
     """What a worker needs to send the leased deliveries: the webhooks' current settings,
     and each body, rendered once per event and envelope."""
     targets = {
-        row.id: row
+        row.id: Target(*row[1:])
         for row in conn.execute(
             _CLAIMED_WEBHOOK.where(webhooks.c.id.in_({row.webhook_id for row in leased}))
         )
@@ -710,6 +710,28 @@ def _claimed(conn: sa.Connection, leased: list[Leased]) -> list[Claimed]:
             sa.select(events.c.tenant_id, events.c.id, events.c.payload).where(_events_keyed(keys))
         )
     }
+    return to_claimed(leased, targets, payloads)
+
+
+class Target(NamedTuple):
+    """A webhook's settings as a claim hands them to the worker."""
+
+    enabled: bool
+    url: str
+    headers: dict[str, str]
+    sealed_secret: str | None
+    sealed_encrypted_headers: str | None
+    encrypted_header_names: list[str]
+    check_certificate_revocation: bool
+
+
+def to_claimed(
+    leased: list[Leased],
+    targets: dict[str, Target],
+    payloads: dict[tuple[str, str], str | None],
+) -> list[Claimed]:
+    """The leased deliveries with their webhooks' settings and bodies, each body rendered
+    once per event and envelope."""
     bodies: dict[tuple[str, str, bool], bytes] = {}
     claimed = []
     for row in leased:
@@ -900,7 +922,7 @@ def _owned(conn: sa.Connection, owners: list[tuple[str, str]]) -> list[Disable]:
     return found
 
 
-def _waiting_tenants(now: datetime, limit: int, skip: Collection[str]) -> sa.Select[tuple[str]]:
+def _waiting_tenants(now: datetime, limit: int, skip: Collection[str]) -> sa.Select[str]:
     """Up to ``limit`` tenants with events due for fan-out, longest waiting first: the
     distinct tenants of the fan-out index found by skipping from one to the next (a
     recursive query), each tenant's earliest from the same index."""
