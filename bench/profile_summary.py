@@ -88,7 +88,7 @@ STORE_NAMES: dict[str, str] = {
     **dict.fromkeys(
         (
             "_transaction",
-            "_available",
+            "available",
             "WriterThread",
             "Checkpointer",
             "_configure",

@@ -25,7 +25,7 @@ from hookline.store import bounds, postgres_delivery
 from hookline.store.queue import to_claimed
 from hookline.store.schema import tenants
 from hookline.store.sql import SqlStore
-from hookline.store.sql_base import CHANNELS, Insert, unavailable
+from hookline.store.sql_base import CHANNELS, Insert, available, unavailable
 
 # SQLSTATE classes of a connection lost or refused, or of the server going away (see
 # sql_base), as asyncpg reports them on the hot path.
@@ -33,11 +33,11 @@ _UNAVAILABLE_SQLSTATES = ("08", "57", "55P03")
 
 
 class PostgresStore(SqlStore):
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         engine = create_async_engine(
             asyncpg_url(url),
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=max_overflow,
             pool_pre_ping=True,
             hide_parameters=True,  # errors are logged: keep the values out
         )
@@ -108,7 +108,7 @@ class PostgresStore(SqlStore):
 
     async def _fetch(self, statement: str, arguments: tuple[Any, ...]) -> list[asyncpg.Record]:
         """Run one statement on the delivery pool, as its own transaction."""
-        async with self._delivery_engine.connect() as conn:
+        async with available(self._delivery_engine.connect()) as conn:
             pooled = await conn.get_raw_connection()
             driver = pooled.driver_connection
             assert driver is not None
