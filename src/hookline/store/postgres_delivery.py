@@ -5,7 +5,8 @@ transaction, and asyncpg keeps it prepared on the connection.
 
 The claim does in SQL what `DeliveryQueue.claim` does in a few statements with Python
 between them: the webhooks due longest that have room, locked (``SKIP LOCKED``: one claim
-at a time takes from each), each one's due deliveries up to its room, taken round-robin
+at a time takes from each), each one's due deliveries up to its room (its bound, less
+this process's attempts in flight and the leases other processes hold), taken round-robin
 over tenants and then their webhooks up to each tenant's room and the limit, leased, the
 webhooks' ``due_webhooks`` entries moved to their next due time, and the leased rows
 returned with their webhooks' settings and their events' payloads. The statements of one
@@ -35,7 +36,11 @@ WITH ranked AS (
       AND webhook_id <> ALL($5::text[]) AND tenant_id <> ALL($7::text[])
 ), heads AS (
     SELECT h.webhook_id, h.tenant_id, r.turn, r.due_at,
-           $8::int - coalesce(busy.n, 0) AS webhook_room
+           $8::int - coalesce(busy.n, 0) - (
+               SELECT count(*) FROM deliveries x
+               WHERE x.webhook_id = h.webhook_id AND x.lease_owner IS NOT NULL
+                 AND x.lease_owner <> $12 AND x.lease_until > $1
+           ) AS webhook_room
     FROM due_webhooks h
     JOIN ranked r ON r.webhook_id = h.webhook_id
     LEFT JOIN unnest($4::text[], $6::int[]) AS busy(webhook_id, n)

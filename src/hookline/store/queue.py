@@ -362,7 +362,10 @@ class DeliveryQueue(SqlBase):
 
         def work(conn: sa.Connection) -> list[Claimed]:
             heads = self._heads(conn, now, limit, room)
-            webhooks_taken: Counter[str] = Counter()
+            # Other processes' attempts count against each webhook's bound too.
+            webhooks_taken = _leased_elsewhere(
+                conn, owner, now, [head.webhook_id for head in heads]
+            )
             tenants_taken: Counter[str] = Counter()
             touched: set[str] = set()
             leased: list[Leased] = []
@@ -871,6 +874,27 @@ def _locked_bucket(conn: sa.Connection, tenant_id: str) -> Bucket | None:
         sa.select(publish_quotas).where(publish_quotas.c.tenant_id == tenant_id).with_for_update()
     ).first()
     return Bucket(row.events, row.bytes, row.updated_at) if row else None
+
+
+def _leased_elsewhere(
+    conn: sa.Connection, owner: str, now: datetime, webhook_ids: list[str]
+) -> Counter[str]:
+    """How many deliveries of each webhook other processes hold leases on: their attempts
+    in flight, and at most a few more (claimed and not started, or done and not yet
+    recorded)."""
+    if not webhook_ids:
+        return Counter()
+    leased = (
+        sa.select(deliveries.c.webhook_id, sa.func.count())
+        .where(
+            deliveries.c.webhook_id.in_(webhook_ids),
+            deliveries.c.lease_owner.is_not(None),
+            deliveries.c.lease_owner != owner,
+            deliveries.c.lease_until > now,
+        )
+        .group_by(deliveries.c.webhook_id)
+    )
+    return Counter(dict(conn.execute(leased).all()))
 
 
 def _subscribed(conn: sa.Connection, tenant_id: str, types: Collection[str]) -> list[Webhook]:

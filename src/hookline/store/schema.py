@@ -159,6 +159,14 @@ deliveries = sa.Table(
         postgresql_where=sa.text("next_attempt_at IS NOT NULL"),
         sqlite_where=sa.text("next_attempt_at IS NOT NULL"),
     ),
+    # The attempts each webhook has in flight anywhere: claims count other processes'.
+    sa.Index(
+        "ix_deliveries_leased",
+        "webhook_id",
+        "lease_until",
+        postgresql_where=sa.text("lease_owner IS NOT NULL"),
+        sqlite_where=sa.text("lease_owner IS NOT NULL"),
+    ),
     sa.Index(None, "webhook_id", "triggered_at"),
     sa.Index(None, "webhook_id", "ended_at"),
     sa.Index(None, "triggered_at"),
