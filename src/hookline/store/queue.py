@@ -490,6 +490,21 @@ class DeliveryQueue(SqlBase):
         await self._write(work, Priority.DELIVERY)
         self._arrived(WORK)
 
+    async def renew(self, delivery_ids: list[str], owner: str, lease_seconds: float) -> None:
+        if not delivery_ids:
+            return
+        until = self._now() + timedelta(seconds=lease_seconds)
+        renewal = (
+            deliveries.update()
+            .where(deliveries.c.id.in_(delivery_ids), deliveries.c.lease_owner == owner)
+            .values(lease_until=until, next_attempt_at=until)
+        )
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(renewal)
+
+        await self._write(work, Priority.DELIVERY)
+
     # Outcomes --------------------------------------------------------------------------
 
     async def record(self, results: list[Result], failures: FailurePolicy) -> None:
