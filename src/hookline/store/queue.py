@@ -900,7 +900,7 @@ def _owned(conn: sa.Connection, owners: list[tuple[str, str]]) -> list[Disable]:
     return found
 
 
-def _waiting_tenants(now: datetime, limit: int, skip: Collection[str]) -> sa.Select[tuple[str]]:
+def _waiting_tenants(now: datetime, limit: int, skip: Collection[str]) -> sa.Select[str]:
     """Up to ``limit`` tenants with events due for fan-out, longest waiting first: the
     distinct tenants of the fan-out index found by skipping from one to the next (a
     recursive query), each tenant's earliest from the same index."""
