@@ -76,6 +76,10 @@ EXPECTED: dict[tuple[str, str], Statuses] = {
         "tenant-admin": (201, 404),
         "operator": (403, 403),
     },
+    ("POST", "/api/v1/webhooks/{id}/actions/rotate-secret"): {
+        **ADMIN_ONLY,
+        "operator": (403, 403),
+    },
     ("POST", "/api/v1/events"): {
         # a tenant key always publishes into its own tenant, whatever ?tenantId says
         "tenant-admin": (202, 202),
