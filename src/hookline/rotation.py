@@ -57,10 +57,18 @@ def held_by(webhook: Webhook) -> Secrets:
 
 
 def rotate(held: Secrets, new: str, grace_seconds: int, at: datetime) -> Secrets:
-    """``held`` after a rotation at ``at`` to the sealed secret ``new``."""
+    """``held`` after a rotation at ``at`` to the sealed secret ``new``. The grace period
+    ends on a whole second (rounded up): ``webhook-timestamp`` counts whole seconds, so an
+    attempt is stamped before the end exactly when it starts before it."""
     if held.current is None or grace_seconds == 0:
         return Secrets(new)
-    return Secrets(new, held.current, at + timedelta(seconds=grace_seconds))
+    return Secrets(new, held.current, _whole_second(at + timedelta(seconds=grace_seconds)))
+
+
+def _whole_second(moment: datetime) -> datetime:
+    """``moment`` rounded up to a whole second."""
+    floor = moment.replace(microsecond=0)
+    return floor if floor == moment else floor + timedelta(seconds=1)
 
 
 def after_write(held: Secrets, written: str | None, *, kept: bool, at: datetime) -> Secrets:

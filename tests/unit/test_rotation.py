@@ -40,6 +40,13 @@ def test_a_rotation_keeps_the_secret_in_force_for_the_grace_period() -> None:
     assert rotate(Secrets("a"), "b", 3600, AT) == Secrets("b", "a", AT + HOUR)
 
 
+@pytest.mark.parametrize("past", [timedelta(microseconds=1), timedelta(milliseconds=999)])
+def test_the_grace_ends_on_a_whole_second_rounded_up(past: timedelta) -> None:
+    rotated = rotate(Secrets("a"), "b", 60, AT + past)
+
+    assert rotated.until == AT + timedelta(seconds=61)
+
+
 def test_a_webhook_without_a_secret_simply_gets_the_new_one() -> None:
     assert rotate(Secrets(None), "b", 3600, AT) == Secrets("b")
 
