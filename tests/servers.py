@@ -8,9 +8,9 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -24,6 +24,7 @@ from tests.databases import TEST_SECRET_KEY
 # One TLS context for every client: httpx builds (and loads CAs into) a new one per client
 # otherwise, which costs tens of milliseconds each time.
 _TLS = ssl.create_default_context()
+T = TypeVar("T")
 
 
 class Client(httpx.Client):
@@ -56,6 +57,11 @@ class RunningServer:
         )
         response.raise_for_status()
         return Tenant(self, response.json()["id"])
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the server's event loop (its store lives there) and answer
+        its result: for tests that look at what the server stored."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
 
     def stop(self) -> None:
         for client in self._clients:

@@ -99,16 +99,24 @@ class Attempter:
 
     def headers(self, claimed: Claimed, body: bytes, timestamp: int) -> dict[str, str]:
         """The request's headers: the webhook's own, its decrypted encrypted ones, and the
-        signatures (``Qlik-Signature`` and Standard Webhooks) when it has a secret."""
+        signatures (``Qlik-Signature`` and Standard Webhooks) when it has a secret; during
+        a secret rotation's grace period the previous secret signs too."""
         headers = dict(claimed.headers)
         if claimed.sealed_encrypted_headers:
             headers.update(json.loads(self._open(claimed.sealed_encrypted_headers)))
         headers["Content-Type"] = "application/json"
         if claimed.sealed_secret:
             secret = self._open(claimed.sealed_secret)
-            headers["Qlik-Signature"] = signing.qlik_signature(secret, body)
+            previous = (
+                self._open(claimed.sealed_previous_secret)
+                if claimed.sealed_previous_secret
+                and signing.signs_with_previous(claimed.secret_rotating_until, timestamp)
+                else None
+            )
             headers.update(
-                signing.standard_webhook_headers(secret, claimed.event_id, timestamp, body)
+                signing.delivery_signatures(
+                    secret, claimed.event_id, timestamp, body, previous=previous
+                )
             )
         else:
             headers.update({"webhook-id": claimed.event_id, "webhook-timestamp": str(timestamp)})

@@ -25,6 +25,7 @@ READ_ONLY_FIELDS = (
     "disabledReason",
     "disabledReasonCode",
     "secretKeyAdded",
+    "secretRotatingUntil",
 )
 WEBHOOK_FIELDS = {
     "id",
@@ -42,6 +43,7 @@ WEBHOOK_FIELDS = {
     "checkCertificateRevocation",
     "enableCloudEventDelivery",
     "secretKeyAdded",
+    "secretRotatingUntil",
     "disabledReason",
     "disabledReasonCode",
     "createdAt",

@@ -157,6 +157,10 @@ class Store(Protocol):
 
     async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]: ...
 
+    async def end_rotations(self, at: datetime) -> int:
+        """Drop the previous secret of every rotation whose grace period ended by ``at``;
+        return how many webhooks had one."""
+
     # Events and deliveries
     async def publish(
         self, tenant_id: str, batch: list[Event], quota: Quota | None = None

@@ -709,6 +709,8 @@ _CLAIMED_WEBHOOK = sa.select(
     webhooks.c.sealed_encrypted_headers,
     webhooks.c.encrypted_header_names,
     webhooks.c.check_certificate_revocation,
+    webhooks.c.sealed_previous_secret,
+    webhooks.c.secret_rotating_until,
 )
 
 
@@ -776,6 +778,8 @@ def to_claimed(
                 sealed_encrypted_headers=webhook.sealed_encrypted_headers,
                 encrypted_header_names=tuple(webhook.encrypted_header_names),
                 check_revocation=webhook.check_certificate_revocation,
+                sealed_previous_secret=webhook.sealed_previous_secret,
+                secret_rotating_until=webhook.secret_rotating_until,
             )
         )
     return claimed

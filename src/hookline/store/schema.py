@@ -90,6 +90,10 @@ webhooks = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("created_by_user_id", sa.String(200), nullable=False),
     sa.Column("updated_by_user_id", sa.String(200), nullable=False),
+    # During a secret rotation's grace period: the secret the current one replaced (sealed),
+    # and when it stops signing (hookline.rotation).
+    sa.Column("sealed_previous_secret", sa.Text, nullable=True),
+    sa.Column("secret_rotating_until", UTCDateTime, nullable=True),
     sa.Index(None, "tenant_id", "created_at"),
     sa.Index(None, "tenant_id", "owner_id"),
 )
