@@ -59,7 +59,7 @@ old_deliveries = sa.Table(
     sa.Column("ended_at", UTCDateTime),
 )
 
-# Webhook columns later migrations add (0006: a secret rotation's).
+# Webhook columns later migrations add (0007: a secret rotation's).
 _LATER_COLUMNS = ("sealed_previous_secret", "secret_rotating_until")
 
 

@@ -114,7 +114,12 @@ class PostgresStore(SqlStore):
             assert driver is not None
             try:
                 rows: list[asyncpg.Record] = await driver.fetch(statement, *arguments)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            except (
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+                OSError,
+            ) as error:
                 if not _unavailable(error):
                     raise
                 pooled.invalidate(error)
@@ -132,7 +137,9 @@ class PostgresStore(SqlStore):
 def _unavailable(error: BaseException) -> bool:
     if isinstance(error, asyncpg.PostgresError):
         return str(error.sqlstate or "").startswith(_UNAVAILABLE_SQLSTATES)
-    return True  # the connection is gone (asyncpg's InterfaceError) or unreachable
+    # The connection is gone or unreachable, or asyncpg lost track of it (a server that
+    # ended the connection mid-protocol leaves "another operation is in progress").
+    return True
 
 
 def _check_for_the_client(dbapi_connection: Any, _record: Any) -> None:

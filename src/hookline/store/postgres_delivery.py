@@ -107,7 +107,8 @@ WITH ranked AS (
 SELECT l.id, l.tenant_id, l.webhook_id, l.event_id, l.event_type, l.cloud_events,
        l.triggered_at, l.attempt_count,
        w.enabled, w.url, w.headers, w.sealed_secret, w.sealed_encrypted_headers,
-       w.encrypted_header_names, w.check_certificate_revocation, e.payload
+       w.encrypted_header_names, w.check_certificate_revocation,
+       w.sealed_previous_secret, w.secret_rotating_until, e.payload
 FROM leased l
 JOIN webhooks w ON w.id = l.webhook_id
 LEFT JOIN events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
@@ -142,7 +143,7 @@ def claimed_rows(
 ) -> tuple[list[Leased], dict[str, Target], dict[tuple[str, str], str | None]]:
     """The claim's rows as `to_claimed` takes them."""
     leased = [Leased(*row[:8]) for row in rows]
-    targets = {row["webhook_id"]: Target(*row[8:15]) for row in rows}
+    targets = {row["webhook_id"]: Target._make(row[8:17]) for row in rows}
     payloads = {(row["tenant_id"], row["event_id"]): row["payload"] for row in rows}
     return leased, targets, payloads
 

@@ -718,7 +718,7 @@ def _claimed(conn: sa.Connection, leased: list[Leased]) -> list[Claimed]:
     """What a worker needs to send the leased deliveries: the webhooks' current settings,
     and each body, rendered once per event and envelope."""
     targets = {
-        row.id: Target(*row[1:])
+        row.id: Target._make(row[1:])
         for row in conn.execute(
             _CLAIMED_WEBHOOK.where(webhooks.c.id.in_({row.webhook_id for row in leased}))
         )
@@ -743,6 +743,8 @@ class Target(NamedTuple):
     sealed_encrypted_headers: str | None
     encrypted_header_names: list[str]
     check_certificate_revocation: bool
+    sealed_previous_secret: str | None
+    secret_rotating_until: datetime | None
 
 
 def to_claimed(

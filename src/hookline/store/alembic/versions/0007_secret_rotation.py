@@ -1,8 +1,8 @@
 """secret rotation with a grace period: a webhook keeps the secret its current one replaced
 (sealed) until the grace period ends
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 
 Both columns are empty for every existing webhook: none is rotating.
 """
@@ -10,8 +10,8 @@ Both columns are empty for every existing webhook: none is rotating.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
