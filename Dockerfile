@@ -1,12 +1,15 @@
-# hookline in a container. Not built by this project's CI: see docs/deployment.md.
+# hookline in a container.
 #
 #   docker build -t hookline .
 #   docker run -d -p 8000:8000 -v hookline-data:/data hookline      # one node on SQLite
 #
+# With podman, build with `--format docker`: an OCI image has no HEALTHCHECK.
 # On PostgreSQL, set HOOKLINE_DATABASE_URL=postgresql://… and HOOKLINE_SECRET_KEY, and run
 # `hookline worker` in more containers (docker-compose.yml is an example).
 #
-# tests/cli/test_dockerfile.py checks this file's invariants; no CI builds the image.
+# tests/cli/test_dockerfile.py checks this file's invariants; `make image-test` builds it
+# with podman (on a stand-in for the base image where no registry is reachable) and runs
+# it: see docs/deployment.md.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

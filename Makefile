@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: serve dev test lint typecheck check clean bench soak
+.PHONY: serve dev test lint typecheck check clean bench soak image-test
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ soak: $(DEV_STAMP)
 	rm -f reliability-figures.jsonl
 	HOOKLINE_SOAK=1 HOOKLINE_FIGURES=reliability-figures.jsonl $(BIN)/pytest tests/reliability -rA
 	cat reliability-figures.jsonl
+
+# The container image, built with podman from the Dockerfile and run: serve's health, one
+# delivery to an HTTPS receiver (docs/deployment.md). As root; installs podman, runc and
+# debootstrap with apt-get if missing. ARGS: --runner podman|chroot, --rebuild-base, --keep.
+image-test: $(DEV_STAMP)
+	$(BIN)/python -m tests.cli.image_run $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -69,7 +69,7 @@ PARTS = [
 # transaction (to SQLite's writer thread, or to PostgreSQL through the loop).
 STORE_NAMES: dict[str, str] = {
     **dict.fromkeys(("claim", "_heads", "_lease", "_refresh_heads", "_claimed"), CLAIM),
-    **dict.fromkeys(("release",), CLAIM),
+    **dict.fromkeys(("release", "renew"), CLAIM),
     **dict.fromkeys(
         ("record", "_write_outcomes", "_keep_failing", "_outcome_row", "_attempt_row"), RECORD
     ),
@@ -88,7 +88,7 @@ STORE_NAMES: dict[str, str] = {
     **dict.fromkeys(
         (
             "_transaction",
-            "_available",
+            "available",
             "WriterThread",
             "Checkpointer",
             "_configure",

@@ -8,9 +8,9 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -24,6 +24,7 @@ from tests.databases import TEST_SECRET_KEY
 # One TLS context for every client: httpx builds (and loads CAs into) a new one per client
 # otherwise, which costs tens of milliseconds each time.
 _TLS = ssl.create_default_context()
+T = TypeVar("T")
 
 
 class Client(httpx.Client):
@@ -57,13 +58,15 @@ class RunningServer:
         response.raise_for_status()
         return Tenant(self, response.json()["id"])
 
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the server's event loop (its store lives there) and answer
+        its result: for tests that look at what the server stored."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
+
     def fanned_out(self) -> bool:
         """Whether every event published so far has been fanned out: its deliveries made,
         or none needed (asked of the server's own store, on its loop)."""
-        stats = asyncio.run_coroutine_threadsafe(
-            self.services.store.queue_stats(), self._loop
-        ).result(30)
-        return stats.fanout_pending == 0
+        return self.call(self.services.store.queue_stats()).fanout_pending == 0
 
     def stop(self) -> None:
         for client in self._clients:

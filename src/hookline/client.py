@@ -129,6 +129,15 @@ class Client:
     def delete_webhook(self, id: str) -> None:
         self._call("DELETE", _path(id))
 
+    def rotate_secret(
+        self, id: str, secret: str | None = None, grace_seconds: int | None = None
+    ) -> JSON:
+        """Give the webhook a new secret, the previous one signing too for ``grace_seconds``
+        (hookline's default: a day). Without ``secret`` hookline generates one: it is in the
+        answer's ``secret``, and nowhere else, ever."""
+        body = {"secret": secret, "graceSeconds": grace_seconds}
+        return self._call("POST", _path(id) + "/actions/rotate-secret", json=body)
+
     def deliveries(self, webhook_id: str, **filters: Any) -> Iterator[JSON]:
         """The webhook's delivery history (filters ``eventType``, ``status``, ``sort``,
         ``limit``), following ``links.next`` through every page."""

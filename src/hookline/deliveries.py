@@ -81,6 +81,10 @@ class Claimed:
     sealed_encrypted_headers: str | None
     encrypted_header_names: tuple[str, ...]
     check_revocation: bool = False  # the webhook's checkCertificateRevocation (SPEC 5.6)
+    # During a secret rotation's grace period: the previous secret, which signs too until
+    # the rotation ends (hookline.rotation).
+    sealed_previous_secret: str | None = None
+    secret_rotating_until: datetime | None = None
 
 
 @dataclass(frozen=True)

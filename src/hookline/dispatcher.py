@@ -13,8 +13,10 @@ import contextlib
 import functools
 import json
 import random
+import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -97,16 +99,24 @@ class Attempter:
 
     def headers(self, claimed: Claimed, body: bytes, timestamp: int) -> dict[str, str]:
         """The request's headers: the webhook's own, its decrypted encrypted ones, and the
-        signatures (``Qlik-Signature`` and Standard Webhooks) when it has a secret."""
+        signatures (``Qlik-Signature`` and Standard Webhooks) when it has a secret; during
+        a secret rotation's grace period the previous secret signs too."""
         headers = dict(claimed.headers)
         if claimed.sealed_encrypted_headers:
             headers.update(json.loads(self._open(claimed.sealed_encrypted_headers)))
         headers["Content-Type"] = "application/json"
         if claimed.sealed_secret:
             secret = self._open(claimed.sealed_secret)
-            headers["Qlik-Signature"] = signing.qlik_signature(secret, body)
+            previous = (
+                self._open(claimed.sealed_previous_secret)
+                if claimed.sealed_previous_secret
+                and signing.signs_with_previous(claimed.secret_rotating_until, timestamp)
+                else None
+            )
             headers.update(
-                signing.standard_webhook_headers(secret, claimed.event_id, timestamp, body)
+                signing.delivery_signatures(
+                    secret, claimed.event_id, timestamp, body, previous=previous
+                )
             )
         else:
             headers.update({"webhook-id": claimed.event_id, "webhook-timestamp": str(timestamp)})
@@ -180,6 +190,7 @@ class Dispatcher:
         limits: Limits,
         failures: FailurePolicy,
         slots: Slots,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._attempter = attempter
@@ -195,6 +206,12 @@ class Dispatcher:
         # written, so a crash repeats at most `total` attempts: the ones sent but not yet
         # recorded.
         self._unrecorded = 0
+        # When the lease of each delivery this worker holds runs out (by ``clock``); those
+        # running out within half a lease are renewed, so no attempt outlives its lease
+        # however long it waited for a slot or for its outcome to be written.
+        self._clock = clock
+        self._lease_ends: dict[str, float] = {}
+        self._next_renewal = clock()
 
     @property
     def busy(self) -> int:
@@ -210,6 +227,8 @@ class Dispatcher:
                 await self._claim_and_start(stopping)
         finally:
             unstarted, self._waiting = self._waiting, deque()
+            for item in unstarted:
+                self._lease_ends.pop(item.delivery_id, None)
             with contextlib.suppress(StorageUnavailable):
                 await self._store.release([item.delivery_id for item in unstarted], self._owner)
             await self._finish_in_flight()
@@ -244,6 +263,8 @@ class Dispatcher:
             log.exception("claim failed unexpectedly; retrying")
             claimed = []
         self._waiting.extend(claimed)
+        lease_end = self._clock() + self._limits.lease_seconds
+        self._lease_ends.update((item.delivery_id, lease_end) for item in claimed)
         self._start_waiting()
         if len(claimed) == free:
             return
@@ -295,8 +316,29 @@ class Dispatcher:
             await asyncio.sleep(self._limits.flush_seconds)
             if not await self._flush() and stopping.is_set():
                 failures_left -= 1
+            await self._renew_leases()
         if self._results:
             log.warning("outcomes not recorded at shutdown", count=len(self._results))
+
+    async def _renew_leases(self) -> None:
+        """Every quarter of a lease, renew the leases that end within half of one."""
+        now = self._clock()
+        if now < self._next_renewal:
+            return
+        half = self._limits.lease_seconds / 2
+        self._next_renewal = now + half / 2
+        ending = [delivery for delivery, end in self._lease_ends.items() if end - now < half]
+        if not ending:
+            return
+        try:
+            await self._store.renew(ending, self._owner, self._limits.lease_seconds)
+        except StorageUnavailable as error:
+            log.warning("renewing leases failed", error=str(error), count=len(ending))
+            return
+        lease_end = now + self._limits.lease_seconds
+        for delivery in ending:
+            if delivery in self._lease_ends:  # (not recorded meanwhile)
+                self._lease_ends[delivery] = lease_end
 
     async def _flush(self) -> bool:
         """Record the outcomes gathered so far; False if the database refused them."""
@@ -314,6 +356,8 @@ class Dispatcher:
             # Never expected; dropping the batch is safe: the leases run out and the
             # deliveries are attempted again.
             log.exception("recording outcomes failed; dropped", count=len(batch))
+        for result in batch:
+            self._lease_ends.pop(result.delivery_id, None)
         self._unrecorded -= len(batch)
         self._slots.freed.set()
         return True

@@ -98,4 +98,6 @@ def _claimed(new: NewDelivery, webhook: Webhook, body: bytes) -> Claimed:
         sealed_encrypted_headers=webhook.sealed_encrypted_headers,
         encrypted_header_names=webhook.encrypted_header_names,
         check_revocation=webhook.check_certificate_revocation,
+        sealed_previous_secret=webhook.sealed_previous_secret,
+        secret_rotating_until=webhook.secret_rotating_until,
     )

@@ -10,11 +10,12 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pydantic
 
-from hookline import patch, webhooks
+from hookline import patch, rotation, webhooks
 from hookline.auth import Principal, Role
 from hookline.catalog import Catalog
 from hookline.clock import now
@@ -28,6 +29,7 @@ from hookline.errors import (
     pointer,
 )
 from hookline.paging import Page
+from hookline.rotation import Rotation
 from hookline.settings import Settings
 from hookline.store import Caps, Store, WebhookQuery
 from hookline.vault import Vault
@@ -47,6 +49,7 @@ READ_ONLY_FIELDS = (
     "disabledReason",
     "disabledReasonCode",
     "secretKeyAdded",
+    "secretRotatingUntil",
 )
 _MAPS = frozenset({"headers", "encryptedHeaders"})
 _WRITABLE = frozenset(field.alias or name for name, field in Draft.model_fields.items())
@@ -127,6 +130,39 @@ class Registry:
             _check_encrypted_headers_reentered(current, operations)
         return await self._save(caller, current, self._draft(patched, current))
 
+    async def rotate_secret(
+        self, caller: Principal, webhook_id: str, request: Rotation
+    ) -> tuple[Webhook, str | None]:
+        """Give the webhook a new secret, the one it had signing too for the grace period
+        (``hookline.rotation``); answer the webhook and the secret if hookline generated it.
+        Rotating to the secret already in force changes nothing, so a retried request
+        cannot push the previous secret out."""
+        current = await self.get(caller, webhook_id)
+        secret = request.secret or rotation.generate_secret()
+        generated = None if request.secret else secret
+        if request.secret and self._in_force(current) == request.secret:
+            return current, None
+        _, user_id = _manager(caller)
+        at = now()
+        held = rotation.rotate(
+            rotation.held_by(current), self.vault.seal(secret), request.grace, at
+        )
+        updated = dataclasses.replace(
+            current,
+            sealed_secret=held.current,
+            sealed_previous_secret=held.previous,
+            secret_rotating_until=held.until,
+            updated_at=at,
+            updated_by_user_id=user_id,
+        )
+        if not await self.store.update_webhook(updated):
+            raise NotFound(f"no webhook {current.id}")
+        return updated, generated
+
+    def _in_force(self, webhook: Webhook) -> str | None:
+        """The webhook's secret in force, opened."""
+        return self.vault.open(webhook.sealed_secret) if webhook.sealed_secret else None
+
     async def delete(self, caller: Principal, webhook_id: str) -> None:
         webhook = await self.get(caller, webhook_id)
         await self.store.delete_webhook(webhook.tenant_id, webhook.id)
@@ -143,17 +179,33 @@ class Registry:
         )
         _, user_id = _manager(caller)
         keep_reason = not draft.enabled and not current.enabled
+        at = now()
+        fields = self._draft_fields(draft)
+        held = rotation.after_write(
+            rotation.held_by(current),
+            fields["sealed_secret"],
+            kept=self._keeps_secret(current, draft, at),
+            at=at,
+        )
         updated = dataclasses.replace(
             current,
-            **self._draft_fields(draft),
+            **fields,
+            sealed_previous_secret=held.previous,
+            secret_rotating_until=held.until,
             disabled_reason=current.disabled_reason if keep_reason else None,
             disabled_reason_code=current.disabled_reason_code if keep_reason else None,
-            updated_at=now(),
+            updated_at=at,
             updated_by_user_id=user_id,
         )
         if not await self.store.update_webhook(updated):
             raise NotFound(f"no webhook {current.id}")
         return updated
+
+    def _keeps_secret(self, current: Webhook, draft: Draft, at: datetime) -> bool:
+        """Whether ``draft`` leaves a rotating webhook's secret in force as it is (then the
+        rotation goes on). The secret is opened only for a webhook that is rotating."""
+        rotating = rotation.held_by(current).rotating(at)
+        return rotating and draft.secret is not None and draft.secret == self._in_force(current)
 
     def _draft_fields(self, draft: Draft) -> dict[str, Any]:
         """The stored form of what a client writes: event types deduplicated and sorted (the
@@ -240,6 +292,7 @@ def read_only_values(webhook: Webhook) -> dict[str, Any]:
         "disabledReason": webhook.disabled_reason,
         "disabledReasonCode": webhook.disabled_reason_code,
         "secretKeyAdded": webhook.sealed_secret is not None,
+        "secretRotatingUntil": rotation.held_by(webhook).rotating_until(now()),
     }
 
 

@@ -131,6 +131,8 @@ class Runtime:
 
     async def _purge(self) -> None:
         await purge_history(self.services)
+        # Secrets no longer signing leave storage too (hookline.rotation).
+        await self.services.store.end_rotations(now())
 
     async def _refresh_gauges(self) -> None:
         stats = await self.services.store.queue_stats()

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(default=30.0, ge=0, allow_inf_nan=False)
     max_filter_values: int = Field(default=50, ge=1)
     statement_timeout: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    # PostgreSQL connections per process for the API and the engine's other work: kept
+    # open, and how many more may be opened at a peak (the delivery hot path has its own
+    # few, see store/postgres.py).
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,12 @@ secret's UTF-8 bytes:
   of ``"<id>.<timestamp>." + body``. A Standard Webhooks library verifies them when
   given ``"whsec_" + base64(secret)``; the timestamp lets a receiver refuse replays.
 
+During a secret rotation's grace period (``rotation``) the previous secret signs too:
+``webhook-signature`` then lists both signatures, ``v1,<new> v1,<previous>``, space
+separated, as the Standard Webhooks specification allows for rotating keys, so a receiver
+holding either secret verifies. ``Qlik-Signature`` is one lowercase hex HMAC, which Qlik
+receivers compare whole with their own: it stays the new secret's alone.
+
 Signing with an empty secret is refused (it would authenticate nothing). The verifiers
 never raise: an empty secret, a malformed header or a stale timestamp is simply ``False``;
 digests are compared in constant time.
@@ -20,6 +26,7 @@ import base64
 import hmac
 import re
 from collections.abc import Mapping
+from datetime import datetime
 
 DEFAULT_TOLERANCE = 300  # seconds a Standard Webhooks timestamp may be off, either way
 
@@ -32,15 +39,38 @@ def qlik_signature(secret: str, body: bytes) -> str:
 
 
 def standard_webhook_headers(
-    secret: str, message_id: str, timestamp: int, body: bytes
+    secret: str, message_id: str, timestamp: int, body: bytes, *, previous: str | None = None
 ) -> dict[str, str]:
-    """The ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` headers."""
-    signature = base64.b64encode(_standard_digest(secret, message_id, timestamp, body))
+    """The ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` headers; with a
+    ``previous`` secret, the signature lists the one under ``secret`` first, then its own."""
+    keys = [secret] if previous is None else [secret, previous]
+    signatures = [
+        "v1," + base64.b64encode(_standard_digest(key, message_id, timestamp, body)).decode()
+        for key in keys
+    ]
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": "v1," + signature.decode(),
+        "webhook-signature": " ".join(signatures),
     }
+
+
+def delivery_signatures(
+    secret: str, message_id: str, timestamp: int, body: bytes, *, previous: str | None = None
+) -> dict[str, str]:
+    """Every signature header of a delivery: ``Qlik-Signature`` (``secret``'s only) and the
+    Standard Webhooks headers (``secret``'s signature, and ``previous``'s when given)."""
+    return {
+        "Qlik-Signature": qlik_signature(secret, body),
+        **standard_webhook_headers(secret, message_id, timestamp, body, previous=previous),
+    }
+
+
+def signs_with_previous(rotating_until: datetime | None, timestamp: int) -> bool:
+    """Whether the previous secret of a rotation that ends at ``rotating_until`` (None: no
+    rotation) still signs a delivery stamped ``timestamp`` (its ``webhook-timestamp``):
+    only while the stamp is earlier than the end."""
+    return rotating_until is not None and timestamp < rotating_until.timestamp()
 
 
 def verify_qlik_signature(secret: str, body: bytes, signature: str) -> bool:

@@ -149,6 +149,10 @@ class Webhook:
     updated_at: datetime
     created_by_user_id: str
     updated_by_user_id: str
+    # A secret rotation's grace period (hookline.rotation): the secret the current one
+    # replaced, sealed, and when it stops signing.
+    sealed_previous_secret: str | None = None
+    secret_rotating_until: datetime | None = None
 
 
 def validate(

@@ -26,6 +26,7 @@ READ_ONLY_FIELDS = (
     "disabledReason",
     "disabledReasonCode",
     "secretKeyAdded",
+    "secretRotatingUntil",
 )
 WEBHOOK_FIELDS = {
     "id",
@@ -43,6 +44,7 @@ WEBHOOK_FIELDS = {
     "checkCertificateRevocation",
     "enableCloudEventDelivery",
     "secretKeyAdded",
+    "secretRotatingUntil",
     "disabledReason",
     "disabledReasonCode",
     "createdAt",

@@ -38,6 +38,9 @@ ON_ONE: dict[str, Operation] = {
     "put": _put,
     "patch": _patch,
     "delete": lambda client, webhook_id: client.delete(f"{WEBHOOKS}/{webhook_id}"),
+    "rotate-secret": lambda client, webhook_id: client.post(
+        f"{WEBHOOKS}/{webhook_id}/actions/rotate-secret", json={}
+    ),
 }
 # Every webhook operation (the id is used where the operation needs one).
 EVERY: dict[str, Operation] = {

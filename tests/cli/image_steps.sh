@@ -1,5 +1,6 @@
 #!/bin/sh
-# The Dockerfile's steps without Docker (there is no engine on CI): copy what .dockerignore
+# The Dockerfile's steps without Docker or podman (`make image-test` builds and runs the real
+# image with podman; this is for a machine without it): copy what .dockerignore
 # lets in, install it as its RUN line does (in a fresh virtualenv, not python:3.11-slim's
 # system Python), then, as an unprivileged user (nobody, not the image's uid 10001), run its
 # CMD and its HEALTHCHECK command with its ENV (but on 127.0.0.1 instead of 0.0.0.0), a

@@ -1,5 +1,6 @@
-"""What can be checked of the Dockerfile without a Docker engine: its instructions, read as
-Docker reads them. tests/cli/image_steps.sh runs its steps by hand (see docs/deployment.md)."""
+"""What can be checked of the Dockerfile without building it: its instructions, read as
+Docker reads them. `make image-test` (tests/cli/image_run.py) builds the image with podman and
+runs it; tests/cli/image_steps.sh runs its steps without podman (see docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 from hookline.settings import load_settings
+from tests.cli import image_run
 
 ROOT = Path(__file__).parents[2]
 Instruction = tuple[str, str]
@@ -51,6 +53,13 @@ def test_the_base_is_a_slim_python_the_package_supports() -> None:
     assert re.fullmatch(r"python:3\.(1[1-9])-slim", base), base
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=3.11"
+
+
+def test_the_image_test_has_a_stand_in_for_this_base() -> None:
+    # `make image-test` stands a Debian root in for FROM where there is no registry: it must
+    # take FROM's name, as Docker reads it, and carry FROM's Python.
+    assert image_run.base_image() == f"docker.io/library/{_only('FROM')}"
+    assert _only("FROM") == f"python:{image_run.STAND_IN_PYTHON}-slim"
 
 
 def test_hookline_is_installed_with_the_pinned_versions() -> None:

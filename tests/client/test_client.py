@@ -90,6 +90,13 @@ def test_a_webhook_from_creation_to_deletion(client: Client) -> None:
         assert patched["enabled"] is True
         assert patched["headers"] == {"X-Env": "prod"}
 
+        rotated = client.rotate_secret(made["id"], grace_seconds=60)
+        assert len(rotated["secret"]) == 48
+        assert rotated["secretKeyAdded"] is True
+        given = client.rotate_secret(made["id"], "t" * 32)
+        assert given["secret"] is None
+        assert given["secretRotatingUntil"] is not None  # a day, by default
+
         client.delete_webhook(made["id"])
         with pytest.raises(ClientError) as raised:
             client.get_webhook(made["id"])

@@ -41,6 +41,7 @@ def _sample(console: Console) -> None:
         eventTypes=["com.qlik.v1.user.created", "com.qlik.v1.user.deleted"],
         ownerId=aiko,
         description="Security team's SIEM",
+        secret="the-audit-log-secret-of-32-characters",
     )
     console.webhook(
         "Data warehouse sync",
@@ -66,6 +67,7 @@ def _sample(console: Console) -> None:
 
 def test_take_screenshots(console: Console) -> None:
     page = console.page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console.server.url)
     page.goto(f"{console.server.url}/console")
     _shoot(page, "sign-in")
 
@@ -89,8 +91,10 @@ def test_take_screenshots(console: Console) -> None:
     page.keyboard.press("Escape")
 
     console.options("Audit log").get_by_role("menuitem", name="Edit").click()
-    expect(console.dialog("Edit webhook")).to_be_visible()
+    panel = console.dialog("Edit webhook")
+    expect(panel).to_be_visible()
     _shoot(page, "edit")
+    _rotate(console)
     page.keyboard.press("Escape")
 
     page.set_viewport_size({"width": 1280, "height": 1240})
@@ -105,3 +109,36 @@ def test_take_screenshots(console: Console) -> None:
     expect(page.get_by_role("button", name="新規作成")).to_be_visible()
     page.get_by_label("言語").blur()
     _shoot(page, "webhooks-ja")
+    _rotate_in_japanese(console)
+
+
+def _rotate(console: Console) -> None:
+    """The rotation dialog over the edit panel, then the generated secret it shows once."""
+    page = console.page
+    console.dialog("Edit webhook").get_by_role("button", name="Rotate secret").click()
+    dialog = console.dialog("Rotate secret")
+    expect(dialog.get_by_label("Grace period")).to_have_value("86400")
+    _shoot(page, "rotate")
+    dialog.get_by_role("button", name="Rotate", exact=True).click()
+    shown = console.dialog("New secret")
+    shown.get_by_role("button", name="Copy").click()
+    expect(shown).to_contain_text("Copied to the clipboard.")
+    _shoot(page, "rotate-secret")
+    shown.get_by_role("button", name="Done").click()
+    expect(console.dialog("Edit webhook").locator(".rotation__state")).to_be_visible()
+
+
+def _rotate_in_japanese(console: Console) -> None:
+    """The edit panel of a rotating webhook, and the rotation dialog, in Japanese."""
+    page = console.page
+    expect(page.locator("table.webhooks")).not_to_have_attribute("aria-busy", "true")
+    select = page.get_by_role("checkbox", name="Audit log を選択", exact=True)
+    page.get_by_role("row").filter(has=select).get_by_role("button", name="オプション").click()
+    page.get_by_role("menuitem", name="編集").click()
+    panel = page.get_by_role("dialog", name="Webhook の編集")
+    expect(panel.locator(".rotation__state")).to_be_visible()
+    panel.get_by_role("button", name="シークレットをローテーション").focus()
+    _shoot(page, "rotating-ja")
+    panel.get_by_role("button", name="シークレットをローテーション").click()
+    expect(page.get_by_role("dialog", name="シークレットのローテーション")).to_be_visible()
+    _shoot(page, "rotate-ja")

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from tests.databases import Templates, fresh_database
-from tests.delivery.receivers import HOST, Receiver
+from tests.delivery.receivers import HOST, Receiver, Reply
 from tests.processes import (
     Process,
     admin_key,
@@ -45,3 +45,26 @@ def test_workers_sharing_postgres_never_send_an_attempt_twice(
         wait_all_ended(database_url)  # what the receiver got by then is all it gets
         assert delivered(receiver, path) == Counter(dict.fromkeys(ids, 1))
         assert got.keys() == set(ids)
+
+
+def test_workers_sharing_postgres_keep_the_endpoint_bound_together(
+    templates: Templates,
+    tmp_path: Path,
+    receiver: Receiver,
+    ca_file: Path,
+    processes: list[Process],
+) -> None:
+    """HOOKLINE_ENDPOINT_CONCURRENCY bounds a webhook's attempts across every process on
+    the database, as a slow receiver counts them, not per process (two would send 6)."""
+    path = f"/bound-{time.monotonic_ns()}"
+    receiver.script(path, Reply(delay=0.3))
+    with fresh_database("postgres", templates, tmp_path) as database_url:
+        environ = environment(database_url, ca_file, endpoint_concurrency="3")
+        processes += [Process(environ, "worker"), Process(environ, "worker")]
+        create_webhook(
+            database_url, admin_key(database_url), f"https://{HOST}:{receiver.port}{path}"
+        )
+        ids = publish(database_url, 30)
+        wait_all(receiver, path, set(ids))
+        assert delivered(receiver, path) == Counter(dict.fromkeys(ids, 1))
+        assert receiver.most_in_flight(path) <= 3

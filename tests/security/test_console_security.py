@@ -99,6 +99,22 @@ def test_hostile_values_render_as_text_in_list_panel_and_history(console: Consol
     assert alerts == []
 
 
+def test_a_hostile_name_renders_as_text_when_its_secret_is_rotated(console: Console) -> None:
+    console.webhook(SCRIPT, secret="s" * 40)
+    alerts = _watch_alerts(console.page)
+    console.open()
+    page = console.page
+
+    console.options(SCRIPT).get_by_role("menuitem", name="Edit").click()
+    console.dialog("Edit webhook").get_by_role("button", name="Rotate secret").click()
+    console.dialog("Rotate secret").get_by_role("button", name="Rotate", exact=True).click()
+    expect(page.get_by_role("status").first).to_contain_text(f"Secret of “{SCRIPT}” rotated.")
+    expect(console.dialog("New secret")).to_be_visible()
+
+    expect(page.locator(HOSTILE_ELEMENTS)).to_have_count(0)
+    assert alerts == []
+
+
 def _check_security_headers(response: Response, problems: list[str]) -> None:
     headers = response.headers
     expected = {

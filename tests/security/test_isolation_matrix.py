@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import APP_CREATED, WEBHOOKS, create, deliveries_made, get, webhook_body
-from tests.servers import Client, RunningServer, Tenant
+from tests.api.helpers import APP_CREATED, WEBHOOKS, create, get, webhook_body
+from tests.servers import Client, RunningServer, Tenant, eventually
 
 ROLES = ("tenant-admin", "user", "publisher", "operator")
 SCOPES = ("own", "other")
@@ -76,6 +76,10 @@ EXPECTED: dict[tuple[str, str], Statuses] = {
         "tenant-admin": (201, 404),
         "operator": (403, 403),
     },
+    ("POST", "/api/v1/webhooks/{id}/actions/rotate-secret"): {
+        **ADMIN_ONLY,
+        "operator": (403, 403),
+    },
     ("POST", "/api/v1/events"): {
         # a tenant key always publishes into its own tenant, whatever ?tenantId says
         "tenant-admin": (202, 202),
@@ -121,7 +125,13 @@ def _side(server: RunningServer) -> Side:
     )
     published = admin.post("/api/v1/events", json={"type": APP_CREATED, "data": {"id": marker}})
     assert published.status_code == 202, published.text
-    deliveries = deliveries_made(admin, webhook["id"])
+    deliveries: list[dict[str, Any]] = []
+
+    def fanned_out() -> bool:  # the fan-out comes a moment after the 202
+        deliveries[:] = admin.get(f"{WEBHOOKS}/{webhook['id']}/deliveries").json()["data"]
+        return bool(deliveries)
+
+    assert eventually(fanned_out)
     user_id = f"user-{marker[:8]}"
     tenant.key("user", user_id)
     return Side(tenant, admin, webhook, deliveries[0]["id"], user_id)

@@ -183,12 +183,26 @@ def _exercise(api: Recorder, receiver: Receiver, database_url: str) -> tuple[lis
     )
     api.call("POST", "/api/v1/events", 202, json={"type": APP_CREATED, "data": {"id": "a2"}})
     assert receiver.wait_for(path, 3)[-1].headers["X-Api-Key"] == rotated_header
-    history = api.settled(webhook["id"], 3)
-    assert [d["status"] for d in history] == ["success"] * 3
+    given, generated = _rotate_twice(api, webhook["id"])
+    api.call("POST", "/api/v1/events", 202, json={"type": APP_CREATED, "data": {"id": "a3"}})
+    assert len(receiver.wait_for(path, 4)[-1].headers["webhook-signature"].split()) == 2
+    history = api.settled(webhook["id"], 4)
+    assert [d["status"] for d in history] == ["success"] * 4
     assert all(d["request"]["headers"]["X-Api-Key"] == "**OMITTED**" for d in history)
     api.call("GET", f"{WEBHOOKS}/{webhook['id']}", 200)
     api.call("GET", WEBHOOKS, 200)
-    hidden = [secret, rotated, header, rotated_header]
+    hidden = [secret, rotated, header, rotated_header, given, generated]
     forms = [form.decode() for form in _plain_forms(hidden)]
     assert [body for body in api.bodies if any(form in body for form in forms)] == []
     return hidden, webhook["id"]
+
+
+def _rotate_twice(api: Recorder, webhook_id: str) -> tuple[str, str]:
+    """Rotate to a given secret, then to a generated one (the previous signing too); answer
+    both. The generated one is in its rotation's answer, and that answer only."""
+    rotate = f"{WEBHOOKS}/{webhook_id}/actions/rotate-secret"
+    given = secrets.token_hex(20)
+    api.call("POST", rotate, 200, json={"secret": given, "graceSeconds": 3600})
+    generated: str = api.call("POST", rotate, 200, json={})["secret"]
+    assert generated in api.bodies.pop()
+    return given, generated

@@ -13,7 +13,7 @@ from hookline.store import Store
 from hookline.store.base import Expansion
 from tests.store.conftest import Clock
 from tests.store.factories import event, new_delivery, outcome
-from tests.store.queueing import POLICY, ROOMY, claim, hook, publish, tenant
+from tests.store.queueing import POLICY, ROOMY, claim, history, hook, publish, tenant
 
 
 def _per(claimed: list[Claimed], key: str) -> Counter[str]:
@@ -212,3 +212,53 @@ async def test_claims_of_a_room_roomy_enough_take_up_to_the_limit(store: Store) 
     await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(5)))
     assert len(await claim(store, limit=3, room=ROOMY)) == 3
     assert len(await claim(store, limit=3, room=ROOMY)) == 2
+
+
+async def test_a_webhooks_bound_counts_the_leases_other_processes_hold(
+    store: Store, store_clock: Clock
+) -> None:
+    """Per-webhook concurrency holds across processes: a claim takes only what the
+    webhook's bound leaves beyond this process's attempts in flight (its room) and the
+    leases other processes hold now (not those run out)."""
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
+    other = await hook(store, tenant_id, 1)
+    await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(10)))
+    bound = Room(per_webhook=4, per_tenant=100, webhooks={}, tenants={})
+
+    first = await claim(store, owner="worker-a", room=bound, lease_seconds=30)
+    assert _per(first, "webhook_id") == {target.id: 4, other.id: 4}
+    assert await claim(store, owner="worker-b", room=bound) == []
+
+    done = [item for item in first if item.webhook_id == target.id][:3]
+    await store.record([outcome(item, status="success") for item in done], POLICY)
+    second = await claim(store, owner="worker-b", room=bound, lease_seconds=120)
+    assert _per(second, "webhook_id") == {target.id: 3}
+
+    store_clock.advance(31)  # worker-a's leases ran out: they count no more
+    in_flight = Room(per_webhook=4, per_tenant=100, webhooks={target.id: 3}, tenants={})
+    third = await claim(store, owner="worker-b", room=in_flight, lease_seconds=120)
+    assert _per(third, "webhook_id") == {target.id: 1, other.id: 4}
+
+
+async def test_a_renewal_extends_only_the_leases_its_owner_still_holds(
+    store: Store, store_clock: Clock
+) -> None:
+    tenant_id = await tenant(store)
+    target = await hook(store, tenant_id)
+    await publish(store, tenant_id, event(tenant_id, "e1"), event(tenant_id, "e2"))
+    first, second = await claim(store, owner="worker-a", lease_seconds=30)
+    await store.record([outcome(first, status="success")], POLICY)
+
+    store_clock.advance(20)
+    await store.renew([first.delivery_id, second.delivery_id], "worker-b", 30)  # not its own
+    store_clock.advance(11)  # past the first lease: due again
+    assert [item.delivery_id for item in await claim(store, owner="worker-b")] == [
+        second.delivery_id
+    ]
+    await store.renew([first.delivery_id, second.delivery_id], "worker-b", 300)
+    store_clock.advance(60)
+    assert await claim(store, owner="worker-c") == []
+    recorded = {d.id: d for d in await history(store, tenant_id, target.id)}
+    assert recorded[first.delivery_id].status == "success"
+    assert recorded[first.delivery_id].next_attempt_at is None

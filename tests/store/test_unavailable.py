@@ -6,15 +6,34 @@ import asyncio
 import sqlite3
 from collections.abc import Awaitable
 
+import asyncpg
 import pytest
 
+from hookline.deliveries import Attempt, FailurePolicy, Result
 from hookline.errors import ConfigError, StorageUnavailable
 from hookline.settings import load_settings
 from hookline.store import Store, open_store
 from tests.databases import POSTGRES_ADMIN_URL, TEST_SECRET_KEY, postgres_missing
 from tests.ports import refused_port
-from tests.store.factories import event
+from tests.store.factories import START, event
 from tests.store.queueing import ROOMY
+
+
+def _success(delivery_id: str) -> Result:
+    return Result(
+        delivery_id=delivery_id,
+        tenant_id="t1",
+        webhook_id="w1",
+        attempt=Attempt(1, START, 12.5, 200, None),
+        status="success",
+        status_message="HTTP 200",
+        next_attempt_at=None,
+        request_url="https://hooks.example.test/",
+        request_headers={},
+        response_status=200,
+        response_headers={},
+        response_body="ok",
+    )
 
 
 async def test_an_unreachable_postgres_is_unavailable() -> None:
@@ -33,8 +52,35 @@ async def _unavailable_everywhere(url: str) -> None:
             await store.publish("t1", [event("t1")])
         with pytest.raises(StorageUnavailable):
             await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=60)
+        with pytest.raises(StorageUnavailable):
+            await store.claim(owner="w", limit=10, lease_seconds=60, room=ROOMY)
+        with pytest.raises(StorageUnavailable):
+            await store.record([_success("d1")], FailurePolicy())
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_claim_on_a_dropped_connection_is_unavailable_once(
+    database_url: str, store: Store
+) -> None:
+    """Claims and outcomes use connections nobody pings first: one the server dropped
+    fails its statement as the database being unavailable (the worker retries), and the
+    next claim gets a new connection."""
+    assert await store.claim(owner="w", limit=10, lease_seconds=60, room=ROOMY) == []
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database_url.rpartition("/")[2],
+        )
+    finally:
+        await admin.close()
+    with pytest.raises(StorageUnavailable):
+        await store.claim(owner="w", limit=10, lease_seconds=60, room=ROOMY)
+    assert await store.claim(owner="w", limit=10, lease_seconds=60, room=ROOMY) == []
+    await store.record([_success("gone")], FailurePolicy())  # no such delivery: nothing
 
 
 def test_a_sqlite_file_in_a_missing_directory_is_a_config_error() -> None:

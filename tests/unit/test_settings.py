@@ -260,6 +260,8 @@ def test_password_with_at_sign_is_masked() -> None:
         ("HOOKLINE_RATE_LIMIT", "-1", "HOOKLINE_RATE_LIMIT"),
         ("HOOKLINE_RATE_LIMIT", "inf", "HOOKLINE_RATE_LIMIT"),
         ("HOOKLINE_RATE_BURST", "0", "HOOKLINE_RATE_BURST"),
+        ("HOOKLINE_DB_POOL_SIZE", "0", "HOOKLINE_DB_POOL_SIZE"),
+        ("HOOKLINE_DB_MAX_OVERFLOW", "-1", "HOOKLINE_DB_MAX_OVERFLOW"),
         ("HOOKLINE_PUBLIC_URL", "hooks.example.com", "not an absolute http:// or https:// URL"),
         ("HOOKLINE_PUBLIC_URL", "ftp://hooks.example.com", "not an absolute http://"),
         ("HOOKLINE_PUBLIC_URL", "https:///in", "not an absolute http://"),

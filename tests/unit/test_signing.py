@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import standardwebhooks
@@ -15,7 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hookline.signing import (
+    delivery_signatures,
     qlik_signature,
+    signs_with_previous,
     standard_webhook_headers,
     verify_qlik_signature,
     verify_standard_webhook,
@@ -359,3 +361,117 @@ def test_any_one_byte_change_breaks_the_standard_signature(
     headers = standard_webhook_headers(secret, MESSAGE_ID, TIMESTAMP, body)
     changed = with_byte_changed(body, index, xor)
     assert not verify_standard_webhook(secret, headers, changed, now=TIMESTAMP)
+
+
+# -- Secret rotation: both secrets sign during the grace period ----------------------------
+
+NEW_SECRET = "new-secret-0123456789abcdef-0123456789"
+OLD_SECRET = SECRET
+
+
+def stdlib_v1(secret: str, body: bytes = BODY, timestamp: int = TIMESTAMP) -> str:
+    """A Standard Webhooks signature computed here, with the standard library alone."""
+    signed = f"{MESSAGE_ID}.{timestamp}.".encode() + body
+    return (
+        "v1,"
+        + base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
+    )
+
+
+def test_with_a_previous_secret_webhook_signature_lists_the_new_then_the_old() -> None:
+    headers = standard_webhook_headers(NEW_SECRET, MESSAGE_ID, TIMESTAMP, BODY, previous=OLD_SECRET)
+
+    assert headers["webhook-signature"] == f"{stdlib_v1(NEW_SECRET)} {stdlib_v1(OLD_SECRET)}"
+    assert headers["webhook-id"] == MESSAGE_ID
+    assert headers["webhook-timestamp"] == str(TIMESTAMP)
+
+
+def test_delivery_signatures_put_only_the_new_secret_in_qlik_signature() -> None:
+    headers = delivery_signatures(NEW_SECRET, MESSAGE_ID, TIMESTAMP, BODY, previous=OLD_SECRET)
+
+    assert list(headers) == [
+        "Qlik-Signature",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    ]
+    assert (
+        headers["Qlik-Signature"] == hmac.new(NEW_SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+    )
+    assert headers["webhook-signature"] == f"{stdlib_v1(NEW_SECRET)} {stdlib_v1(OLD_SECRET)}"
+
+
+def test_delivery_signatures_without_a_previous_secret_are_the_single_ones() -> None:
+    headers = delivery_signatures(SECRET, MESSAGE_ID, TIMESTAMP, BODY)
+
+    assert headers == {
+        "Qlik-Signature": VECTOR,
+        **standard_webhook_headers(SECRET, MESSAGE_ID, TIMESTAMP, BODY),
+    }
+    assert headers["webhook-signature"] == stdlib_v1(SECRET)
+
+
+@pytest.mark.parametrize("holder", [NEW_SECRET, OLD_SECRET])
+def test_the_reference_library_verifies_a_rotating_delivery_with_either_secret(
+    holder: str,
+) -> None:
+    headers = standard_webhook_headers(
+        NEW_SECRET, MESSAGE_ID, int(time.time()), BODY, previous=OLD_SECRET
+    )
+
+    assert library(holder).verify(BODY, headers) == {"hello": "world"}
+
+
+def test_the_reference_library_refuses_a_rotating_delivery_under_a_third_secret() -> None:
+    headers = standard_webhook_headers(
+        NEW_SECRET, MESSAGE_ID, int(time.time()), BODY, previous=OLD_SECRET
+    )
+
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        library("a-third-secret-nobody-was-given-0000").verify(BODY, headers)
+
+
+@pytest.mark.parametrize("holder", [NEW_SECRET, OLD_SECRET])
+def test_our_verifier_accepts_a_rotating_delivery_with_either_secret(holder: str) -> None:
+    headers = standard_webhook_headers(NEW_SECRET, MESSAGE_ID, TIMESTAMP, BODY, previous=OLD_SECRET)
+
+    assert verify_standard_webhook(holder, headers, BODY, now=TIMESTAMP)
+
+
+def test_a_qlik_receiver_with_the_old_secret_refuses_a_rotated_delivery() -> None:
+    headers = delivery_signatures(NEW_SECRET, MESSAGE_ID, TIMESTAMP, BODY, previous=OLD_SECRET)
+
+    assert verify_qlik_signature(NEW_SECRET, BODY, headers["Qlik-Signature"])
+    assert not verify_qlik_signature(OLD_SECRET, BODY, headers["Qlik-Signature"])
+
+
+END = datetime.fromtimestamp(TIMESTAMP, UTC)
+
+
+@pytest.mark.parametrize(
+    ("until", "timestamp", "signs"),
+    [
+        (None, TIMESTAMP, False),
+        (END, TIMESTAMP - 3600, True),
+        (END, TIMESTAMP - 1, True),
+        (END + timedelta(milliseconds=1), TIMESTAMP, True),
+        (END, TIMESTAMP, False),
+        (END, TIMESTAMP + 1, False),
+        (END - timedelta(milliseconds=1), TIMESTAMP, False),
+    ],
+)
+def test_the_previous_secret_signs_only_stamps_before_the_rotation_ends(
+    until: datetime | None, timestamp: int, signs: bool
+) -> None:
+    assert signs_with_previous(until, timestamp) is signs
+
+
+@given(secrets, secrets, bodies, st.integers(0, 2**40))
+def test_any_rotating_message_verifies_under_both_secrets_and_no_other(
+    new: str, old: str, body: bytes, timestamp: int
+) -> None:
+    headers = standard_webhook_headers(new, MESSAGE_ID, timestamp, body, previous=old)
+
+    assert verify_standard_webhook(new, headers, body, now=timestamp)
+    assert verify_standard_webhook(old, headers, body, now=timestamp)
+    assert not verify_standard_webhook(new + old, headers, body, now=timestamp)  # a third

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 from pydantic.alias_generators import to_camel
 
 from hookline.catalog import EventType, Level
+from hookline.clock import now
 from hookline.deliveries import Delivery
+from hookline.rotation import held_by
 from hookline.store import Tenant
 from hookline.webhooks import Draft, Origin, Text, Webhook
 
@@ -46,6 +48,10 @@ class WebhookOut(WireModel):
     check_certificate_revocation: bool
     enable_cloud_event_delivery: bool
     secret_key_added: bool
+    secret_rotating_until: Timestamp | None = Field(
+        description="hookline's own: while a secret rotation's grace period runs, when the "
+        "previous secret stops signing deliveries; null otherwise."
+    )
     disabled_reason: str | None
     disabled_reason_code: str | None
     created_at: Timestamp
@@ -71,6 +77,7 @@ class WebhookOut(WireModel):
             check_certificate_revocation=webhook.check_certificate_revocation,
             enable_cloud_event_delivery=webhook.enable_cloud_event_delivery,
             secret_key_added=webhook.sealed_secret is not None,
+            secret_rotating_until=held_by(webhook).rotating_until(now()),
             disabled_reason=webhook.disabled_reason,
             disabled_reason_code=webhook.disabled_reason_code,
             created_at=webhook.created_at,
@@ -96,6 +103,7 @@ class WebhookReplace(Draft):
     disabled_reason: str | None = None
     disabled_reason_code: str | None = None
     secret_key_added: bool | None = None
+    secret_rotating_until: datetime | None = None
 
     def read_only_given(self) -> dict[str, Any]:
         return {
@@ -103,6 +111,22 @@ class WebhookReplace(Draft):
             for name in self.model_fields_set
             if name not in Draft.model_fields
         }
+
+
+class RotatedOut(WebhookOut):
+    """The webhook after a secret rotation, with the secret hookline generated."""
+
+    secret: str | None = Field(
+        description="The secret hookline generated, when the request gave none: shown in "
+        "this answer only, never again. null when the request gave the secret."
+    )
+
+    @classmethod
+    def rotated(cls, webhook: Webhook, generated: str | None) -> RotatedOut:
+        shown = WebhookOut.of(webhook)
+        return cls(
+            **{name: getattr(shown, name) for name in WebhookOut.model_fields}, secret=generated
+        )
 
 
 class Href(BaseModel):

@@ -81,6 +81,7 @@ export const api = {
   createWebhook: (body) => call("POST", "/api/v1/webhooks", { body }),
   patchWebhook: (id, operations) => call("PATCH", webhook(id), { body: operations }),
   deleteWebhook: (id) => call("DELETE", webhook(id)),
+  rotateSecret: (id, body) => call("POST", `${webhook(id)}/actions/rotate-secret`, { body }),
   listDeliveries: (id, params) => call("GET", query(deliveries(id), params)),
   resend: (id, deliveryId) =>
     call("POST", `${deliveries(id)}/${encodeURIComponent(deliveryId)}/actions/resend`),

@@ -6,8 +6,9 @@ import { alertBox } from "./notice.js";
 
 const FOCUSABLE = "button, input, select, textarea, a[href], [tabindex]:not([tabindex='-1'])";
 
-// content: nodes for the body; the footer has Cancel and a submit button that runs
-// onSubmit(dialog). A panel slides in from the right instead of sitting in the middle.
+// content: nodes for the body; the footer has Cancel (unless `cancel` is false) and a
+// submit button that runs onSubmit(dialog). A panel slides in from the right instead of
+// sitting in the middle.
 export function openDialog({
   title,
   content,
@@ -16,6 +17,7 @@ export function openDialog({
   onSubmit,
   panel = false,
   returnTo,
+  cancel: withCancel = true,
 }) {
   const opener = returnTo ?? document.activeElement;
   const titleId = uid("dialog-title");
@@ -25,7 +27,7 @@ export function openDialog({
     h("header", { class: "dialog__header" }, [h("h2", { id: titleId, text: title })]),
     h("div", { class: "dialog__body" }, [alert.element, ...content]),
     h("footer", { class: "dialog__actions" }, [
-      cancel,
+      withCancel ? cancel : null,
       button(submit, { kind: submitKind, type: "submit" }),
     ]),
   ]);

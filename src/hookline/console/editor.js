@@ -5,6 +5,7 @@ import { h } from "./dom.js";
 import { webhookForm } from "./form.js";
 import { t, tn } from "./i18n.js";
 import { announce, errorText } from "./notice.js";
+import { rotationTools } from "./rotation.js";
 
 export function openCreate(eventTypes, onDone) {
   const form = webhookForm(eventTypes);
@@ -28,8 +29,13 @@ export function openCreate(eventTypes, onDone) {
 }
 
 export function openEdit(eventTypes, webhook, returnTo, onDone) {
-  const form = webhookForm(eventTypes, webhook);
-  openDialog({
+  let rotated = false;
+  const tools = rotationTools(webhook, (current) => {
+    rotated = true;
+    form.showSecret(current);
+  });
+  const form = webhookForm(eventTypes, webhook, tools);
+  const panel = openDialog({
     title: t("form.editTitle"),
     panel: true,
     returnTo,
@@ -44,10 +50,13 @@ export function openEdit(eventTypes, webhook, returnTo, onDone) {
         };
         if (await send(dialog, form, t("form.saveFailed"), patch)) {
           announce(t("webhooks.saved", { name: values.name }));
+          rotated = false;
           onDone();
         }
       }),
   });
+  // A rotation is saved at once: the list shows it once the panel closes, however it closes.
+  panel.element.addEventListener("close", () => rotated && onDone());
 }
 
 // Sends the form's request; on failure shows each error next to its field, or at the top

@@ -4,8 +4,9 @@ import { session } from "./api.js";
 import { h, uid } from "./dom.js";
 import { resourceName, t } from "./i18n.js";
 
-// eventTypes: the catalog in the current language; webhook: the one being edited, if any.
-export function webhookForm(eventTypes, webhook = null) {
+// eventTypes: the catalog in the current language; webhook: the one being edited, if any;
+// secretTools: more controls under the secret (the edit panel's rotation).
+export function webhookForm(eventTypes, webhook = null, secretTools = null) {
   const inputs = {
     name: textInput(webhook?.name),
     description: h("textarea", { rows: "2", value: webhook?.description ?? "" }),
@@ -29,13 +30,18 @@ export function webhookForm(eventTypes, webhook = null) {
       field(t("form.description"), inputs.description, error, { optional: true }),
     ),
     place("url", (error) => field(t("form.url"), inputs.url, error, { hint: t("form.urlHint") })),
-    place("secret", (error) =>
-      field(t("form.secret"), inputs.secret, error, {
+    place("secret", (error) => {
+      const made = field(t("form.secret"), inputs.secret, error, {
         optional: true,
         hint: secretHint(webhook),
-        extra: removeSecret && checkbox(removeSecret, t("form.removeSecret")),
-      }),
-    ),
+        extra: secretExtra(
+          removeSecret && checkbox(removeSecret, t("form.removeSecret")),
+          secretTools,
+        ),
+      });
+      made.classList.add("field--secret");
+      return made;
+    }),
     place("headers", (error) =>
       group(t("form.headers"), headers.element, error, {
         optional: true,
@@ -58,6 +64,10 @@ export function webhookForm(eventTypes, webhook = null) {
       headers: headers.values(),
       eventTypes: events.values(),
     }),
+    // Says anew whether a secret is set (after a rotation gave the webhook one).
+    showSecret(current) {
+      element.querySelector(".field--secret > .field__hint").textContent = secretHint(current);
+    },
     // Shows each error next to its field and returns those that name no field.
     showErrors(apiErrors) {
       Object.values(errors).forEach((error) => error.clear());
@@ -80,7 +90,7 @@ function textInput(value, type = "text") {
 }
 
 // The error line of a field; `control` (absent for groups) gets aria-invalid.
-function fieldError(control) {
+export function fieldError(control) {
   const element = h("p", { class: "field__error", id: uid("error"), hidden: true });
   return {
     element,
@@ -97,7 +107,7 @@ function fieldError(control) {
   };
 }
 
-function field(label, control, error, { optional, hint, extra } = {}) {
+export function field(label, control, error, { optional, hint, extra } = {}) {
   control.id = uid("field");
   const hintElement = hint ? h("p", { class: "field__hint", id: uid("hint"), text: hint }) : null;
   const described = [error.element.id, hintElement?.id].filter(Boolean).join(" ");
@@ -139,6 +149,11 @@ function optionalMark(optional) {
 
 function checkbox(input, label) {
   return h("label", { class: "check" }, [input, h("span", { text: label })]);
+}
+
+function secretExtra(...parts) {
+  const present = parts.filter(Boolean);
+  return present.length ? h("div", { class: "secret-tools" }, present) : null;
 }
 
 function secretHint(webhook) {

@@ -89,6 +89,32 @@ export default {
   "form.createFailed": "The webhook was not created.",
   "form.saveFailed": "The webhook was not saved.",
 
+  "rotation.rotate": "Rotate secret",
+  "rotation.title": "Rotate secret",
+  "rotation.intro":
+    "Deliveries are signed with the new secret at once. During the grace period they are signed with the previous secret too (webhook-signature lists both), so receivers can switch over without missing any. Qlik-Signature holds the new secret's signature only.",
+  "rotation.secret": "New secret",
+  "rotation.secretHint":
+    "32 to 64 characters. Leave it empty to have one generated: it is shown once.",
+  "rotation.grace": "Grace period",
+  "rotation.graceHint": "How long the previous secret keeps signing deliveries too.",
+  "rotation.graceNone": "None: replace the secret now",
+  "rotation.hours.one": "{count} hour",
+  "rotation.hours.other": "{count} hours",
+  "rotation.days.one": "{count} day",
+  "rotation.days.other": "{count} days",
+  "rotation.submit": "Rotate",
+  "rotation.failed": "The secret was not rotated.",
+  "rotation.done": "Secret of “{name}” rotated.",
+  "rotation.until": "The previous secret also signs deliveries until {time}.",
+  "rotation.generatedTitle": "New secret",
+  "rotation.generated":
+    "hookline generated this secret. Copy it now and give it to your receiver: it is not shown again.",
+  "rotation.copy": "Copy",
+  "rotation.copied": "Copied to the clipboard.",
+  "rotation.copyFailed": "The browser refused to copy: select the secret and copy it yourself.",
+  "rotation.close": "Done",
+
   "resource.app": "App",
   "resource.user": "User",
   "resource.webhook": "Webhook",

@@ -87,6 +87,31 @@ export default {
   "form.createFailed": "Webhook を作成できませんでした。",
   "form.saveFailed": "Webhook を保存できませんでした。",
 
+  "rotation.rotate": "シークレットをローテーション",
+  "rotation.title": "シークレットのローテーション",
+  "rotation.intro":
+    "配信はすぐに新しいシークレットで署名されます。猶予期間中は以前のシークレットでも署名されるため (webhook-signature に両方の署名が含まれます)、受信側は配信を失うことなく切り替えられます。qlik-signature には新しいシークレットの署名のみが含まれます。",
+  "rotation.secret": "新しいシークレット",
+  "rotation.secretHint":
+    "32 ～ 64 文字。空のままにするとシークレットが生成され、一度だけ表示されます。",
+  "rotation.grace": "猶予期間",
+  "rotation.graceHint": "以前のシークレットでも配信に署名し続ける期間です。",
+  "rotation.graceNone": "なし (すぐに置き換える)",
+  "rotation.hours.other": "{count} 時間",
+  "rotation.days.other": "{count} 日間",
+  "rotation.submit": "ローテーション",
+  "rotation.failed": "シークレットをローテーションできませんでした。",
+  "rotation.done": "Webhook「{name}」のシークレットをローテーションしました。",
+  "rotation.until": "{time} までは以前のシークレットでも配信に署名します。",
+  "rotation.generatedTitle": "新しいシークレット",
+  "rotation.generated":
+    "hookline がこのシークレットを生成しました。今すぐコピーして受信側に設定してください。再度表示されることはありません。",
+  "rotation.copy": "コピー",
+  "rotation.copied": "クリップボードにコピーしました。",
+  "rotation.copyFailed":
+    "ブラウザーがコピーを拒否しました。シークレットを選択して手動でコピーしてください。",
+  "rotation.close": "完了",
+
   "resource.app": "アプリ",
   "resource.user": "ユーザー",
   "resource.webhook": "Webhook",

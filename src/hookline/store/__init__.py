@@ -10,7 +10,11 @@ def open_store(settings: Settings) -> Store:
     if settings.is_postgres:
         from hookline.store.postgres import PostgresStore
 
-        return PostgresStore(settings.database_url)
+        return PostgresStore(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
     from hookline.store.sqlite import SqliteStore
 
     return SqliteStore(settings.sqlite_path)

@@ -157,6 +157,10 @@ class Store(Protocol):
 
     async def list_webhooks(self, query: WebhookQuery) -> Page[Webhook]: ...
 
+    async def end_rotations(self, at: datetime) -> int:
+        """Drop the previous secret of every rotation whose grace period ended by ``at``;
+        return how many webhooks had one."""
+
     # Events and deliveries
     async def publish(
         self, tenant_id: str, batch: list[Event], quota: Quota | None = None
@@ -195,6 +199,10 @@ class Store(Protocol):
 
     async def release(self, delivery_ids: list[str], owner: str) -> None:
         """Make deliveries leased to ``owner`` but never attempted due at once."""
+
+    async def renew(self, delivery_ids: list[str], owner: str, lease_seconds: float) -> None:
+        """Extend the leases ``owner`` still holds on these deliveries to ``lease_seconds``
+        from now (those recorded or released since are left alone)."""
 
     async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> None:
         """Store a delivery already leased to ``owner`` (a resend, sent at once)."""

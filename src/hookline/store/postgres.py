@@ -1,8 +1,16 @@
-"""The shared store: PostgreSQL through asyncpg; many hookline processes may use one."""
+"""The shared store: PostgreSQL through asyncpg; many hookline processes may use one.
+
+Claims and the record of outcomes, the statements every delivery passes through, go to
+asyncpg directly (`hookline.store.postgres_delivery`), one statement each, on a pool of
+their own that does not ping a connection before each use (SQLAlchemy's ping is three
+round trips on asyncpg): a connection found broken is dropped, the claim or record fails
+as the database being unavailable, and the worker tries again.
+"""
 
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -11,24 +19,37 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hookline.store import bounds
+from hookline.deliveries import Claimed, FailurePolicy, Result
+from hookline.shares import Room
+from hookline.store import bounds, postgres_delivery
+from hookline.store.queue import to_claimed
 from hookline.store.schema import tenants
 from hookline.store.sql import SqlStore
-from hookline.store.sql_base import CHANNELS, Insert
+from hookline.store.sql_base import CHANNELS, Insert, available, unavailable
+
+# SQLSTATE classes of a connection lost or refused, or of the server going away (see
+# sql_base), as asyncpg reports them on the hot path.
+_UNAVAILABLE_SQLSTATES = ("08", "57", "55P03")
 
 
 class PostgresStore(SqlStore):
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         engine = create_async_engine(
             asyncpg_url(url),
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=max_overflow,
             pool_pre_ping=True,
             hide_parameters=True,  # errors are logged: keep the values out
         )
         sa.event.listen(engine.sync_engine, "connect", _check_for_the_client)
         sa.event.listen(engine.sync_engine, "begin", _bound_transaction)
         super().__init__(engine)
+        # The dispatcher claims and records concurrently: two connections, two more for
+        # a second dispatcher's worth of overlap.
+        self._delivery_engine = create_async_engine(
+            asyncpg_url(url), pool_size=2, max_overflow=2, hide_parameters=True
+        )
+        sa.event.listen(self._delivery_engine.sync_engine, "connect", _check_for_the_client)
         self._listener_url = asyncpg_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
         self._listener: asyncpg.Connection | None = None
 
@@ -62,7 +83,48 @@ class PostgresStore(SqlStore):
     async def close(self) -> None:
         if self._listener is not None:
             await self._listener.close()
+        await self._delivery_engine.dispose()
         await super().close()
+
+    async def claim(
+        self, *, owner: str, limit: int, lease_seconds: float, room: Room
+    ) -> list[Claimed]:
+        now = self._now()
+        until = now + timedelta(seconds=lease_seconds)
+        arguments = postgres_delivery.claim_arguments(
+            now=now, until=until, owner=owner, limit=limit, room=room
+        )
+        rows = await self._fetch(postgres_delivery.CLAIM, arguments)
+        return to_claimed(*postgres_delivery.claimed_rows(rows))
+
+    async def record(self, results: list[Result], failures: FailurePolicy) -> None:
+        """One statement, unless an outcome may disable its webhook (it says so, or it
+        failed for the last time): then the general path, which decides."""
+        if any(result.disable is not None or result.final_failure for result in results):
+            await super().record(results, failures)
+        elif results:
+            arguments = postgres_delivery.record_arguments(results, self._now())
+            await self._fetch(postgres_delivery.RECORD, arguments)
+
+    async def _fetch(self, statement: str, arguments: tuple[Any, ...]) -> list[asyncpg.Record]:
+        """Run one statement on the delivery pool, as its own transaction."""
+        async with available(self._delivery_engine.connect()) as conn:
+            pooled = await conn.get_raw_connection()
+            driver = pooled.driver_connection
+            assert driver is not None
+            try:
+                rows: list[asyncpg.Record] = await driver.fetch(statement, *arguments)
+            except (
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+                OSError,
+            ) as error:
+                if not _unavailable(error):
+                    raise
+                pooled.invalidate(error)
+                raise unavailable(error) from error
+            return rows
 
     def _lock_tenant(self, conn: sa.Connection, tenant_id: str) -> None:
         conn.execute(sa.select(tenants.c.id).where(tenants.c.id == tenant_id).with_for_update())
@@ -70,6 +132,14 @@ class PostgresStore(SqlStore):
     def _text_sort_key(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         # Byte order, as on SQLite, whatever collation the database was created with.
         return sa.func.lower(column).collate("C")
+
+
+def _unavailable(error: BaseException) -> bool:
+    if isinstance(error, asyncpg.PostgresError):
+        return str(error.sqlstate or "").startswith(_UNAVAILABLE_SQLSTATES)
+    # The connection is gone or unreachable, or asyncpg lost track of it (a server that
+    # ended the connection mid-protocol leaves "another operation is in progress").
+    return True
 
 
 def _check_for_the_client(dbapi_connection: Any, _record: Any) -> None:

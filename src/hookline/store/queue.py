@@ -14,13 +14,16 @@ tenant's backlog is never scanned for another's due work.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from hookline import envelopes
 from hookline.deliveries import (
@@ -75,6 +78,30 @@ def _events_keyed(keys: Iterable[tuple[str, str]]) -> sa.ColumnElement[bool]:
             for tenant_id, ids in by_tenant.items()
         )
     )
+
+
+class _Unindexed(sa.sql.functions.FunctionElement[datetime]):
+    """A column SQLite's planner must not look it up by: it would walk the tenant's part of
+    the fan-out index (all its waiting events) instead of taking the keys from the primary
+    key. SQLite's own way to say so is a unary plus; other databases get the column."""
+
+    inherit_cache = True
+    type = UTCDateTime()
+
+
+@compiles(_Unindexed)
+def _compile_unindexed(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    [column] = element.clauses
+    return compiler.process(column, **kw)
+
+
+@compiles(_Unindexed, "sqlite")
+def _compile_unindexed_sqlite(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{_compile_unindexed(element, compiler, **kw)}"
+
+
+def _unindexed(column: sa.ColumnElement[datetime]) -> _Unindexed:
+    return _Unindexed(column)
 
 
 # A claim whose webhooks had fewer due deliveries than their shares shares the rest again,
@@ -167,34 +194,37 @@ class DeliveryQueue(SqlBase):
         self, *, limit: int, per_tenant: int, lease_seconds: float, skip: Collection[str] = ()
     ) -> Pending:
         """Lease up to ``limit`` events due for fan-out, at most ``per_tenant`` of each
-        tenant (none of the tenants in ``skip``), longest waiting first."""
+        tenant (none of the tenants in ``skip``): each tenant's longest waiting first, then
+        each one's second, and so on. The work is bounded by the tenants with waiting
+        events and the events taken, never by how many wait."""
         now = self._now()
         until = now + timedelta(seconds=lease_seconds)
-        waiting = sa.select(
-            events.c.tenant_id,
-            events.c.id,
-            events.c.fanout_at,
-            sa.func.row_number()
-            .over(partition_by=events.c.tenant_id, order_by=events.c.fanout_at)
-            .label("turn"),
-        ).where(events.c.fanout_at <= now)
-        if skip:
-            waiting = waiting.where(events.c.tenant_id.not_in(skip))
-        ranked = waiting.subquery()
-        picked = (
-            sa.select(ranked.c.tenant_id, ranked.c.id)
-            .where(ranked.c.turn <= per_tenant)
-            .order_by(ranked.c.turn, ranked.c.fanout_at)
-            .limit(limit)
-        )
 
         def work(conn: sa.Connection) -> list[Event]:
-            order = {(row.tenant_id, row.id): n for n, row in enumerate(conn.execute(picked))}
+            tenants = list(conn.execute(_waiting_tenants(now, limit, skip)).scalars())
+            if not tenants:
+                return []
+            picks = sa.union_all(
+                *(
+                    sa.select(
+                        sa.select(events.c.tenant_id, events.c.id)
+                        .where(events.c.tenant_id == tenant_id, events.c.fanout_at <= now)
+                        .order_by(events.c.fanout_at)
+                        .limit(per_tenant)
+                        .subquery()
+                    )
+                    for tenant_id in tenants
+                )
+            )
+            queues: dict[str, list[str]] = {tenant_id: [] for tenant_id in tenants}
+            for tenant_id, event_id in conn.execute(picks):
+                queues[tenant_id].append(event_id)
+            order = {key: n for n, key in enumerate(itertools.islice(_in_turns(queues), limit))}
             if not order:
                 return []
             leased = conn.execute(
                 events.update()
-                .where(_events_keyed(order), events.c.fanout_at <= now)
+                .where(_events_keyed(order), _unindexed(events.c.fanout_at) <= now)
                 .values(fanout_at=until)
                 .returning(events.c.tenant_id, events.c.id, events.c.type, events.c.payload)
             )
@@ -332,7 +362,10 @@ class DeliveryQueue(SqlBase):
 
         def work(conn: sa.Connection) -> list[Claimed]:
             heads = self._heads(conn, now, limit, room)
-            webhooks_taken: Counter[str] = Counter()
+            # Other processes' attempts count against each webhook's bound too.
+            webhooks_taken = _leased_elsewhere(
+                conn, owner, now, [head.webhook_id for head in heads]
+            )
             tenants_taken: Counter[str] = Counter()
             touched: set[str] = set()
             leased: list[Leased] = []
@@ -456,6 +489,21 @@ class DeliveryQueue(SqlBase):
 
         await self._write(work, Priority.DELIVERY)
         self._arrived(WORK)
+
+    async def renew(self, delivery_ids: list[str], owner: str, lease_seconds: float) -> None:
+        if not delivery_ids:
+            return
+        until = self._now() + timedelta(seconds=lease_seconds)
+        renewal = (
+            deliveries.update()
+            .where(deliveries.c.id.in_(delivery_ids), deliveries.c.lease_owner == owner)
+            .values(lease_until=until, next_attempt_at=until)
+        )
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(renewal)
+
+        await self._write(work, Priority.DELIVERY)
 
     # Outcomes --------------------------------------------------------------------------
 
@@ -661,6 +709,8 @@ _CLAIMED_WEBHOOK = sa.select(
     webhooks.c.sealed_encrypted_headers,
     webhooks.c.encrypted_header_names,
     webhooks.c.check_certificate_revocation,
+    webhooks.c.sealed_previous_secret,
+    webhooks.c.secret_rotating_until,
 )
 
 
@@ -668,7 +718,7 @@ def _claimed(conn: sa.Connection, leased: list[Leased]) -> list[Claimed]:
     """What a worker needs to send the leased deliveries: the webhooks' current settings,
     and each body, rendered once per event and envelope."""
     targets = {
-        row.id: row
+        row.id: Target._make(row[1:])
         for row in conn.execute(
             _CLAIMED_WEBHOOK.where(webhooks.c.id.in_({row.webhook_id for row in leased}))
         )
@@ -680,6 +730,30 @@ def _claimed(conn: sa.Connection, leased: list[Leased]) -> list[Claimed]:
             sa.select(events.c.tenant_id, events.c.id, events.c.payload).where(_events_keyed(keys))
         )
     }
+    return to_claimed(leased, targets, payloads)
+
+
+class Target(NamedTuple):
+    """A webhook's settings as a claim hands them to the worker."""
+
+    enabled: bool
+    url: str
+    headers: dict[str, str]
+    sealed_secret: str | None
+    sealed_encrypted_headers: str | None
+    encrypted_header_names: list[str]
+    check_certificate_revocation: bool
+    sealed_previous_secret: str | None
+    secret_rotating_until: datetime | None
+
+
+def to_claimed(
+    leased: list[Leased],
+    targets: dict[str, Target],
+    payloads: dict[tuple[str, str], str | None],
+) -> list[Claimed]:
+    """The leased deliveries with their webhooks' settings and bodies, each body rendered
+    once per event and envelope."""
     bodies: dict[tuple[str, str, bool], bytes] = {}
     claimed = []
     for row in leased:
@@ -706,6 +780,8 @@ def _claimed(conn: sa.Connection, leased: list[Leased]) -> list[Claimed]:
                 sealed_encrypted_headers=webhook.sealed_encrypted_headers,
                 encrypted_header_names=tuple(webhook.encrypted_header_names),
                 check_revocation=webhook.check_certificate_revocation,
+                sealed_previous_secret=webhook.sealed_previous_secret,
+                secret_rotating_until=webhook.secret_rotating_until,
             )
         )
     return claimed
@@ -821,6 +897,27 @@ def _locked_bucket(conn: sa.Connection, tenant_id: str) -> Bucket | None:
     return Bucket(row.events, row.bytes, row.updated_at) if row else None
 
 
+def _leased_elsewhere(
+    conn: sa.Connection, owner: str, now: datetime, webhook_ids: list[str]
+) -> Counter[str]:
+    """How many deliveries of each webhook other processes hold leases on: their attempts
+    in flight, and at most a few more (claimed and not started, or done and not yet
+    recorded)."""
+    if not webhook_ids:
+        return Counter()
+    leased = (
+        sa.select(deliveries.c.webhook_id, sa.func.count())
+        .where(
+            deliveries.c.webhook_id.in_(webhook_ids),
+            deliveries.c.lease_owner.is_not(None),
+            deliveries.c.lease_owner != owner,
+            deliveries.c.lease_until > now,
+        )
+        .group_by(deliveries.c.webhook_id)
+    )
+    return Counter(dict(conn.execute(leased).all()))
+
+
 def _subscribed(conn: sa.Connection, tenant_id: str, types: Collection[str]) -> list[Webhook]:
     subscribed = (
         sa.select(webhooks)
@@ -868,3 +965,44 @@ def _owned(conn: sa.Connection, owners: list[tuple[str, str]]) -> list[Disable]:
             for webhook_id in conn.execute(owned).scalars()
         ]
     return found
+
+
+def _waiting_tenants(now: datetime, limit: int, skip: Collection[str]) -> sa.Select[str]:
+    """Up to ``limit`` tenants with events due for fan-out, longest waiting first: the
+    distinct tenants of the fan-out index found by skipping from one to the next (a
+    recursive query), each tenant's earliest from the same index."""
+    waiting = events.c.fanout_at.is_not(None)
+    found = (
+        sa.select(sa.func.min(events.c.tenant_id).label("tenant_id"))
+        .where(waiting)
+        .cte("waiting_tenants", recursive=True)
+    )
+    following = (
+        sa.select(sa.func.min(events.c.tenant_id))
+        .where(waiting, events.c.tenant_id > found.c.tenant_id)
+        .scalar_subquery()
+    )
+    found = found.union_all(sa.select(following).where(found.c.tenant_id.is_not(None)))
+    earliest = (
+        sa.select(sa.func.min(events.c.fanout_at))
+        .where(waiting, events.c.tenant_id == found.c.tenant_id)
+        .scalar_subquery()
+    )
+    due = (
+        sa.select(found.c.tenant_id, earliest.label("due_at"))
+        .where(found.c.tenant_id.is_not(None))
+        .subquery()
+    )
+    tenants = sa.select(due.c.tenant_id).where(due.c.due_at <= now)
+    if skip:
+        tenants = tenants.where(due.c.tenant_id.not_in(skip))
+    return tenants.order_by(due.c.due_at).limit(limit)
+
+
+def _in_turns(queues: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
+    """(tenant, event) keys: each tenant's first in the order given, then each one's
+    second, and so on."""
+    for turn in itertools.zip_longest(*queues.values()):
+        for tenant_id, event_id in zip(queues, turn, strict=True):
+            if event_id is not None:
+                yield tenant_id, event_id

@@ -90,6 +90,10 @@ webhooks = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("created_by_user_id", sa.String(200), nullable=False),
     sa.Column("updated_by_user_id", sa.String(200), nullable=False),
+    # During a secret rotation's grace period: the secret the current one replaced (sealed),
+    # and when it stops signing (hookline.rotation).
+    sa.Column("sealed_previous_secret", sa.Text, nullable=True),
+    sa.Column("secret_rotating_until", UTCDateTime, nullable=True),
     sa.Index(None, "tenant_id", "created_at"),
     sa.Index(None, "tenant_id", "owner_id"),
 )
@@ -116,8 +120,10 @@ events = sa.Table(
     # moves it to the end of its lease, as a claim does with a delivery's due time.
     sa.Column("fanout_at", UTCDateTime, nullable=True),
     sa.Index(None, "received_at"),
+    # Fan-out finds the tenants with waiting events in it, then each one's earliest.
     sa.Index(
         "ix_events_fanout",
+        "tenant_id",
         "fanout_at",
         postgresql_where=sa.text("fanout_at IS NOT NULL"),
         sqlite_where=sa.text("fanout_at IS NOT NULL"),
@@ -156,6 +162,14 @@ deliveries = sa.Table(
         "next_attempt_at",
         postgresql_where=sa.text("next_attempt_at IS NOT NULL"),
         sqlite_where=sa.text("next_attempt_at IS NOT NULL"),
+    ),
+    # The attempts each webhook has in flight anywhere: claims count other processes'.
+    sa.Index(
+        "ix_deliveries_leased",
+        "webhook_id",
+        "lease_until",
+        postgresql_where=sa.text("lease_owner IS NOT NULL"),
+        sqlite_where=sa.text("lease_owner IS NOT NULL"),
     ),
     sa.Index(None, "webhook_id", "triggered_at"),
     sa.Index(None, "webhook_id", "ended_at"),

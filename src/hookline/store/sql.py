@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from hookline.store.base import ApiKey, Caps, Tenant, WebhookQuery
 from hookline.store.keyset import read_page
 from hookline.store.queue import DeliveryQueue
 from hookline.store.schema import api_keys, tenants, users, webhook_event_types, webhooks
+from hookline.store.sql_base import Priority
 from hookline.store.webhook_rows import webhook_row, with_event_types
 from hookline.webhooks import Webhook
 
@@ -181,6 +183,14 @@ class SqlStore(DeliveryQueue):
             )
             items = await conn.run_sync(with_event_types, window.rows)
         return Page(items, window.next, window.prev)
+
+    async def end_rotations(self, at: datetime) -> int:
+        ended = (
+            webhooks.update()
+            .where(webhooks.c.secret_rotating_until <= at)
+            .values(sealed_previous_secret=None, secret_rotating_until=None)
+        )
+        return await self._write(lambda conn: conn.execute(ended).rowcount, Priority.BULK)
 
     def _sort_expression(self, sort: Sort) -> sa.ColumnElement[Any]:
         column = _SORT_COLUMNS[sort.key]

@@ -61,13 +61,13 @@ class SqlBase:
     # Connections ---------------------------------------------------------------------
 
     def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        return _available(self._engine.connect())
+        return available(self._engine.connect())
 
     async def _write(self, work: Work[T], priority: Priority = Priority.API) -> T:
         """Run ``work`` in one write transaction, committed when it returns. ``priority``
         orders writes that wait for the single writer (SQLite); PostgreSQL has no such
         wait."""
-        async with _available(self._engine.begin()) as conn:
+        async with available(self._engine.begin()) as conn:
             return await conn.run_sync(work)
 
     def _lock_tenant(self, conn: sa.Connection, tenant_id: str) -> None:
@@ -125,7 +125,7 @@ def unavailable(error: BaseException) -> StorageUnavailable:
 
 
 @asynccontextmanager
-async def _available(
+async def available(
     connecting: AbstractAsyncContextManager[AsyncConnection],
 ) -> AsyncIterator[AsyncConnection]:
     """A connection; StorageUnavailable when the database cannot be reached, refuses the

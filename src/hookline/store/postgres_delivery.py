@@ -1,0 +1,218 @@
+"""The delivery hot path on PostgreSQL: a claim is one statement, and so is the record of a
+batch of outcomes that disables no webhook (the common case; `DeliveryQueue.record`
+handles the rest). Each is one round trip: PostgreSQL runs a statement as its own
+transaction, and asyncpg keeps it prepared on the connection.
+
+The claim does in SQL what `DeliveryQueue.claim` does in a few statements with Python
+between them: the webhooks due longest that have room, locked (``SKIP LOCKED``: one claim
+at a time takes from each), each one's due deliveries up to its room (its bound, less
+this process's attempts in flight and the leases other processes hold), taken round-robin
+over tenants and then their webhooks up to each tenant's room and the limit, leased, the
+webhooks' ``due_webhooks`` entries moved to their next due time, and the leased rows
+returned with their webhooks' settings and their events' payloads. The statements of one
+query see one snapshot, so the next due time leaves out the rows the same statement
+leases and counts the lease's end for the webhooks that had some.
+
+Other processes' leases are counted up to the bound only (``LIMIT``): the partial index of
+leased rows keeps an entry of every lease recorded since the last vacuum, and a count of
+all of them (a bitmap scan, which never learns they are dead) cost several milliseconds a
+webhook once a few thousand deliveries had gone through; a plain index scan that stops
+at the bound marks the dead entries it meets, and the next one skips them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from hookline.deliveries import Result
+from hookline.shares import Room
+from hookline.store.queue import NOTHING_DUE, Leased, Target
+from hookline.store.sql_base import WORK
+
+CLAIM = """
+WITH ranked AS (
+    SELECT webhook_id, due_at,
+           row_number() OVER (PARTITION BY tenant_id ORDER BY due_at) AS turn
+    FROM due_webhooks
+    WHERE due_at <= $1
+      AND webhook_id <> ALL($5::text[]) AND tenant_id <> ALL($7::text[])
+), heads AS (
+    SELECT h.webhook_id, h.tenant_id, r.turn, r.due_at,
+           $8::int - coalesce(busy.n, 0) - (
+               SELECT count(*) FROM (
+                   SELECT FROM deliveries x
+                   WHERE x.webhook_id = h.webhook_id AND x.lease_owner IS NOT NULL
+                     AND x.lease_owner <> $12 AND x.lease_until > $1
+                   LIMIT $8
+               ) AS held
+           ) AS webhook_room
+    FROM due_webhooks h
+    JOIN ranked r ON r.webhook_id = h.webhook_id
+    LEFT JOIN unnest($4::text[], $6::int[]) AS busy(webhook_id, n)
+           ON busy.webhook_id = h.webhook_id
+    WHERE r.turn <= $3
+    ORDER BY r.turn, r.due_at
+    LIMIT $3
+    FOR UPDATE OF h SKIP LOCKED
+), candidates AS (
+    SELECT h.tenant_id, h.webhook_id, h.due_at AS head_due, c.id, c.next_attempt_at, c.rank
+    FROM heads h
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at,
+               row_number() OVER (ORDER BY d.next_attempt_at) AS rank
+        FROM deliveries d
+        WHERE d.webhook_id = h.webhook_id AND d.next_attempt_at <= $1
+        ORDER BY d.next_attempt_at
+        LIMIT greatest(h.webhook_room, 0)
+    ) c
+), turns AS (
+    SELECT c.*,
+           row_number() OVER (PARTITION BY c.tenant_id ORDER BY c.rank, c.head_due) AS turn,
+           min(c.head_due) OVER (PARTITION BY c.tenant_id) AS tenant_due,
+           $9::int - coalesce(busy.n, 0) AS tenant_room
+    FROM candidates c
+    LEFT JOIN unnest($10::text[], $11::int[]) AS busy(tenant_id, n)
+           ON busy.tenant_id = c.tenant_id
+), chosen AS (
+    SELECT id, webhook_id, next_attempt_at
+    FROM turns
+    WHERE turn <= tenant_room
+    ORDER BY turn, tenant_due, tenant_id
+    LIMIT $3
+), leased AS (
+    UPDATE deliveries d
+    SET lease_until = $2, lease_owner = $12, next_attempt_at = $2
+    FROM chosen
+    WHERE d.id = chosen.id AND d.next_attempt_at <= $1
+    RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.cloud_events,
+              d.triggered_at, d.attempt_count, chosen.next_attempt_at AS due_at
+), refreshed AS (
+    UPDATE due_webhooks u
+    SET due_at = coalesce(
+        least(
+            (SELECT min(d.next_attempt_at) FROM deliveries d
+             WHERE d.webhook_id = u.webhook_id AND d.next_attempt_at IS NOT NULL
+               AND d.id NOT IN (SELECT id FROM chosen)),
+            (SELECT $2::timestamptz FROM chosen c WHERE c.webhook_id = u.webhook_id LIMIT 1)
+        ),
+        $13
+    )
+    FROM heads
+    WHERE u.webhook_id = heads.webhook_id
+)
+SELECT l.id, l.tenant_id, l.webhook_id, l.event_id, l.event_type, l.cloud_events,
+       l.triggered_at, l.attempt_count,
+       w.enabled, w.url, w.headers, w.sealed_secret, w.sealed_encrypted_headers,
+       w.encrypted_header_names, w.check_certificate_revocation,
+       w.sealed_previous_secret, w.secret_rotating_until, e.payload
+FROM leased l
+JOIN webhooks w ON w.id = l.webhook_id
+LEFT JOIN events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
+ORDER BY l.due_at
+"""
+
+
+def claim_arguments(
+    *, now: datetime, until: datetime, owner: str, limit: int, room: Room
+) -> tuple[Any, ...]:
+    busy_webhooks = list(room.webhooks)
+    busy_tenants = list(room.tenants)
+    return (
+        now,
+        until,
+        limit,
+        busy_webhooks,
+        room.full_webhooks(),
+        [room.webhooks[webhook] for webhook in busy_webhooks],
+        room.full_tenants(),
+        room.per_webhook,
+        room.per_tenant,
+        busy_tenants,
+        [room.tenants[tenant] for tenant in busy_tenants],
+        owner,
+        NOTHING_DUE,
+    )
+
+
+def claimed_rows(
+    rows: Sequence[Any],
+) -> tuple[list[Leased], dict[str, Target], dict[tuple[str, str], str | None]]:
+    """The claim's rows as `to_claimed` takes them."""
+    leased = [Leased(*row[:8]) for row in rows]
+    targets = {row["webhook_id"]: Target._make(row[8:17]) for row in rows}
+    payloads = {(row["tenant_id"], row["event_id"]): row["payload"] for row in rows}
+    return leased, targets, payloads
+
+
+RECORD = """
+WITH v AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[],
+        $7::text[], $8::text[], $9::int[], $10::text[], $11::text[],
+        $12::timestamptz[], $13::float8[], $14::int[], $15::text[]
+    ) AS v(id, status, message, number, next_at, ended_at,
+           request_url, request_headers, response_status, response_headers, response_body,
+           started_at, duration_ms, status_code, error)
+), recorded AS (
+    UPDATE deliveries d
+    SET status = v.status, status_message = v.message, attempt_count = v.number,
+        next_attempt_at = v.next_at, ended_at = v.ended_at,
+        lease_until = NULL, lease_owner = NULL,
+        request_url = v.request_url, request_headers = v.request_headers::json,
+        response_status = v.response_status, response_headers = v.response_headers::json,
+        response_body = v.response_body
+    FROM v
+    WHERE d.id = v.id
+    RETURNING d.id, d.webhook_id, d.tenant_id, v.next_at
+), attempts AS (
+    INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms,
+                                   status_code, error)
+    SELECT v.id, v.number, v.started_at, v.duration_ms, v.status_code, v.error
+    FROM v JOIN recorded ON recorded.id = v.id
+    ON CONFLICT DO NOTHING
+), due AS (
+    INSERT INTO due_webhooks (webhook_id, tenant_id, due_at)
+    SELECT webhook_id, min(tenant_id), min(next_at) FROM recorded
+    WHERE next_at IS NOT NULL
+    GROUP BY webhook_id
+    ON CONFLICT (webhook_id) DO UPDATE SET due_at = least(due_webhooks.due_at, excluded.due_at)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM recorded),
+       (SELECT pg_notify($16, '')::text FROM (SELECT 1 FROM due LIMIT 1) AS any_due)
+"""
+
+
+def record_arguments(results: list[Result], at: datetime) -> tuple[Any, ...]:
+    """The outcomes as columns (arrays), and the channel that announces retries."""
+    columns: tuple[list[Any], ...] = tuple([] for _ in range(15))
+    for result in results:
+        attempt = result.attempt
+        row = (
+            result.delivery_id,
+            result.status,
+            result.status_message,
+            attempt.number,
+            result.next_attempt_at,
+            at if result.next_attempt_at is None else None,
+            result.request_url,
+            _json(result.request_headers),
+            result.response_status,
+            _json(result.response_headers),
+            result.response_body,
+            attempt.started_at,
+            attempt.duration_ms,
+            attempt.status_code,
+            attempt.error,
+        )
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return (*columns, WORK)
+
+
+def _json(value: object) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
