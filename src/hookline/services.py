@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
 
 from hookline.catalog import Catalog, load_catalog
@@ -48,6 +49,7 @@ class Services:
         registry = Registry(store, vault, catalog, settings)
         attempter = Attempter(sender, vault, policy, random.Random())
         failures = FailurePolicy(threshold=settings.disable_after_failures)
+        owner = f"hookline-{uuid.uuid4().hex[:12]}"
         slots = Slots(
             total=settings.concurrency,
             per_webhook=settings.endpoint_concurrency,
@@ -61,6 +63,7 @@ class Services:
             settings.lease_seconds,
             slots,
             slot_wait_seconds=settings.connect_timeout + settings.request_timeout,
+            owner=owner,
         )
         return cls(
             settings=settings,
