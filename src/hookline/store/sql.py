@@ -16,6 +16,7 @@ from hookline.store.base import ApiKey, Caps, Tenant, WebhookQuery
 from hookline.store.keyset import read_page
 from hookline.store.queue import DeliveryQueue
 from hookline.store.schema import api_keys, tenants, users, webhook_event_types, webhooks
+from hookline.store.stats import EndpointStatsQueries
 from hookline.store.webhook_rows import webhook_row, with_event_types
 from hookline.webhooks import Webhook
 
@@ -27,7 +28,7 @@ _SORT_COLUMNS = {
 }
 
 
-class SqlStore(DeliveryQueue):
+class SqlStore(DeliveryQueue, EndpointStatsQueries):
     # Tenants, users and keys -----------------------------------------------------------
 
     async def create_tenant(self, name: str) -> Tenant:
