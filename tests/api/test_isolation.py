@@ -38,6 +38,7 @@ ON_ONE: dict[str, Operation] = {
     "put": _put,
     "patch": _patch,
     "delete": lambda client, webhook_id: client.delete(f"{WEBHOOKS}/{webhook_id}"),
+    "stats": lambda client, webhook_id: client.get(f"{WEBHOOKS}/{webhook_id}/stats"),
 }
 # Every webhook operation (the id is used where the operation needs one).
 EVERY: dict[str, Operation] = {

@@ -14,7 +14,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from yarl import URL
 
 from hookline import __version__, metrics
-from hookline.api import console, deliveries, errors, events, health, operator, users, webhooks
+from hookline.api import (
+    console,
+    deliveries,
+    errors,
+    events,
+    health,
+    operator,
+    stats,
+    users,
+    webhooks,
+)
 from hookline.api.bounds import RequestBounds
 from hookline.api.errors import Error, respond, respond_invalid
 from hookline.api.limits import BodyLimit
@@ -74,6 +84,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(RequestBounds, statement_timeout=services.settings.statement_timeout)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
+    app.include_router(stats.router)
     app.include_router(events.router)
     app.include_router(users.router)
     console.install(app)
