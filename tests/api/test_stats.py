@@ -4,20 +4,15 @@ engine records them), at the times a test needs."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from hookline.clock import now
-from hookline.deliveries import Attempt, FailurePolicy, NewDelivery, Result
-from hookline.settings import load_settings
-from hookline.store import Store, open_store
 from tests.api.helpers import WEBHOOKS, assert_error, create
-from tests.databases import TEST_SECRET_KEY
+from tests.attempts import Sent
+from tests.attempts import record as record_attempts
 from tests.servers import Tenant
 
 STATS_FIELDS = {
@@ -38,68 +33,10 @@ STATS_FIELDS = {
     "sampled",
     "series",
 }
-NEVER_DISABLE = FailurePolicy(threshold=1_000_000)
-LONG_LEASE = 3600.0  # the server's workers never take a test's delivery
 
 
-@dataclass(frozen=True)
-class Sent:
-    """One attempt of a delivery, ``ago`` before now."""
-
-    ago: timedelta
-    status_code: int | None = 200
-    duration_ms: float = 100.0
-    retry: bool = False  # the delivery is retried later (it stays in the backlog)
-
-
-def record(tenant: Tenant, webhook: dict[str, Any], *attempts: Sent) -> None:
-    """Each attempt as the only one of a delivery of ``webhook``, recorded in the server's
-    database by a store of the test's own (as another hookline process would)."""
-    settings = load_settings(
-        database_url=tenant.server.services.settings.database_url, secret_key=TEST_SECRET_KEY
-    )
-
-    async def write() -> None:
-        store = open_store(settings)
-        try:
-            for sent in attempts:
-                await _record(store, tenant.id, webhook, sent)
-        finally:
-            await store.close()
-
-    asyncio.run(write())
-
-
-async def _record(store: Store, tenant_id: str, webhook: dict[str, Any], sent: Sent) -> None:
-    started = now() - sent.ago
-    new = NewDelivery(
-        id=str(uuid.uuid4()),
-        tenant_id=tenant_id,
-        webhook_id=webhook["id"],
-        event_id=f"e-{uuid.uuid4().hex[:8]}",
-        event_type="com.qlik.v1.app.created",
-        cloud_events=False,
-        triggered_at=started,
-        next_attempt_at=started,
-    )
-    await store.add_delivery(new, owner="tests", lease_seconds=LONG_LEASE)
-    code = sent.status_code
-    ok = code is not None and 200 <= code < 300
-    result = Result(
-        delivery_id=new.id,
-        tenant_id=tenant_id,
-        webhook_id=webhook["id"],
-        attempt=Attempt(1, started, sent.duration_ms, code, None if code else "timed out"),
-        status="success" if ok else "fail",
-        status_message="",
-        next_attempt_at=now() + timedelta(hours=1) if sent.retry else None,
-        request_url=webhook["url"],
-        request_headers={},
-        response_status=code,
-        response_headers={},
-        response_body="",
-    )
-    await store.record([result], NEVER_DISABLE)
+def record(tenant: Tenant, webhook: dict[str, Any], *sent: Sent) -> None:
+    record_attempts(tenant.server, tenant.id, webhook, *sent)
 
 
 def stats(client: Any, webhook_id: str, **params: str) -> dict[str, Any]:
