@@ -82,6 +82,7 @@ export const api = {
   patchWebhook: (id, operations) => call("PATCH", webhook(id), { body: operations }),
   deleteWebhook: (id) => call("DELETE", webhook(id)),
   listDeliveries: (id, params) => call("GET", query(deliveries(id), params)),
+  stats: (id, window) => call("GET", query(`${webhook(id)}/stats`, { window })),
   resend: (id, deliveryId) =>
     call("POST", `${deliveries(id)}/${encodeURIComponent(deliveryId)}/actions/resend`),
   follow: (href) => call("GET", sameOrigin(href)),
