@@ -56,10 +56,14 @@ def record(server: RunningServer, tenant_id: str, webhook: dict[str, Any], *sent
 
 
 def record_many(
-    server: RunningServer, tenant_id: str, webhook: dict[str, Any], sent: Iterable[Sent]
+    server: RunningServer,
+    tenant_id: str,
+    webhook: dict[str, Any],
+    sent: Iterable[Sent],
+    event_type: str = APP_CREATED,
 ) -> None:
     """Many ended deliveries of one attempt each, inserted as rows in one transaction."""
-    made = [_rows(tenant_id, webhook["id"], attempt) for attempt in sent]
+    made = [_rows(tenant_id, webhook["id"], event_type, attempt) for attempt in sent]
 
     async def write(store: Store) -> None:
         assert isinstance(store, SqlBase)
@@ -135,7 +139,9 @@ async def _record(store: Store, tenant_id: str, webhook: dict[str, Any], sent: S
     await store.record([result], NEVER_DISABLE)
 
 
-def _rows(tenant_id: str, webhook_id: str, sent: Sent) -> tuple[dict[str, Any], dict[str, Any]]:
+def _rows(
+    tenant_id: str, webhook_id: str, event_type: str, sent: Sent
+) -> tuple[dict[str, Any], dict[str, Any]]:
     started = now() - sent.ago
     ended: datetime = started + timedelta(milliseconds=sent.duration_ms)
     delivery_id = str(uuid.uuid4())
@@ -144,7 +150,7 @@ def _rows(tenant_id: str, webhook_id: str, sent: Sent) -> tuple[dict[str, Any], 
         "tenant_id": tenant_id,
         "webhook_id": webhook_id,
         "event_id": f"e-{uuid.uuid4().hex[:12]}",
-        "event_type": APP_CREATED,
+        "event_type": event_type,
         "triggered_at": started,
         "status": "success" if sent.succeeded else "fail",
         "status_message": f"HTTP {sent.status_code}",
