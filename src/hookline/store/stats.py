@@ -42,49 +42,54 @@ class EndpointStatsQueries(SqlBase):
     async def endpoint_stats(self, query: StatsQuery) -> EndpointStats:
         starts = query.bucket_starts()
         per_part = SAMPLE_DELIVERIES // (len(starts) + 1)
+        figures = _figures(query, starts, per_part, lateral=self._lateral_joins)
         async with self._reading() as conn:
-            figures = _figures(query, starts, per_part, lateral=self._lateral_joins)
             rows = (await conn.execute(figures)).all()
-            backlog = (await conn.execute(_backlog(query))).one()
+            counted = (await conn.execute(_backlog(query))).one()
         by_bucket = {row.bucket: row for row in rows}
-        series = tuple(
-            Bucket(start, _figures_of(by_bucket.get(number))) for number, start in enumerate(starts)
-        )
         return EndpointStats(
             query=query,
             figures=_figures_of(by_bucket.get(_WHOLE)),
-            series=series,
-            backlog=Backlog(
-                count=min(backlog.count, BACKLOG_CAP),
-                exact=backlog.count <= BACKLOG_CAP,
-                oldest_triggered_at=_aware(backlog.oldest),
+            series=tuple(
+                Bucket(start, _figures_of(by_bucket.get(number)))
+                for number, start in enumerate(starts)
             ),
+            backlog=_backlog_of(counted),
             sampled=(by_bucket[_PARTS_FULL].attempts or 0) >= per_part,
         )
 
 
-def _mine(query: StatsQuery) -> list[sa.ColumnElement[bool]]:
-    return [deliveries.c.webhook_id == query.webhook_id, deliveries.c.tenant_id == query.tenant_id]
-
-
 def _sample(query: StatsQuery, starts: Sequence[datetime], per_part: int) -> sa.CTE:
     """The ids of the deliveries read, each with the number of its part: one part per
-    bucket (the latest deliveries that ended in it), and one of deliveries not ended."""
+    bucket (the latest deliveries that ended in it), then one of deliveries not ended."""
     ended = deliveries.c.ended_at
-    bounds = [*starts[1:], None]
-    parts = []
-    for number, (low, high) in enumerate(zip(starts, bounds, strict=True)):
-        within = [ended >= low] if high is None else [ended >= low, ended < high]
-        latest = sa.select(deliveries.c.id).where(*_mine(query), *within).order_by(ended.desc())
-        parts.append((number, latest))
-    parts.append((len(starts), sa.select(deliveries.c.id).where(*_mine(query), ended.is_(None))))
-    chosen = [select.limit(per_part).subquery() for _, select in parts]
+    latest_ended = [
+        _deliveries(query, *_ended_between(low, high)).order_by(ended.desc())
+        for low, high in zip(starts, [*starts[1:], None], strict=True)
+    ]
+    not_ended = _deliveries(query, ended.is_(None))
+    parts = [select.limit(per_part).subquery() for select in [*latest_ended, not_ended]]
     return sa.union_all(
         *(
             sa.select(part.c.id, sa.literal(number).label("part"))
-            for (number, _), part in zip(parts, chosen, strict=True)
+            for number, part in enumerate(parts)
         )
     ).cte("sample")
+
+
+def _ended_between(low: datetime, high: datetime | None) -> list[sa.ColumnElement[bool]]:
+    """Ended at ``low`` or later, and before ``high`` (the last bucket: whenever since)."""
+    ended = deliveries.c.ended_at
+    return [ended >= low] if high is None else [ended >= low, ended < high]
+
+
+def _deliveries(query: StatsQuery, *where: sa.ColumnElement[bool]) -> sa.Select[str]:
+    """The ids of the webhook's deliveries that meet ``where``."""
+    return sa.select(deliveries.c.id).where(
+        deliveries.c.webhook_id == query.webhook_id,
+        deliveries.c.tenant_id == query.tenant_id,
+        *where,
+    )
 
 
 def _figures(
@@ -174,13 +179,25 @@ def _backlog(query: StatsQuery) -> sa.Select[int, Any]:
     due = deliveries.c.next_attempt_at
     counted = (
         sa.select(deliveries.c.triggered_at)
-        .where(*_mine(query), due.is_not(None))
+        .where(
+            deliveries.c.webhook_id == query.webhook_id,
+            deliveries.c.tenant_id == query.tenant_id,
+            due.is_not(None),
+        )
         .order_by(due)
         .limit(BACKLOG_CAP + 1)
         .subquery()
     )
     return sa.select(
         sa.func.count().label("count"), sa.func.min(counted.c.triggered_at).label("oldest")
+    )
+
+
+def _backlog_of(row: Any) -> Backlog:
+    return Backlog(
+        count=min(row.count, BACKLOG_CAP),
+        exact=row.count <= BACKLOG_CAP,
+        oldest_triggered_at=_aware(row.oldest),
     )
 
 
