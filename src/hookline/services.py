@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from hookline.catalog import Catalog, load_catalog
 from hookline.deliveries import FailurePolicy
 from hookline.dispatcher import Attempter, Limits
+from hookline.endpoint_health import Health
 from hookline.fanout import FanoutLimits
 from hookline.history import History
 from hookline.publishing import Publisher
@@ -37,6 +38,7 @@ class Services:
     rate_limiter: RateLimiter
     slots: Slots
     gate: Gate
+    health: Health
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -78,6 +80,7 @@ class Services:
             rate_limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
             slots=slots,
             gate=Gate(settings.key_concurrency),
+            health=Health(store, registry, turns=Gate(1)),
         )
 
     @property
