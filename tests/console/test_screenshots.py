@@ -162,6 +162,8 @@ def test_take_screenshots(console: Console) -> None:
     expect(chart.get_by_role("heading", name="試行数 (1 時間ごと)")).to_be_visible()
     expect(chart.locator("rect.chart__failure").first).to_be_visible()
     _shoot(page, "health-ja")
+    page.get_by_role("button", name="履歴を表示", expanded=True).click()
+    page.set_viewport_size({"width": 1280, "height": 800})
     _rotate_in_japanese(console)
 
 
