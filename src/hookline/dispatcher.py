@@ -14,7 +14,6 @@ import functools
 import json
 import random
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -190,6 +189,7 @@ class Dispatcher:
         limits: Limits,
         failures: FailurePolicy,
         slots: Slots,
+        owner: str,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
@@ -197,7 +197,7 @@ class Dispatcher:
         self._limits = limits
         self._failures = failures
         self._slots = slots
-        self._owner = f"worker-{uuid.uuid4().hex[:12]}"
+        self._owner = owner
         # Claimed but not started: a resend took the room meanwhile (rare).
         self._waiting: deque[Claimed] = deque()
         self._tasks: set[asyncio.Task[None]] = set()

@@ -28,6 +28,10 @@ class History:
     lease_seconds: float
     slots: Slots
     slot_wait_seconds: float
+    # The process's name on the leases it holds, shared with its dispatcher: a claim
+    # counts the leases of other processes against a webhook's bound, and this one's
+    # resends are already in its slots.
+    owner: str
 
     async def list_deliveries(
         self, caller: Principal, webhook_id: str, query: DeliveryQuery
@@ -61,10 +65,9 @@ class History:
             triggered_at=at,
             next_attempt_at=at,
         )
-        owner = f"resend-{new.id}"
-        await self.store.add_delivery(new, owner=owner, lease_seconds=self.lease_seconds)
+        await self.store.add_delivery(new, owner=self.owner, lease_seconds=self.lease_seconds)
         if not await self.slots.take_within(webhook.tenant_id, webhook.id, self.slot_wait_seconds):
-            await self.store.release([new.id], owner)
+            await self.store.release([new.id], self.owner)
             return await self._delivery(webhook, new.id)
         try:
             claimed = _claimed(new, webhook, original.body.encode())

@@ -56,6 +56,7 @@ class Runtime:
             services.limits,
             services.history.failures,
             services.slots,
+            services.history.owner,
         )
         self._expander = Expander(services.store, services.fanout_limits)
         self._stopping = asyncio.Event()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
 
 from hookline.catalog import Catalog, load_catalog
 from hookline.deliveries import FailurePolicy
 from hookline.dispatcher import Attempter, Limits
+from hookline.endpoint_health import Health
 from hookline.fanout import FanoutLimits
 from hookline.history import History
 from hookline.publishing import Publisher
@@ -36,6 +38,7 @@ class Services:
     rate_limiter: RateLimiter
     slots: Slots
     gate: Gate
+    health: Health
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -48,6 +51,7 @@ class Services:
         registry = Registry(store, vault, catalog, settings)
         attempter = Attempter(sender, vault, policy, random.Random())
         failures = FailurePolicy(threshold=settings.disable_after_failures)
+        owner = f"hookline-{uuid.uuid4().hex[:12]}"
         slots = Slots(
             total=settings.concurrency,
             per_webhook=settings.endpoint_concurrency,
@@ -61,6 +65,7 @@ class Services:
             settings.lease_seconds,
             slots,
             slot_wait_seconds=settings.connect_timeout + settings.request_timeout,
+            owner=owner,
         )
         return cls(
             settings=settings,
@@ -75,6 +80,7 @@ class Services:
             rate_limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
             slots=slots,
             gate=Gate(settings.key_concurrency),
+            health=Health(store, registry, turns=Gate(1)),
         )
 
     @property

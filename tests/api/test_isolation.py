@@ -41,6 +41,7 @@ ON_ONE: dict[str, Operation] = {
     "rotate-secret": lambda client, webhook_id: client.post(
         f"{WEBHOOKS}/{webhook_id}/actions/rotate-secret", json={}
     ),
+    "stats": lambda client, webhook_id: client.get(f"{WEBHOOKS}/{webhook_id}/stats"),
 }
 # Every webhook operation (the id is used where the operation needs one).
 EVERY: dict[str, Operation] = {

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import os
+import random
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.attempts import Sent, record_many
 from tests.console.conftest import Console
 from tests.delivery.receivers import Reply
 
@@ -43,7 +47,7 @@ def _sample(console: Console) -> None:
         description="Security team's SIEM",
         secret="the-audit-log-secret-of-32-characters",
     )
-    console.webhook(
+    warehouse = console.webhook(
         "Data warehouse sync",
         url="https://etl.example.com/qlik/events",
         eventTypes=["com.qlik.v1.app.data.updated", "com.qlik.v1.app.reload.finished"],
@@ -63,6 +67,38 @@ def _sample(console: Console) -> None:
         data = {"id": f"app-{number}", "name": f"Sales {number}"}
         console.publish({"type": "com.qlik.v1.app.published", "data": data, "ownerId": aiko})
         console.settled(orders["id"], number + 1)
+    _day_of(console, orders, "com.qlik.v1.app.published", failing=0.002)
+    outage = (timedelta(hours=9), timedelta(hours=8))
+    _day_of(console, warehouse, "com.qlik.v1.app.reload.finished", outage=outage, slow=2.5)
+
+
+def _day_of(
+    console: Console,
+    webhook: dict[str, Any],
+    event_type: str,
+    *,
+    outage: tuple[timedelta, timedelta] | None = None,
+    failing: float = 0.005,
+    slow: float = 1.0,
+) -> None:
+    """A day of attempts before now, a few a quarter-hour, busier in the working hours,
+    failing (503, slower) through ``outage`` (from, to: how long ago)."""
+    rng = random.Random(webhook["name"])
+    attempts = []
+    for quarter in range(1, 96):
+        ago = timedelta(minutes=15 * quarter)
+        down = outage is not None and outage[1] <= ago <= outage[0]
+        for _ in range(rng.randint(3, 9) if 24 <= quarter <= 60 else rng.randint(1, 4)):
+            at = ago + timedelta(seconds=rng.uniform(0, 899))
+            fails = down or rng.random() < failing
+            duration = rng.lognormvariate(4.6, 0.35) * slow * (20 if fails else 1)
+            attempts.append(Sent(at, 503 if fails else 200, round(min(duration, 10_000), 1)))
+    record_many(console.server, console.tenant.id, webhook, attempts, event_type)
+
+
+def _health_shown(page: Page) -> None:
+    expect(page.locator(".cell-health .health")).to_have_count(4)
+    expect(page.locator(".health--loading")).to_have_count(0)
 
 
 def test_take_screenshots(console: Console) -> None:
@@ -74,6 +110,7 @@ def test_take_screenshots(console: Console) -> None:
     _sample(console)
     console.open()
     expect(console.names()).to_have_count(4)
+    _health_shown(page)
     _shoot(page, "webhooks")
 
     page.get_by_role("button", name="Create new").click()
@@ -97,7 +134,14 @@ def test_take_screenshots(console: Console) -> None:
     _rotate(console)
     page.keyboard.press("Escape")
 
-    page.set_viewport_size({"width": 1280, "height": 1240})
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    console.row("Data warehouse sync").get_by_role("button", name="Show history").click()
+    chart = page.get_by_role("region", name="History: Data warehouse sync").locator("figure")
+    expect(chart.locator("rect.chart__failure").first).to_be_visible()
+    _shoot(page, "health")
+    page.get_by_role("button", name="Show history", expanded=True).click()
+
+    page.set_viewport_size({"width": 1280, "height": 1500})
     console.row("Deploy notifications").get_by_role("button", name="Show history").click()
     history = page.get_by_role("region", name="History: Deploy notifications")
     history.get_by_role("button", name="Show details").first.click()
@@ -108,7 +152,18 @@ def test_take_screenshots(console: Console) -> None:
     page.get_by_label("Language").select_option("ja")
     expect(page.get_by_role("button", name="新規作成")).to_be_visible()
     page.get_by_label("言語").blur()
+    _health_shown(page)
     _shoot(page, "webhooks-ja")
+
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    warehouse = page.get_by_role("row").filter(has=page.get_by_label("Data warehouse sync を選択"))
+    warehouse.get_by_role("button", name="履歴を表示").click()
+    chart = page.locator("figure.chart")
+    expect(chart.get_by_role("heading", name="試行数 (1 時間ごと)")).to_be_visible()
+    expect(chart.locator("rect.chart__failure").first).to_be_visible()
+    _shoot(page, "health-ja")
+    page.get_by_role("button", name="履歴を表示", expanded=True).click()
+    page.set_viewport_size({"width": 1280, "height": 800})
     _rotate_in_japanese(console)
 
 

@@ -95,6 +95,7 @@ async def test_a_worker_renews_the_lease_of_an_attempt_it_still_holds(
         dataclasses.replace(services.limits, shutdown_grace=0),
         services.history.failures,
         services.slots,
+        services.history.owner,
         clock=clocks.worker_now,
     )
     stopping = asyncio.Event()

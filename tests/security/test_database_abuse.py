@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -36,6 +37,7 @@ from tests.api.helpers import (
     assert_no_sql,
     create,
 )
+from tests.attempts import Sent, busy_week, record, record_many
 from tests.databases import POSTGRES_ADMIN_URL, unreachable
 from tests.processes import Process, admin_key, environment
 from tests.reliability.figures import report
@@ -152,6 +154,52 @@ def test_an_attackers_largest_lists_leave_other_tenants_served(server: RunningSe
         f"list bomb {server.services.settings.database_url.split(':')[0]}",
         attacker_requests=len(attack_statuses),
         victim_requests=len(victim_statuses),
+        seconds=round(took, 1),
+    )
+
+
+# -- endpoint health over a busy history ----------------------------------------------------
+
+
+def test_an_attackers_health_requests_over_a_busy_week_leave_other_tenants_served(
+    server: RunningServer,
+) -> None:
+    """The attacker's webhook holds more of a week than one health request reads; six of
+    its keys ask for that week over and over while the victim lists its webhooks and asks
+    for its own webhook's health: every request of both is answered 200, the attacker's
+    from a sample (what one request reads is bounded, and its requests take turns)."""
+    attacker, victim = server.new_tenant(), server.new_tenant()
+    keys = [attacker.client() for _ in range(6)]
+    busy = create(keys[0])
+    record_many(server, attacker.id, busy, busy_week(6_000))
+    victim_admin = victim.client()
+    mine = create(victim_admin)
+    record(server, victim.id, mine, Sent(timedelta(minutes=3)))
+    week = f"{WEBHOOKS}/{busy['id']}/stats?window=7d"
+
+    def attack(client: httpx.Client) -> list[tuple[int, bool]]:
+        answers = [client.get(week) for _ in range(5)]
+        return [(answer.status_code, answer.json().get("sampled", False)) for answer in answers]
+
+    with ThreadPoolExecutor(len(keys)) as pool:
+        attacks = [pool.submit(attack, client) for client in keys]
+        started = time.monotonic()
+        victim_requests = 0
+        while not victim_requests or not all(attack.done() for attack in attacks):
+            listed = victim_admin.get(WEBHOOKS)
+            health = victim_admin.get(f"{WEBHOOKS}/{mine['id']}/stats")
+            victim_requests += 2
+            assert listed.status_code == 200, listed.text
+            assert health.status_code == 200, health.text
+            assert (health.json()["attempts"], health.json()["sampled"]) == (1, False)
+        answers = [answer for attack in attacks for answer in attack.result()]
+        took = time.monotonic() - started
+
+    assert answers == [(200, True)] * 30
+    report(
+        f"health storm {server.services.settings.database_url.split(':')[0]}",
+        attacker_requests=len(answers),
+        victim_requests=victim_requests,
         seconds=round(took, 1),
     )
 

@@ -71,6 +71,7 @@ EXPECTED: dict[tuple[str, str], Statuses] = {
         **ADMIN_ONLY,
         "operator": (403, 403),
     },
+    ("GET", "/api/v1/webhooks/{id}/stats"): {**ADMIN_ONLY, "operator": (403, 403)},
     ("POST", "/api/v1/webhooks/{id}/deliveries/{deliveryId}/actions/resend"): {
         **ADMIN_ONLY,
         "tenant-admin": (201, 404),

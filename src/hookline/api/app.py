@@ -22,6 +22,7 @@ from hookline.api import (
     health,
     operator,
     rotation,
+    stats,
     users,
     webhooks,
 )
@@ -85,6 +86,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
     app.include_router(rotation.router)
+    app.include_router(stats.router)
     app.include_router(events.router)
     app.include_router(users.router)
     console.install(app)

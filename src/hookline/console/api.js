@@ -83,6 +83,7 @@ export const api = {
   deleteWebhook: (id) => call("DELETE", webhook(id)),
   rotateSecret: (id, body) => call("POST", `${webhook(id)}/actions/rotate-secret`, { body }),
   listDeliveries: (id, params) => call("GET", query(deliveries(id), params)),
+  stats: (id, window) => call("GET", query(`${webhook(id)}/stats`, { window })),
   resend: (id, deliveryId) =>
     call("POST", `${deliveries(id)}/${encodeURIComponent(deliveryId)}/actions/resend`),
   follow: (href) => call("GET", sameOrigin(href)),

@@ -19,6 +19,16 @@ function set(node, name, value) {
   else node.setAttribute(name, value === true ? "" : String(value));
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+
+// An SVG element: attributes as given, text as text nodes (a <title> says what it shows).
+export function svg(tag, attributes = {}, children = []) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
 let counter = 0;
 
 export function uid(prefix) {

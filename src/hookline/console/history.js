@@ -1,6 +1,8 @@
-// A webhook's delivery history, shown under its row: deliveries of the last 7 days with a
-// status filter, paging, Resend, and an expander with the request and the response.
+// A webhook's delivery history, shown under its row: the health chart, then deliveries of
+// the last 7 days with a status filter, paging, Resend, and an expander with the request
+// and the response.
 import { api } from "./api.js";
+import { healthChart } from "./chart.js";
 import { button, h, uid, visuallyHidden } from "./dom.js";
 import { formatDateTime, t, tn } from "./i18n.js";
 import { announce, alertBox, errorText } from "./notice.js";
@@ -12,6 +14,7 @@ const STATUSES = ["success", "fail", "pending"];
 // title: event type name -> its title in the current language.
 export function historyPanel(webhook, title) {
   const state = { status: "", href: null };
+  const chart = healthChart(webhook);
   const alert = alertBox();
   const list = h("div", { class: "history__list" });
   const pages = pager((href) => {
@@ -22,6 +25,7 @@ export function historyPanel(webhook, title) {
     "section",
     { class: "history", "aria-label": `${t("history.title")}: ${webhook.name}` },
     [
+      chart.element,
       h("div", { class: "history__head" }, [
         h("h3", { text: t("history.title") }),
         h("span", { class: "muted", text: t("history.intro") }),
@@ -56,6 +60,7 @@ export function historyPanel(webhook, title) {
     announce(t("history.resent"));
     state.href = null;
     load();
+    chart.refresh();
   }
 
   load();

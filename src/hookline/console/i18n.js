@@ -57,6 +57,34 @@ export function formatNumber(value) {
   return new Intl.NumberFormat(current).format(value);
 }
 
+// 0.9917 -> "99.2%"
+export function formatPercent(ratio) {
+  return new Intl.NumberFormat(current, { style: "percent", maximumFractionDigits: 1 }).format(
+    ratio,
+  );
+}
+
+// 120.4 -> "120 ms"
+export function formatMilliseconds(ms) {
+  return formatUnit(Math.round(ms), "millisecond");
+}
+
+// An age in seconds, in its largest whole unit: "42 sec", "20 min", "3 hr", "2 days".
+export function formatAge(seconds) {
+  const units = [
+    ["day", 86400],
+    ["hour", 3600],
+    ["minute", 60],
+  ];
+  const [unit, size] = units.find(([, size]) => seconds >= size) ?? ["second", 1];
+  return formatUnit(Math.floor(seconds / size), unit);
+}
+
+function formatUnit(value, unit) {
+  const style = { style: "unit", unit, unitDisplay: "short" };
+  return new Intl.NumberFormat(current, style).format(value);
+}
+
 export function formatDate(iso) {
   return new Intl.DateTimeFormat(current, { dateStyle: "medium" }).format(new Date(iso));
 }
@@ -64,6 +92,14 @@ export function formatDate(iso) {
 export function formatTime(iso, withSeconds = false) {
   const timeStyle = withSeconds ? "medium" : "short";
   return new Intl.DateTimeFormat(current, { timeStyle }).format(new Date(iso));
+}
+
+// A moment on a chart's axis: the time, with the day when the chart spans days.
+export function formatMoment(iso, withDay) {
+  const options = withDay
+    ? { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }
+    : { timeStyle: "short" };
+  return new Intl.DateTimeFormat(current, options).format(new Date(iso));
 }
 
 export function formatDateTime(iso) {

@@ -5,7 +5,8 @@ import { collator, formatDate, t } from "./i18n.js";
 const API_SORT_KEYS = new Set(["name", "url", "createdAt", "updatedAt"]);
 
 // text: what a client-side sort compares (rank: a number to compare instead); values:
-// what a filter matches, any one of them (default: the text).
+// what a filter matches, any one of them (default: the text). A column without text (the
+// health, loaded for each row after the page) neither sorts nor filters.
 export const COLUMNS = [
   { key: "name", text: (w) => w.name },
   { key: "url", text: (w) => w.url },
@@ -20,10 +21,14 @@ export const COLUMNS = [
     rank: (w) => (w.enabled ? 0 : 1),
     values: (w) => [statusLabel(w), w.disabledReason ?? ""],
   },
+  { key: "health" },
   { key: "owner", text: (w) => w.ownerId },
   { key: "createdAt", text: (w) => formatDate(w.createdAt) },
   { key: "updatedAt", text: (w) => formatDate(w.updatedAt) },
 ];
+
+// The columns a user sorts and filters.
+export const SORTED_COLUMNS = COLUMNS.filter((column) => column.text);
 
 export function statusLabel(webhook) {
   return t(webhook.enabled ? "status.enabled" : "status.disabled");
@@ -32,7 +37,7 @@ export function statusLabel(webhook) {
 export function initialState() {
   return {
     sort: { key: "createdAt", direction: "descending" },
-    filters: Object.fromEntries(COLUMNS.map((column) => [column.key, ""])),
+    filters: Object.fromEntries(SORTED_COLUMNS.map((column) => [column.key, ""])),
     exact: false,
     limit: 20,
   };
@@ -57,7 +62,7 @@ export function apiQuery(state) {
 // The loaded page as shown: every filter applied, and sorted here when the API cannot.
 export function shownRows(webhooks, state, titles) {
   const shown = webhooks.filter((webhook) =>
-    COLUMNS.every((column) => {
+    SORTED_COLUMNS.every((column) => {
       const values = column.values?.(webhook, titles) ?? [column.text(webhook, titles)];
       return matches(values, state.filters[column.key], state.exact);
     }),

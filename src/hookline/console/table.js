@@ -14,7 +14,9 @@ export function webhookTable(view) {
     "aria-label": t("table.selectAll"),
     onchange: (event) => view.selectAll(event.target.checked),
   });
-  const headers = COLUMNS.map((column) => sortHeader(column, view));
+  const headers = COLUMNS.map((column) =>
+    column.text ? sortHeader(column, view) : plainHeader(column),
+  );
   const body = h("tbody");
   const element = h("table", { class: "table webhooks" }, [
     h("caption", { class: "visually-hidden", text: t("table.caption") }),
@@ -85,19 +87,26 @@ function sortHeader(column, view) {
   return { element: cell, show };
 }
 
+// The header of a column that neither sorts nor filters.
+function plainHeader(column) {
+  return { element: h("th", { scope: "col", text: t(`column.${column.key}`) }), show() {} };
+}
+
 function filterRow(view) {
   const cells = COLUMNS.map((column) =>
-    h("td", {}, [
-      h("input", {
-        class: "filter",
-        type: "search",
-        value: view.state.filters[column.key],
-        "aria-label": t("table.filter", { column: t(`column.${column.key}`) }),
-        oninput: (event) => view.filter(column.key, event.target.value),
-      }),
-    ]),
+    h("td", {}, [column.text ? filterBox(column, view) : null]),
   );
   return h("tr", { class: "filters" }, [h("td"), ...cells, h("td")]);
+}
+
+function filterBox(column, view) {
+  return h("input", {
+    class: "filter",
+    type: "search",
+    value: view.state.filters[column.key],
+    "aria-label": t("table.filter", { column: t(`column.${column.key}`) }),
+    oninput: (event) => view.filter(column.key, event.target.value),
+  });
 }
 
 function rowsOf(webhook, view) {
@@ -110,6 +119,7 @@ function rowsOf(webhook, view) {
     ]),
     h("td", {}, [eventChips(webhook, view)]),
     statusCell(webhook),
+    h("td", { class: "cell-health" }, [view.healthOf(webhook)]),
     h("td", { class: "cell-owner", title: webhook.ownerId, text: webhook.ownerId }),
     dateCell(webhook.createdAt),
     dateCell(webhook.updatedAt),

@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { button, h, uid } from "./dom.js";
 import { confirmDelete, openCreate, openEdit, switchEnabled } from "./editor.js";
+import { healthBadge, taskQueue } from "./health.js";
 import { historyPanel } from "./history.js";
 import { language, resourceName, t, tn } from "./i18n.js";
 import { apiQuery, initialState, isFiltered, nextSort, shownRows } from "./listing.js";
@@ -12,6 +13,7 @@ import { historyRow, webhookTable } from "./table.js";
 
 const PAGE_SIZES = [10, 20, 50, 100];
 const FILTER_DELAY_MS = 300;
+const HEALTH_REQUESTS = 2; // at once; the server answers a tenant's one at a time
 
 export class WebhooksView {
   state = initialState();
@@ -21,6 +23,8 @@ export class WebhooksView {
   selected = new Set();
   expanded = new Set();
   histories = new Map(); // webhook id -> the table row holding its history
+  health = new Map(); // webhook id -> its health badge, loaded once per page shown
+  healthQueue = taskQueue(HEALTH_REQUESTS);
   catalogs = new Map(); // language -> event types, titled in that language
   loads = 0;
   timer = 0;
@@ -28,6 +32,7 @@ export class WebhooksView {
   // Builds the page in the current language and loads it.
   render() {
     this.histories.clear();
+    this.health.clear();
     this.table = webhookTable(this);
     this.alert = alertBox();
     this.summary = h("span", { class: "muted" });
@@ -105,6 +110,7 @@ export class WebhooksView {
       if (load !== this.loads) return;
       if (!page.data.length && this.href) return this.goTo(null);
       this.page = page;
+      this.health.clear();
       this.alert.clear();
       this.showRows();
     } catch (error) {
@@ -191,6 +197,14 @@ export class WebhooksView {
 
   selectedWebhooks() {
     return this.shown.filter((webhook) => this.selected.has(webhook.id));
+  }
+
+  // A webhook's health badge, made (and its figures asked for) on first use.
+  healthOf(webhook) {
+    if (!this.health.has(webhook.id)) {
+      this.health.set(webhook.id, healthBadge(webhook, this.healthQueue));
+    }
+    return this.health.get(webhook.id);
   }
 
   // The row with the history panel of an expanded webhook, made on first use.

@@ -21,6 +21,7 @@ from hookline.events import Event
 from hookline.paging import Cursor, Page, Sort
 from hookline.quotas import Quota
 from hookline.shares import Room
+from hookline.stats import EndpointStats, StatsQuery
 from hookline.webhooks import Webhook
 
 WEBHOOK_SORT_KEYS = ("name", "url", "createdAt", "updatedAt")
@@ -219,3 +220,8 @@ class Store(Protocol):
     async def purge(self, before: datetime, batch: int) -> Purged:
         """Delete up to ``batch`` deliveries triggered before ``before`` and up to ``batch``
         events received a day before it (deliveries made late keep their event)."""
+
+    # Endpoint health
+    async def endpoint_stats(self, query: StatsQuery) -> EndpointStats:
+        """The attempts of the webhook's deliveries that started in the window (from a
+        bounded sample of it), per bucket and in all, and its backlog now."""

@@ -18,6 +18,7 @@ from hookline.store.keyset import read_page
 from hookline.store.queue import DeliveryQueue
 from hookline.store.schema import api_keys, tenants, users, webhook_event_types, webhooks
 from hookline.store.sql_base import Priority
+from hookline.store.stats import EndpointStatsQueries
 from hookline.store.webhook_rows import webhook_row, with_event_types
 from hookline.webhooks import Webhook
 
@@ -29,7 +30,7 @@ _SORT_COLUMNS = {
 }
 
 
-class SqlStore(DeliveryQueue):
+class SqlStore(DeliveryQueue, EndpointStatsQueries):
     # Tenants, users and keys -----------------------------------------------------------
 
     async def create_tenant(self, name: str) -> Tenant:
