@@ -13,11 +13,12 @@ returned with their webhooks' settings and their events' payloads. The statement
 query see one snapshot, so the next due time leaves out the rows the same statement
 leases and counts the lease's end for the webhooks that had some.
 
-Other processes' leases are counted up to the bound only (``LIMIT``): the partial index of
-leased rows keeps an entry of every lease recorded since the last vacuum, and a count of
-all of them (a bitmap scan, which never learns they are dead) cost several milliseconds a
-webhook once a few thousand deliveries had gone through; a plain index scan that stops
-at the bound marks the dead entries it meets, and the next one skips them.
+Other processes' leases are counted up to the bound only (``LIMIT``), in the owners'
+ranges of the partial index of leased rows on either side of this process's own: the
+index keeps an entry of every lease recorded since the last vacuum, and walking this
+process's own recent ones (a backlog drain records thousands a second) made PostgreSQL
+the bottleneck of the drain (measured: 431 deliveries/s against 1,843/s without the
+count).
 """
 
 from __future__ import annotations
@@ -44,10 +45,15 @@ WITH ranked AS (
     SELECT h.webhook_id, h.tenant_id, r.turn, r.due_at,
            $8::int - coalesce(busy.n, 0) - (
                SELECT count(*) FROM (
-                   SELECT FROM deliveries x
-                   WHERE x.webhook_id = h.webhook_id AND x.lease_owner IS NOT NULL
-                     AND x.lease_owner <> $12 AND x.lease_until > $1
-                   LIMIT $8
+                   (SELECT FROM deliveries x
+                    WHERE x.webhook_id = h.webhook_id AND x.lease_owner IS NOT NULL
+                      AND x.lease_owner < $12 AND x.lease_until > $1
+                    LIMIT $8)
+                   UNION ALL
+                   (SELECT FROM deliveries x
+                    WHERE x.webhook_id = h.webhook_id AND x.lease_owner IS NOT NULL
+                      AND x.lease_owner > $12 AND x.lease_until > $1
+                    LIMIT $8)
                ) AS held
            ) AS webhook_room
     FROM due_webhooks h

@@ -167,6 +167,7 @@ deliveries = sa.Table(
     sa.Index(
         "ix_deliveries_leased",
         "webhook_id",
+        "lease_owner",
         "lease_until",
         postgresql_where=sa.text("lease_owner IS NOT NULL"),
         sqlite_where=sa.text("lease_owner IS NOT NULL"),

@@ -21,7 +21,9 @@ _PARTIAL = {
 
 def upgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.create_index("ix_deliveries_leased", ["webhook_id", "lease_until"], **_PARTIAL)
+        batch_op.create_index(
+            "ix_deliveries_leased", ["webhook_id", "lease_owner", "lease_until"], **_PARTIAL
+        )
 
 
 def downgrade() -> None:
