@@ -25,11 +25,13 @@ from hookline.store import bounds, postgres_delivery
 from hookline.store.queue import to_claimed
 from hookline.store.schema import tenants
 from hookline.store.sql import SqlStore
-from hookline.store.sql_base import CHANNELS, Insert, available, unavailable
-
-# SQLSTATE classes of a connection lost or refused, or of the server going away (see
-# sql_base), as asyncpg reports them on the hot path.
-_UNAVAILABLE_SQLSTATES = ("08", "57", "55P03")
+from hookline.store.sql_base import (
+    CHANNELS,
+    UNAVAILABLE_SQLSTATES,
+    Insert,
+    available,
+    unavailable,
+)
 
 
 class PostgresStore(SqlStore):
@@ -136,7 +138,7 @@ class PostgresStore(SqlStore):
 
 def _unavailable(error: BaseException) -> bool:
     if isinstance(error, asyncpg.PostgresError):
-        return str(error.sqlstate or "").startswith(_UNAVAILABLE_SQLSTATES)
+        return str(error.sqlstate or "").startswith(UNAVAILABLE_SQLSTATES)
     # The connection is gone or unreachable, or asyncpg lost track of it (a server that
     # ended the connection mid-protocol leaves "another operation is in progress").
     return True

@@ -100,10 +100,6 @@ def _compile_unindexed_sqlite(element: _Unindexed, compiler: SQLCompiler, **kw: 
     return f"+{_compile_unindexed(element, compiler, **kw)}"
 
 
-def _unindexed(column: sa.ColumnElement[datetime]) -> _Unindexed:
-    return _Unindexed(column)
-
-
 # A claim whose webhooks had fewer due deliveries than their shares shares the rest again,
 # up to this many passes in all.
 _CLAIM_PASSES = 3
@@ -224,7 +220,7 @@ class DeliveryQueue(SqlBase):
                 return []
             leased = conn.execute(
                 events.update()
-                .where(_events_keyed(order), _unindexed(events.c.fanout_at) <= now)
+                .where(_events_keyed(order), _Unindexed(events.c.fanout_at) <= now)
                 .values(fanout_at=until)
                 .returning(events.c.tenant_id, events.c.id, events.c.type, events.c.payload)
             )

@@ -33,7 +33,7 @@ _UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSEr
 # SQLSTATE classes of a connection lost or refused: 08 connection exception, 57 operator
 # intervention (terminated by an administrator, the server shutting down or starting up,
 # a statement_timeout), and 55P03, a lock_timeout.
-_UNAVAILABLE_SQLSTATES = ("08", "57", "55P03")
+UNAVAILABLE_SQLSTATES = ("08", "57", "55P03")
 T = TypeVar("T")
 
 
@@ -154,4 +154,4 @@ def is_unavailable(error: BaseException) -> bool:
     sqlstate = getattr(error.orig, "sqlstate", None) or getattr(
         error.orig.__cause__ if error.orig else None, "sqlstate", None
     )
-    return str(sqlstate or "").startswith(_UNAVAILABLE_SQLSTATES)
+    return str(sqlstate or "").startswith(UNAVAILABLE_SQLSTATES)
