@@ -39,6 +39,8 @@ class NewDelivery:
     cloud_events: bool  # the body's envelope: CloudEvents 1.0, or the legacy one
     triggered_at: datetime
     next_attempt_at: datetime | None
+    # Its place in an ordered webhook's queue (hookline.pacing); the store sets it.
+    fifo_position: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ class History:
 
         It takes a slot like any queued attempt (per webhook, per tenant, in total),
         waiting up to ``slot_wait_seconds`` for one; if none comes free, it joins the
-        queue instead and is answered pending."""
+        queue instead and is answered pending. So does a resend to an ordered webhook (it
+        goes last in its queue) or to a rate-limited one at its limit."""
         webhook = await self.registry.get(caller, webhook_id)
         original = await self._delivery(webhook, delivery_id)
         at = now()
@@ -65,7 +66,10 @@ class History:
             triggered_at=at,
             next_attempt_at=at,
         )
-        await self.store.add_delivery(new, owner=self.owner, lease_seconds=self.lease_seconds)
+        if not await self.store.add_delivery(
+            new, owner=self.owner, lease_seconds=self.lease_seconds
+        ):
+            return await self._delivery(webhook, new.id)
         if not await self.slots.take_within(webhook.tenant_id, webhook.id, self.slot_wait_seconds):
             await self.store.release([new.id], self.owner)
             return await self._delivery(webhook, new.id)

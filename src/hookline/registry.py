@@ -226,6 +226,8 @@ class Registry:
             "filter": draft.filter if draft.filter and draft.filter.strip() else None,
             "check_certificate_revocation": draft.check_certificate_revocation,
             "enable_cloud_event_delivery": draft.enable_cloud_event_delivery,
+            "rate_limit": draft.rate_limit,
+            "ordering": draft.ordering,
         }
 
     def _draft(self, document: dict[str, Any], current: Webhook) -> Draft:
@@ -260,6 +262,8 @@ class Registry:
             "filter": webhook.filter,
             "checkCertificateRevocation": webhook.check_certificate_revocation,
             "enableCloudEventDelivery": webhook.enable_cloud_event_delivery,
+            "rateLimit": webhook.rate_limit,
+            "ordering": webhook.ordering,
         }
 
 

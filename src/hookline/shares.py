@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -79,6 +79,14 @@ class Room:
 
     def full_tenants(self) -> list[str]:
         return [tenant for tenant, n in self.tenants.items() if n >= self.per_tenant]
+
+    def with_taken(self, taken: Iterable[tuple[str, str]]) -> Room:
+        """The room once these (tenant, webhook) attempts are in flight too."""
+        webhooks, tenants = Counter(self.webhooks), Counter(self.tenants)
+        for tenant_id, webhook_id in taken:
+            tenants[tenant_id] += 1
+            webhooks[webhook_id] += 1
+        return Room(self.per_webhook, self.per_tenant, dict(webhooks), dict(tenants))
 
 
 class Slots:

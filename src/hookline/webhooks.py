@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from hookline import filters
@@ -21,12 +29,14 @@ from hookline.text import unstorable
 from hookline.urls import MAX_URL_LENGTH, url_problem
 
 Origin = Literal["api", "automations", "management-console"]
+Ordering = Literal["none", "fifo"]
 
 MAX_NAME_LENGTH = 512
 MAX_DESCRIPTION_LENGTH = 1024
 SECRET_LENGTHS = range(32, 65)
 MAX_HEADER_BYTES = 2048
 MAX_FILTER_LENGTH = 4096
+MAX_RATE_LIMIT = 10_000
 # Headers hookline sets itself on every delivery; a webhook may not override them.
 RESERVED_HEADERS = frozenset(
     name.lower()
@@ -104,6 +114,19 @@ class Draft(BaseModel):
     filter: Text | None = Field(default=None, description='SCIM filter, e.g. id eq "a1".')
     check_certificate_revocation: StrictBool = False
     enable_cloud_event_delivery: StrictBool = False
+    rate_limit: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_RATE_LIMIT,
+        description="hookline's own: deliveries a second at most, across every process; "
+        "the rest wait in the queue. Null or omitted: no limit.",
+    )
+    ordering: Ordering = Field(
+        default="none",
+        description='hookline\'s own: "fifo" sends the deliveries one at a time in publish '
+        'order, a failing one holding those behind it; "none" (the default) sends them '
+        "as they fall due, in parallel.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -153,6 +176,8 @@ class Webhook:
     # replaced, sealed, and when it stops signing.
     sealed_previous_secret: str | None = None
     secret_rotating_until: datetime | None = None
+    rate_limit: int | None = None
+    ordering: Ordering = "none"
 
 
 def validate(

@@ -59,8 +59,8 @@ old_deliveries = sa.Table(
     sa.Column("ended_at", UTCDateTime),
 )
 
-# Webhook columns later migrations add (0007: a secret rotation's).
-_LATER_COLUMNS = ("sealed_previous_secret", "secret_rotating_until")
+# Webhook columns later migrations add (0007: a secret rotation's; 0011: pacing).
+_LATER_COLUMNS = ("sealed_previous_secret", "secret_rotating_until", "rate_limit", "ordering")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -14,7 +14,7 @@ from hookline.clock import now
 from hookline.deliveries import Delivery
 from hookline.rotation import held_by
 from hookline.store import Tenant
-from hookline.webhooks import Draft, Origin, Text, Webhook
+from hookline.webhooks import Draft, Ordering, Origin, Text, Webhook
 
 
 def _iso_millis(moment: datetime) -> str:
@@ -47,6 +47,12 @@ class WebhookOut(WireModel):
     origin: Origin
     check_certificate_revocation: bool
     enable_cloud_event_delivery: bool
+    rate_limit: int | None = Field(
+        description="hookline's own: deliveries a second at most; null: no limit."
+    )
+    ordering: Ordering = Field(
+        description='hookline\'s own: "fifo" (one at a time, in publish order) or "none".'
+    )
     secret_key_added: bool
     secret_rotating_until: Timestamp | None = Field(
         description="hookline's own: while a secret rotation's grace period runs, when the "
@@ -76,6 +82,8 @@ class WebhookOut(WireModel):
             origin=webhook.origin,
             check_certificate_revocation=webhook.check_certificate_revocation,
             enable_cloud_event_delivery=webhook.enable_cloud_event_delivery,
+            rate_limit=webhook.rate_limit,
+            ordering=webhook.ordering,
             secret_key_added=webhook.sealed_secret is not None,
             secret_rotating_until=held_by(webhook).rotating_until(now()),
             disabled_reason=webhook.disabled_reason,

@@ -54,6 +54,7 @@ class PostgresStore(SqlStore):
         sa.event.listen(self._delivery_engine.sync_engine, "connect", _check_for_the_client)
         self._listener_url = asyncpg_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
         self._listener: asyncpg.Connection | None = None
+        self._paced_due = True
 
     def _insert(self, table: sa.Table) -> Insert:
         return postgresql.insert(table)
@@ -91,13 +92,24 @@ class PostgresStore(SqlStore):
     async def claim(
         self, *, owner: str, limit: int, lease_seconds: float, room: Room
     ) -> list[Claimed]:
-        now = self._now()
-        until = now + timedelta(seconds=lease_seconds)
-        arguments = postgres_delivery.claim_arguments(
-            now=now, until=until, owner=owner, limit=limit, room=room
-        )
-        rows = await self._fetch(postgres_delivery.CLAIM, arguments)
-        return to_claimed(*postgres_delivery.claimed_rows(rows))
+        """Rate-limited and ordered webhooks first when the last claim saw some of them
+        due (a claim that fills up with the others would starve them), then the others in
+        one statement, which says whether paced ones are due."""
+        claimed: list[Claimed] = []
+        if self._paced_due:
+            claimed = await self._claim(owner, limit, lease_seconds, room, paced_only=True)
+            room = room.with_taken((item.tenant_id, item.webhook_id) for item in claimed)
+            limit -= len(claimed)
+        if limit > 0:
+            now = self._now()
+            until = now + timedelta(seconds=lease_seconds)
+            arguments = postgres_delivery.claim_arguments(
+                now=now, until=until, owner=owner, limit=limit, room=room
+            )
+            rows = await self._fetch(postgres_delivery.CLAIM, arguments)
+            self._paced_due = rows[0]["paced_due"]
+            claimed += to_claimed(*postgres_delivery.claimed_rows(rows))
+        return claimed
 
     async def record(self, results: list[Result], failures: FailurePolicy) -> None:
         """One statement, unless an outcome may disable its webhook (it says so, or it

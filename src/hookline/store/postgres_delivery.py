@@ -9,7 +9,9 @@ at a time takes from each), each one's due deliveries up to its room (its bound,
 this process's attempts in flight and the leases other processes hold), taken round-robin
 over tenants and then their webhooks up to each tenant's room and the limit, leased, the
 webhooks' ``due_webhooks`` entries moved to their next due time, and the leased rows
-returned with their webhooks' settings and their events' payloads. The statements of one
+returned with their webhooks' settings and their events' payloads. Rate-limited and ordered
+webhooks are left to `DeliveryQueue.claim` (hookline.pacing); the statement says whether
+any is due, in a row of its own when it leases nothing. The statements of one
 query see one snapshot, so the next due time leaves out the rows the same statement
 leases and counts the lease's end for the webhooks that had some.
 
@@ -36,11 +38,12 @@ from hookline.store.sql_base import WORK
 
 CLAIM = """
 WITH ranked AS (
-    SELECT webhook_id, due_at,
-           row_number() OVER (PARTITION BY tenant_id ORDER BY due_at) AS turn
-    FROM due_webhooks
-    WHERE due_at <= $1
-      AND webhook_id <> ALL($5::text[]) AND tenant_id <> ALL($7::text[])
+    SELECT d.webhook_id, d.due_at,
+           row_number() OVER (PARTITION BY d.tenant_id ORDER BY d.due_at) AS turn
+    FROM due_webhooks d
+    JOIN webhooks w ON w.id = d.webhook_id AND w.rate_limit IS NULL AND w.ordering = 'none'
+    WHERE d.due_at <= $1
+      AND d.webhook_id <> ALL($5::text[]) AND d.tenant_id <> ALL($7::text[])
 ), heads AS (
     SELECT h.webhook_id, h.tenant_id, r.turn, r.due_at,
            $8::int - coalesce(busy.n, 0) - (
@@ -112,12 +115,24 @@ WITH ranked AS (
 )
 SELECT l.id, l.tenant_id, l.webhook_id, l.event_id, l.event_type, l.cloud_events,
        l.triggered_at, l.attempt_count,
-       w.enabled, w.url, w.headers, w.sealed_secret, w.sealed_encrypted_headers,
-       w.encrypted_header_names, w.check_certificate_revocation,
-       w.sealed_previous_secret, w.secret_rotating_until, e.payload
-FROM leased l
-JOIN webhooks w ON w.id = l.webhook_id
-LEFT JOIN events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
+       l.enabled, l.url, l.headers, l.sealed_secret, l.sealed_encrypted_headers,
+       l.encrypted_header_names, l.check_certificate_revocation,
+       l.sealed_previous_secret, l.secret_rotating_until, l.payload, paced.due AS paced_due
+FROM (
+    SELECT EXISTS (
+        SELECT FROM due_webhooks d
+        JOIN webhooks w ON w.id = d.webhook_id
+        WHERE d.due_at <= $1 AND (w.rate_limit IS NOT NULL OR w.ordering <> 'none')
+    ) AS due
+) AS paced
+LEFT JOIN (
+    SELECT l.*, w.enabled, w.url, w.headers, w.sealed_secret, w.sealed_encrypted_headers,
+           w.encrypted_header_names, w.check_certificate_revocation,
+           w.sealed_previous_secret, w.secret_rotating_until, e.payload
+    FROM leased l
+    JOIN webhooks w ON w.id = l.webhook_id
+    LEFT JOIN events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
+) AS l ON true
 ORDER BY l.due_at
 """
 
@@ -147,7 +162,9 @@ def claim_arguments(
 def claimed_rows(
     rows: Sequence[Any],
 ) -> tuple[list[Leased], dict[str, Target], dict[tuple[str, str], str | None]]:
-    """The claim's rows as `to_claimed` takes them."""
+    """The claim's rows as `to_claimed` takes them (its row that only says whether paced
+    webhooks are due, when it leased nothing, left out)."""
+    rows = [row for row in rows if row["id"] is not None]
     leased = [Leased(*row[:8]) for row in rows]
     targets = {row["webhook_id"]: Target._make(row[8:17]) for row in rows}
     payloads = {(row["tenant_id"], row["event_id"]): row["payload"] for row in rows}
@@ -170,10 +187,12 @@ WITH v AS (
         lease_until = NULL, lease_owner = NULL,
         request_url = v.request_url, request_headers = v.request_headers::json,
         response_status = v.response_status, response_headers = v.response_headers::json,
-        response_body = v.response_body
-    FROM v
+        response_body = v.response_body,
+        fifo_position = CASE WHEN v.ended_at IS NULL THEN d.fifo_position END
+    FROM v JOIN deliveries was ON was.id = v.id
     WHERE d.id = v.id
-    RETURNING d.id, d.webhook_id, d.tenant_id, v.next_at
+    RETURNING d.id, d.webhook_id, d.tenant_id, v.next_at,
+              was.fifo_position IS NOT NULL AS ordered
 ), attempts AS (
     INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms,
                                    status_code, error)
@@ -182,8 +201,8 @@ WITH v AS (
     ON CONFLICT DO NOTHING
 ), due AS (
     INSERT INTO due_webhooks (webhook_id, tenant_id, due_at)
-    SELECT webhook_id, min(tenant_id), min(next_at) FROM recorded
-    WHERE next_at IS NOT NULL
+    SELECT webhook_id, min(tenant_id), min(coalesce(next_at, $17)) FROM recorded
+    WHERE next_at IS NOT NULL OR ordered
     GROUP BY webhook_id
     ON CONFLICT (webhook_id) DO UPDATE SET due_at = least(due_webhooks.due_at, excluded.due_at)
     RETURNING 1
@@ -194,7 +213,8 @@ SELECT (SELECT count(*) FROM recorded),
 
 
 def record_arguments(results: list[Result], at: datetime) -> tuple[Any, ...]:
-    """The outcomes as columns (arrays), and the channel that announces retries."""
+    """The outcomes as columns (arrays), the channel that announces retries and an
+    ordered webhook's next delivery, and the time its next may go."""
     columns: tuple[list[Any], ...] = tuple([] for _ in range(15))
     for result in results:
         attempt = result.attempt
@@ -217,7 +237,7 @@ def record_arguments(results: list[Result], at: datetime) -> tuple[Any, ...]:
         )
         for column, value in zip(columns, row, strict=True):
             column.append(value)
-    return (*columns, WORK)
+    return (*columns, WORK, at)
 
 
 def _json(value: object) -> str | None:

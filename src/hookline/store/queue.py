@@ -37,6 +37,7 @@ from hookline.deliveries import (
     Result,
 )
 from hookline.events import Event, from_record, to_record, webhook_disabled
+from hookline.pacing import FAN_OUT_RECHECK, WINDOW, Pace, allowance, room_again_at
 from hookline.paging import Page
 from hookline.quotas import Bucket, Quota, QuotaExceeded, take
 from hookline.shares import Head, Room, allocate
@@ -50,6 +51,7 @@ from hookline.store.schema import (
     events,
     publish_quotas,
     webhook_event_types,
+    webhook_sends,
     webhooks,
 )
 from hookline.store.sql_base import EVENTS, WORK, Priority, SqlBase
@@ -99,6 +101,9 @@ def _compile_unindexed(element: _Unindexed, compiler: SQLCompiler, **kw: Any) ->
 def _compile_unindexed_sqlite(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
     return f"+{_compile_unindexed(element, compiler, **kw)}"
 
+
+UNPACED = Pace()
+PACED = sa.or_(webhooks.c.rate_limit.is_not(None), webhooks.c.ordering != "none")
 
 # A claim whose webhooks had fewer due deliveries than their shares shares the rest again,
 # up to this many passes in all.
@@ -168,16 +173,18 @@ class DeliveryQueue(SqlBase):
             .on_conflict_do_nothing(index_elements=["tenant_id", "id"])
             .returning(events.c.id)
         )
+        # A microsecond apart, in the order of the list: the order an ordered webhook's
+        # deliveries go in, and fan-out's.
         rows = [
             {
                 "tenant_id": tenant_id,
                 "id": event.id,
                 "type": event.type,
-                "received_at": received,
+                "received_at": received + timedelta(microseconds=n),
                 "payload": record,
-                "fanout_at": received,
+                "fanout_at": received + timedelta(microseconds=n),
             }
-            for event, record in records
+            for n, (event, record) in enumerate(records)
         ]
         inserted = {row.id for row in conn.execute(statement, rows)}
         if inserted:
@@ -242,16 +249,21 @@ class DeliveryQueue(SqlBase):
 
         def work(conn: sa.Connection) -> int:
             keys = [(item.event.tenant_id, item.event.id) for item in expansions]
-            done = set(
-                conn.execute(
+            received = {
+                (tenant_id, event_id): at
+                for tenant_id, event_id, at in conn.execute(
                     events.update()
                     .where(_events_keyed(keys), events.c.fanout_at == lease)
                     .values(fanout_at=None)
-                    .returning(events.c.tenant_id, events.c.id)
+                    .returning(events.c.tenant_id, events.c.id, events.c.received_at)
                 )
+            }
+            kept = [
+                item for item in expansions if (item.event.tenant_id, item.event.id) in received
+            ]
+            made = _to_live_webhooks(
+                conn, [new for item in kept for new in item.deliveries], received
             )
-            kept = [item for item in expansions if (item.event.tenant_id, item.event.id) in done]
-            made = _to_live_webhooks(conn, [new for item in kept for new in item.deliveries])
             self._insert_deliveries(conn, made)
             self._mark_due(
                 conn, [(new.webhook_id, new.tenant_id, new.next_attempt_at) for new in made]
@@ -281,6 +293,7 @@ class DeliveryQueue(SqlBase):
                 "status_message": "",
                 "attempt_count": 0,
                 "next_attempt_at": new.next_attempt_at,
+                "fifo_position": new.fifo_position,
             }
             for new in planned
         ]
@@ -310,6 +323,16 @@ class DeliveryQueue(SqlBase):
             ],
         )
         self._announce(conn, WORK)
+
+    def _reorder(self, conn: sa.Connection, webhook: Webhook) -> None:
+        """Put a webhook's queued deliveries in its queue, by when they were made, or take
+        them out of it; then look at the webhook again."""
+        queued = deliveries.update().where(
+            deliveries.c.webhook_id == webhook.id, deliveries.c.next_attempt_at.is_not(None)
+        )
+        ordered = webhook.ordering == "fifo"
+        conn.execute(queued.values(fifo_position=deliveries.c.triggered_at if ordered else None))
+        self._mark_due(conn, [(webhook.id, webhook.tenant_id, self._now())])
 
     def _disable(self, conn: sa.Connection, disables: Iterable[Disable]) -> int:
         """Disable webhooks still enabled, each raising its ``hookline.webhook.disabled``
@@ -352,33 +375,52 @@ class DeliveryQueue(SqlBase):
         self, *, owner: str, limit: int, lease_seconds: float, room: Room
     ) -> list[Claimed]:
         """Lease up to ``limit`` due deliveries within ``room``: from the webhooks due
-        longest, round-robin over tenants and then webhooks, oldest due first in each."""
+        longest, round-robin over tenants and then webhooks, oldest due first in each (an
+        ordered webhook's first in its queue), a rate-limited one's within its limit."""
+        return await self._claim(owner, limit, lease_seconds, room, paced_only=False)
+
+    async def _claim(
+        self, owner: str, limit: int, lease_seconds: float, room: Room, *, paced_only: bool
+    ) -> list[Claimed]:
+        """``paced_only``: from rate-limited and ordered webhooks only."""
         now = self._now()
         until = now + timedelta(seconds=lease_seconds)
 
-        def work(conn: sa.Connection) -> list[Claimed]:
-            heads = self._heads(conn, now, limit, room)
+        def work(conn: sa.Connection) -> tuple[list[Claimed], list[datetime]]:
+            heads, paces = self._heads(conn, now, limit, room, paced_only)
             # Other processes' attempts count against each webhook's bound too.
-            webhooks_taken = _leased_elsewhere(
-                conn, owner, now, [head.webhook_id for head in heads]
-            )
+            elsewhere = _leased_elsewhere(conn, owner, now, [head.webhook_id for head in heads])
+            sends = _recent_sends(conn, now, [w for w, pace in paces.items() if pace.rate_limit])
+            taken: Counter[str] = Counter()
             tenants_taken: Counter[str] = Counter()
+
+            def webhook_room(webhook_id: str) -> int:
+                pace = paces.get(webhook_id, UNPACED)
+                left = pace.bound(room.per_webhook) - room.webhooks.get(webhook_id, 0)
+                left -= elsewhere[webhook_id] + taken[webhook_id]
+                if pace.rate_limit is not None:
+                    left = min(
+                        left, allowance(pace.rate_limit, sends[webhook_id]) - taken[webhook_id]
+                    )
+                return left
+
             touched: set[str] = set()
             leased: list[Leased] = []
+            ordered = frozenset(w for w, pace in paces.items() if pace.ordered)
             for _ in range(_CLAIM_PASSES):
                 shares = allocate(
                     heads,
                     limit - len(leased),
-                    lambda webhook: room.webhook_room(webhook) - webhooks_taken[webhook],
+                    webhook_room,
                     lambda tenant: room.tenant_room(tenant) - tenants_taken[tenant],
                 )
                 if not shares:
                     break
-                got = self._lease(conn, Lease(owner, now, until, shares))
+                got = self._lease(conn, Lease(owner, now, until, shares, ordered))
                 leased += got
                 touched.update(shares)
                 counts = Counter(row.webhook_id for row in got)
-                webhooks_taken.update(counts)
+                taken.update(counts)
                 tenants_taken.update(row.tenant_id for row in got)
                 if len(got) == sum(shares.values()):
                     break
@@ -389,17 +431,29 @@ class DeliveryQueue(SqlBase):
                     for head in heads
                     if counts[head.webhook_id] == shares.get(head.webhook_id, 0)
                 ]
-            if touched:
-                self._refresh_heads(conn, sorted(touched))
-            return _claimed(conn, leased) if leased else []
+            self._note_sends(conn, now, sends, taken)
+            if plain := sorted(touched - paces.keys()):
+                self._refresh_heads(conn, plain)
+            next_due = [
+                self._refresh_paced(conn, now, webhook_id, pace, sends[webhook_id])
+                for webhook_id, pace in paces.items()
+            ]
+            return (_claimed(conn, leased) if leased else []), next_due
 
-        return await self._write(work, Priority.DELIVERY)
+        claimed, next_due = await self._write(work, Priority.DELIVERY)
+        # A paced webhook due again in a moment (its rate limit's window, an ordered one
+        # waiting for a fan-out) announces nothing when it is: this process looks then.
+        if soon := [at for at in next_due if now < at < NOTHING_DUE]:
+            self._wake_at(min(soon))
+        return claimed
 
-    def _heads(self, conn: sa.Connection, now: datetime, limit: int, room: Room) -> list[Head]:
+    def _heads(
+        self, conn: sa.Connection, now: datetime, limit: int, room: Room, paced_only: bool
+    ) -> tuple[list[Head], dict[str, Pace]]:
         """The webhooks with due deliveries that have room: each tenant's longest due
         first, then each tenant's second, and so on (so a tenant with many due webhooks
         never fills a claim's heads alone); locked on PostgreSQL so that one claim at a
-        time takes from each."""
+        time takes from each. With them, the paces of the rate-limited and ordered ones."""
         due = sa.select(
             due_webhooks.c.webhook_id,
             due_webhooks.c.due_at,
@@ -411,32 +465,40 @@ class DeliveryQueue(SqlBase):
             due = due.where(due_webhooks.c.webhook_id.not_in(full))
         if full := room.full_tenants():
             due = due.where(due_webhooks.c.tenant_id.not_in(full))
+        if paced_only:
+            due = due.join(webhooks, webhooks.c.id == due_webhooks.c.webhook_id).where(PACED)
         ranked = due.subquery()
         heads = (
-            sa.select(due_webhooks.c.webhook_id, due_webhooks.c.tenant_id)
+            sa.select(
+                due_webhooks.c.webhook_id,
+                due_webhooks.c.tenant_id,
+                webhooks.c.rate_limit,
+                webhooks.c.ordering,
+            )
             .join(ranked, ranked.c.webhook_id == due_webhooks.c.webhook_id)
+            .join(webhooks, webhooks.c.id == due_webhooks.c.webhook_id)
             .where(ranked.c.turn <= limit)
             .order_by(ranked.c.turn, ranked.c.due_at)
             .limit(limit)
             .with_for_update(of=due_webhooks, skip_locked=True)
         )
-        return [Head(*row) for row in conn.execute(heads)]
+        found: list[Head] = []
+        paces: dict[str, Pace] = {}
+        for webhook_id, tenant_id, rate_limit, ordering in conn.execute(heads):
+            found.append(Head(webhook_id, tenant_id))
+            pace = Pace(rate_limit, ordering == "fifo")
+            if pace.paced:
+                paces[webhook_id] = pace
+        return found, paces
 
     def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
-        """Lease what ``lease.shares`` says of each webhook's due deliveries, oldest first,
-        in one statement."""
+        """Lease what ``lease.shares`` says of each webhook's due deliveries, oldest first
+        (an ordered webhook's first in its queue, if it is due), in one statement."""
         picks = sa.union_all(
             *(
-                sa.select(
-                    sa.select(deliveries.c.id, deliveries.c.next_attempt_at.label("due_at"))
-                    .where(
-                        deliveries.c.webhook_id == webhook_id,
-                        deliveries.c.next_attempt_at <= lease.now,
-                    )
-                    .order_by(deliveries.c.next_attempt_at)
-                    .limit(count)
-                    .subquery()
-                )
+                _first_in_queue(webhook_id, lease.now)
+                if webhook_id in lease.ordered
+                else _earliest_due(webhook_id, count, lease.now)
                 for webhook_id, count in lease.shares.items()
             )
         ).subquery()
@@ -448,6 +510,63 @@ class DeliveryQueue(SqlBase):
         )
         rows = sorted(leased, key=lambda row: row[-1])
         return [Leased(*row[:-1]) for row in rows]
+
+    def _note_sends(
+        self,
+        conn: sa.Connection,
+        now: datetime,
+        sends: dict[str, list[tuple[datetime, int]]],
+        taken: Counter[str],
+    ) -> None:
+        """Keep the rate-limited webhooks' sends of the last window, with this claim's."""
+        if not sends:
+            return
+        conn.execute(
+            webhook_sends.delete().where(
+                webhook_sends.c.webhook_id.in_(sorted(sends)),
+                webhook_sends.c.sent_at <= now - WINDOW,
+            )
+        )
+        noted = [webhook_id for webhook_id in sorted(sends) if taken[webhook_id]]
+        if noted:
+            insert = self._insert(webhook_sends)
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["webhook_id", "sent_at"],
+                    set_={"count": webhook_sends.c.count + insert.excluded["count"]},
+                ),
+                [
+                    {"webhook_id": webhook_id, "sent_at": now, "count": taken[webhook_id]}
+                    for webhook_id in noted
+                ],
+            )
+        for webhook_id in noted:
+            sends[webhook_id].append((now, taken[webhook_id]))
+
+    def _refresh_paced(
+        self,
+        conn: sa.Connection,
+        now: datetime,
+        webhook_id: str,
+        pace: Pace,
+        sends: list[tuple[datetime, int]],
+    ) -> datetime:
+        """Move a rate-limited or ordered webhook's entry to when it may next be sent
+        something: its first in queue's due time (an ordered webhook), or its earliest
+        (another), but not before its rate limit has room again; return that time."""
+        due_at = (
+            _ordered_due(conn, webhook_id, now) if pace.ordered else _earliest(conn, webhook_id)
+        )
+        if due_at is None:
+            due_at = NOTHING_DUE
+        elif pace.rate_limit is not None:
+            due_at = max(due_at, room_again_at(pace.rate_limit, sends, now))
+        conn.execute(
+            due_webhooks.update()
+            .where(due_webhooks.c.webhook_id == webhook_id)
+            .values(due_at=due_at)
+        )
+        return due_at
 
     def _refresh_heads(self, conn: sa.Connection, webhook_ids: list[str]) -> None:
         """Move these webhooks' entries to their earliest due time (a lease's end counts:
@@ -511,11 +630,18 @@ class DeliveryQueue(SqlBase):
             return
 
         def work(conn: sa.Connection) -> None:
-            live = self._write_outcomes(conn, results, self._now())
+            at = self._now()
+            live = self._write_outcomes(conn, results, at)
             kept = [result for result in results if result.delivery_id in live]
+            # An ordered webhook's next delivery may go once the one before it has ended.
             self._mark_due(
                 conn,
-                [(result.webhook_id, result.tenant_id, result.next_attempt_at) for result in kept],
+                [
+                    (result.webhook_id, result.tenant_id, result.next_attempt_at)
+                    if result.next_attempt_at or live[result.delivery_id] is None
+                    else (result.webhook_id, result.tenant_id, at)
+                    for result in kept
+                ],
             )
             gone = [result.disable for result in kept if result.disable is not None]
             failing = {result.webhook_id for result in kept if result.final_failure}
@@ -526,20 +652,26 @@ class DeliveryQueue(SqlBase):
 
         await self._write(work, Priority.DELIVERY)
 
-    def _write_outcomes(self, conn: sa.Connection, results: list[Result], at: datetime) -> set[str]:
-        """Update the deliveries that still exist and add their attempts; return their ids."""
-        live = set(
+    def _write_outcomes(
+        self, conn: sa.Connection, results: list[Result], at: datetime
+    ) -> dict[str, datetime | None]:
+        """Update the deliveries that still exist and add their attempts; return their ids,
+        each with its place in an ordered webhook's queue (None for others')."""
+        live: dict[str, datetime | None] = dict(
             conn.execute(
                 # Locked, so a webhook deleted meanwhile cannot take them away before the
                 # attempts are written.
-                sa.select(deliveries.c.id)
+                sa.select(deliveries.c.id, deliveries.c.fifo_position)
                 .where(deliveries.c.id.in_([result.delivery_id for result in results]))
                 .with_for_update()
-            ).scalars()
+            ).all()
         )
         kept = [result for result in results if result.delivery_id in live]
         if kept:
-            conn.execute(_RECORD_OUTCOME, [_outcome_row(result, at) for result in kept])
+            conn.execute(
+                _RECORD_OUTCOME,
+                [_outcome_row(result, at, live[result.delivery_id]) for result in kept],
+            )
             conn.execute(
                 self._insert(delivery_attempts).on_conflict_do_nothing(),
                 [_attempt_row(result) for result in kept],
@@ -567,28 +699,47 @@ class DeliveryQueue(SqlBase):
                 found.append(Disable(webhook_id, "delivery-failures", reason))
         return found
 
-    async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> None:
-        """Store a delivery already leased to ``owner``, who sends it now (a resend)."""
-        until = self._now() + timedelta(seconds=lease_seconds)
-        leased = dataclasses.replace(new, next_attempt_at=until)
-        lease = (
-            deliveries.update()
-            .where(deliveries.c.id == new.id)
-            .values(lease_owner=owner, lease_until=until)
-        )
+    async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> bool:
+        """Store a delivery (a resend) leased to ``owner``, who sends it now: True. One to
+        an ordered webhook, or to a rate-limited one at its limit, joins the webhook's
+        queue instead: False."""
+        now = self._now()
+        until = now + timedelta(seconds=lease_seconds)
+        webhook_id, tenant_id = new.webhook_id, new.tenant_id
 
-        def work(conn: sa.Connection) -> None:
-            self._insert_deliveries(conn, [leased])
-            conn.execute(lease)
-            self._mark_due(conn, [(new.webhook_id, new.tenant_id, until)])
+        def work(conn: sa.Connection) -> bool:
+            # The webhook's entry first: locked, as claims lock it, on PostgreSQL.
+            self._mark_due(conn, [(webhook_id, tenant_id, until)])
+            pace = _pace(conn, webhook_id)
+            sends = _recent_sends(conn, now, [webhook_id] if pace.rate_limit else [])
+            leased = not pace.ordered and (
+                pace.rate_limit is None or allowance(pace.rate_limit, sends[webhook_id]) > 0
+            )
+            if leased:
+                self._insert_deliveries(conn, [dataclasses.replace(new, next_attempt_at=until)])
+                conn.execute(
+                    deliveries.update()
+                    .where(deliveries.c.id == new.id)
+                    .values(lease_owner=owner, lease_until=until)
+                )
+                self._note_sends(conn, now, sends, Counter({webhook_id: 1}))
+            else:
+                position = new.triggered_at if pace.ordered else None
+                queued = dataclasses.replace(new, next_attempt_at=now, fifo_position=position)
+                self._insert_deliveries(conn, [queued])
+                self._mark_due(conn, [(webhook_id, tenant_id, now)])
             # The event lives as long as its newest delivery's history.
             conn.execute(
                 events.update()
-                .where(events.c.tenant_id == new.tenant_id, events.c.id == new.event_id)
+                .where(events.c.tenant_id == tenant_id, events.c.id == new.event_id)
                 .values(received_at=new.triggered_at)
             )
+            return leased
 
-        await self._write(work)
+        leased = await self._write(work)
+        if not leased:
+            self._arrived(WORK)
+        return leased
 
     async def queue_stats(self) -> QueueStats:
         due = deliveries.c.next_attempt_at
@@ -681,6 +832,7 @@ class Lease(NamedTuple):
     now: datetime
     until: datetime
     shares: dict[str, int]
+    ordered: frozenset[str] = frozenset()
 
 
 class Leased(NamedTuple):
@@ -809,18 +961,22 @@ _RECORD_OUTCOME = (
         response_status=sa.bindparam("response_status"),
         response_headers=sa.bindparam("response_headers"),
         response_body=sa.bindparam("response_body"),
+        fifo_position=sa.bindparam("fifo_position"),
     )
 )
 
 
-def _outcome_row(result: Result, at: datetime) -> dict[str, Any]:
+def _outcome_row(result: Result, at: datetime, position: datetime | None) -> dict[str, Any]:
+    """The outcome's columns; a delivery that ended leaves its ordered webhook's queue."""
+    ended = result.next_attempt_at is None
     return {
         "delivery_id": result.delivery_id,
         "status": result.status,
         "status_message": result.status_message,
         "attempt_count": result.attempt.number,
         "next_attempt_at": result.next_attempt_at,
-        "ended_at": at if result.next_attempt_at is None else None,
+        "ended_at": at if ended else None,
+        "fifo_position": None if ended else position,
         "request_url": result.request_url,
         "request_headers": result.request_headers,
         "response_status": result.response_status,
@@ -914,6 +1070,96 @@ def _leased_elsewhere(
     return Counter(dict(conn.execute(leased).all()))
 
 
+def _pace(conn: sa.Connection, webhook_id: str) -> Pace:
+    row = conn.execute(
+        sa.select(webhooks.c.rate_limit, webhooks.c.ordering).where(webhooks.c.id == webhook_id)
+    ).first()
+    return UNPACED if row is None else Pace(row.rate_limit, row.ordering == "fifo")
+
+
+def _recent_sends(
+    conn: sa.Connection, now: datetime, webhook_ids: list[str]
+) -> dict[str, list[tuple[datetime, int]]]:
+    """What claims took of each of these webhooks within the last window."""
+    sends: dict[str, list[tuple[datetime, int]]] = {webhook_id: [] for webhook_id in webhook_ids}
+    if webhook_ids:
+        recent = sa.select(webhook_sends).where(
+            webhook_sends.c.webhook_id.in_(webhook_ids), webhook_sends.c.sent_at > now - WINDOW
+        )
+        for webhook_id, sent_at, count in conn.execute(recent):
+            sends[webhook_id].append((sent_at, count))
+    return sends
+
+
+def _earliest_due(webhook_id: str, count: int, now: datetime) -> sa.Select[Any]:
+    """The ids and due times of a webhook's ``count`` earliest due deliveries."""
+    return sa.select(
+        sa.select(deliveries.c.id, deliveries.c.next_attempt_at.label("due_at"))
+        .where(deliveries.c.webhook_id == webhook_id, deliveries.c.next_attempt_at <= now)
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(count)
+        .subquery()
+    )
+
+
+def _queue_head(webhook_id: str) -> sa.Select[Any]:
+    """An ordered webhook's first delivery in its queue."""
+    return (
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.tenant_id,
+            deliveries.c.next_attempt_at,
+            deliveries.c.fifo_position,
+        )
+        .where(deliveries.c.webhook_id == webhook_id, deliveries.c.fifo_position.is_not(None))
+        .order_by(deliveries.c.fifo_position, deliveries.c.id)
+        .limit(1)
+    )
+
+
+def _waits_for_fanout(
+    tenant_id: sa.ColumnElement[str], position: sa.ColumnElement[datetime]
+) -> sa.Exists:
+    """Whether the tenant has an event received before ``position`` still to fan out."""
+    return sa.exists().where(
+        events.c.tenant_id == tenant_id,
+        events.c.fanout_at.is_not(None),
+        events.c.received_at < position,
+    )
+
+
+def _first_in_queue(webhook_id: str, now: datetime) -> sa.Select[Any]:
+    """The id and due time of an ordered webhook's first delivery in its queue, if it is
+    due and no earlier event may still make one that goes before it."""
+    head = _queue_head(webhook_id).subquery()
+    return sa.select(head.c.id, head.c.next_attempt_at.label("due_at")).where(
+        head.c.next_attempt_at <= now, ~_waits_for_fanout(head.c.tenant_id, head.c.fifo_position)
+    )
+
+
+def _ordered_due(conn: sa.Connection, webhook_id: str, now: datetime) -> datetime | None:
+    """When an ordered webhook's first delivery in its queue may go (None: it has none)."""
+    head = conn.execute(_queue_head(webhook_id)).first()
+    if head is None or head.next_attempt_at is None or head.next_attempt_at > now:
+        return None if head is None else head.next_attempt_at
+    waits = sa.select(
+        _waits_for_fanout(sa.literal(head.tenant_id), sa.literal(head.fifo_position, UTCDateTime))
+    )
+    return now + FAN_OUT_RECHECK if conn.execute(waits).scalar() else head.next_attempt_at
+
+
+def _earliest(conn: sa.Connection, webhook_id: str) -> datetime | None:
+    """A webhook's earliest due time (a lease's end counts)."""
+    due = deliveries.c.next_attempt_at
+    earliest = (
+        sa.select(due)
+        .where(deliveries.c.webhook_id == webhook_id, due.is_not(None))
+        .order_by(due)
+        .limit(1)
+    )
+    return conn.execute(earliest).scalar()
+
+
 def _subscribed(conn: sa.Connection, tenant_id: str, types: Collection[str]) -> list[Webhook]:
     subscribed = (
         sa.select(webhooks)
@@ -932,19 +1178,29 @@ def _subscribed(conn: sa.Connection, tenant_id: str, types: Collection[str]) -> 
     return with_event_types(conn, conn.execute(subscribed).all())
 
 
-def _to_live_webhooks(conn: sa.Connection, made: list[NewDelivery]) -> list[NewDelivery]:
+def _to_live_webhooks(
+    conn: sa.Connection, made: list[NewDelivery], received: dict[tuple[str, str], datetime]
+) -> list[NewDelivery]:
     """The deliveries whose webhook still exists (one deleted since the events were
-    matched gets none), their webhooks kept from deletion until the transaction ends."""
+    matched gets none), an ordered webhook's placed in its queue by when hookline received
+    their event. The webhooks are kept from deletion and from a change of ordering until
+    the transaction ends."""
     if not made:
         return made
-    live = set(
+    ordering = dict(
         conn.execute(
-            sa.select(webhooks.c.id)
+            sa.select(webhooks.c.id, webhooks.c.ordering)
             .where(webhooks.c.id.in_({new.webhook_id for new in made}))
-            .with_for_update(read=True, key_share=True)
-        ).scalars()
+            .with_for_update(read=True)
+        ).all()
     )
-    return [new for new in made if new.webhook_id in live]
+    return [
+        dataclasses.replace(new, fifo_position=received[(new.tenant_id, new.event_id)])
+        if ordering[new.webhook_id] == "fifo"
+        else new
+        for new in made
+        if new.webhook_id in ordering
+    ]
 
 
 def _owned(conn: sa.Connection, owners: list[tuple[str, str]]) -> list[Disable]:

@@ -94,6 +94,10 @@ webhooks = sa.Table(
     # and when it stops signing (hookline.rotation).
     sa.Column("sealed_previous_secret", sa.Text, nullable=True),
     sa.Column("secret_rotating_until", UTCDateTime, nullable=True),
+    # Deliveries a second at most (NULL: no limit), and "none" or "fifo": one at a time in
+    # publish order (hookline.pacing).
+    sa.Column("rate_limit", sa.Integer, nullable=True),
+    sa.Column("ordering", sa.String(10), nullable=False, server_default="none"),
     sa.Index(None, "tenant_id", "created_at"),
     sa.Index(None, "tenant_id", "owner_id"),
 )
@@ -120,6 +124,15 @@ events = sa.Table(
     # moves it to the end of its lease, as a claim does with a delivery's due time.
     sa.Column("fanout_at", UTCDateTime, nullable=True),
     sa.Index(None, "received_at"),
+    # An ordered webhook's next delivery waits while an event its tenant received before
+    # it is still to be fanned out.
+    sa.Index(
+        "ix_events_waiting",
+        "tenant_id",
+        "received_at",
+        postgresql_where=sa.text("fanout_at IS NOT NULL"),
+        sqlite_where=sa.text("fanout_at IS NOT NULL"),
+    ),
     # Fan-out finds the tenants with waiting events in it, then each one's earliest.
     sa.Index(
         "ix_events_fanout",
@@ -156,6 +169,9 @@ deliveries = sa.Table(
     sa.Column("response_status", sa.Integer, nullable=True),
     sa.Column("response_headers", sa.JSON, nullable=True),
     sa.Column("response_body", sa.Text, nullable=True),
+    # A delivery of an ordered ("fifo") webhook until it ends: its place in the webhook's
+    # queue (its event's arrival, or when a resend was made). NULL for every other.
+    sa.Column("fifo_position", UTCDateTime, nullable=True),
     sa.Index(
         "ix_deliveries_due",
         "webhook_id",
@@ -172,6 +188,14 @@ deliveries = sa.Table(
         postgresql_where=sa.text("lease_owner IS NOT NULL"),
         sqlite_where=sa.text("lease_owner IS NOT NULL"),
     ),
+    sa.Index(
+        "ix_deliveries_fifo",
+        "webhook_id",
+        "fifo_position",
+        "id",
+        postgresql_where=sa.text("fifo_position IS NOT NULL"),
+        sqlite_where=sa.text("fifo_position IS NOT NULL"),
+    ),
     sa.Index(None, "webhook_id", "triggered_at"),
     sa.Index(None, "webhook_id", "ended_at"),
     sa.Index(None, "triggered_at"),
@@ -186,6 +210,16 @@ due_webhooks = sa.Table(
     sa.Column("tenant_id", sa.String(36), nullable=False),
     sa.Column("due_at", UTCDateTime, nullable=False),
     sa.Index(None, "due_at"),
+)
+
+# What claims took of each rate-limited webhook lately: a claim takes no more than the
+# webhook's rate limit less what was taken within the last window (hookline.pacing).
+webhook_sends = sa.Table(
+    "webhook_sends",
+    metadata,
+    sa.Column("webhook_id", sa.ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("sent_at", UTCDateTime, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
 )
 
 # Each tenant's publishing allowance (token buckets, refilled by elapsed time): in the

@@ -134,14 +134,21 @@ class SqlStore(DeliveryQueue, EndpointStatsQueries):
         return found[0] if found else None
 
     async def update_webhook(self, webhook: Webhook) -> bool:
+        """Replace a webhook; a change of ordering applies to its queued deliveries too."""
+
         def work(conn: sa.Connection) -> bool:
-            result = conn.execute(
-                webhooks.update()
+            ordering = conn.execute(
+                sa.select(webhooks.c.ordering)
                 .where(webhooks.c.tenant_id == webhook.tenant_id, webhooks.c.id == webhook.id)
-                .values(**webhook_row(webhook))
-            )
-            if result.rowcount == 0:
+                .with_for_update()
+            ).scalar()
+            if ordering is None:
                 return False
+            conn.execute(
+                webhooks.update().where(webhooks.c.id == webhook.id).values(**webhook_row(webhook))
+            )
+            if ordering != webhook.ordering:
+                self._reorder(conn, webhook)
             conn.execute(
                 webhook_event_types.delete().where(webhook_event_types.c.webhook_id == webhook.id)
             )

@@ -57,6 +57,7 @@ class SqlBase:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._arrivals = {channel: asyncio.Event() for channel in CHANNELS}
+        self._wake: asyncio.TimerHandle | None = None
 
     # Connections ---------------------------------------------------------------------
 
@@ -90,6 +91,17 @@ class SqlBase:
 
     def _arrived(self, channel: str) -> None:
         self._arrivals[channel].set()
+
+    def _wake_at(self, at: datetime) -> None:
+        """Announce work here at ``at`` (unless an earlier wake-up is set already)."""
+        loop = asyncio.get_running_loop()
+        when = loop.time() + max((at - self._now()).total_seconds(), 0.0)
+        scheduled = self._wake
+        if scheduled is not None and loop.time() < scheduled.when() <= when:
+            return
+        if scheduled is not None:
+            scheduled.cancel()
+        self._wake = loop.call_at(when, self._arrived, WORK)
 
     async def _wait_for(self, channel: str, at_most: float) -> None:
         arrival = self._arrivals[channel]

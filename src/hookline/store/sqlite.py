@@ -101,8 +101,8 @@ class SqliteStore(SqlStore):
             _driver(conn),
             "INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type,"
             " cloud_events, triggered_at, status, status_message, attempt_count,"
-            " next_attempt_at)",
-            "(?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?)",
+            " next_attempt_at, fifo_position)",
+            "(?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?, ?)",
             [
                 (
                     new.id,
@@ -113,12 +113,15 @@ class SqliteStore(SqlStore):
                     new.cloud_events,
                     _time(new.triggered_at),
                     _time(new.next_attempt_at),
+                    _time(new.fifo_position),
                 )
                 for new in planned
             ],
         )
 
     def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
+        if lease.ordered & lease.shares.keys():
+            return super()._lease(conn, lease)
         driver = _driver(conn)
         now = _time(lease.now)
         pick = (
@@ -152,7 +155,9 @@ class SqliteStore(SqlStore):
             key=lambda row: due_at[row.id],
         )
 
-    def _write_outcomes(self, conn: sa.Connection, results: list[Result], at: datetime) -> set[str]:
+    def _write_outcomes(
+        self, conn: sa.Connection, results: list[Result], at: datetime
+    ) -> dict[str, datetime | None]:
         """One statement updates every delivery that still exists (a webhook deleted
         meanwhile took its deliveries), then their attempts are added."""
         driver = _driver(conn)
@@ -173,18 +178,21 @@ class SqliteStore(SqlStore):
             )
             for result in results
         ]
-        live = set()
+        positions = _fifo_positions(driver, [result.delivery_id for result in results])
+        live: dict[str, datetime | None] = {}
         for chunk in _chunks(rows, OUTCOMES_PER_STATEMENT):
             values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
             live |= {
-                row[0]
+                row[0]: positions.get(row[0])
                 for row in driver.execute(
                     "UPDATE deliveries SET status = v.column2, status_message = v.column3,"  # noqa: S608 (only placeholders are formatted in)
                     " attempt_count = v.column4, next_attempt_at = v.column5,"
                     " ended_at = v.column6, lease_until = NULL, lease_owner = NULL,"
                     " request_url = v.column7, request_headers = v.column8,"
                     " response_status = v.column9, response_headers = v.column10,"
-                    f" response_body = v.column11 FROM (VALUES {values}) AS v"
+                    " response_body = v.column11,"
+                    " fifo_position = CASE WHEN v.column6 IS NULL THEN fifo_position END"
+                    f" FROM (VALUES {values}) AS v"
                     " WHERE deliveries.id = v.column1 RETURNING deliveries.id",
                     [value for row in chunk for value in row],
                 )
@@ -306,6 +314,21 @@ def _insert_rows(
     for chunk in _chunks(rows, MAX_VARIABLES // row.count("?")):
         values = ", ".join([row] * len(chunk))
         driver.execute(f"{insert} VALUES {values}{tail}", [v for item in chunk for v in item])
+
+
+def _fifo_positions(driver: sqlite3.Connection, delivery_ids: list[str]) -> dict[str, datetime]:
+    """The places of those of these deliveries that are in an ordered webhook's queue."""
+    found: dict[str, datetime] = {}
+    for chunk in _chunks(delivery_ids, OUTCOMES_PER_STATEMENT):
+        found |= {
+            delivery_id: _parse_time(position)
+            for delivery_id, position in driver.execute(
+                "SELECT id, fifo_position FROM deliveries"  # noqa: S608 (only placeholders are formatted in)
+                f" WHERE id IN ({', '.join('?' * len(chunk))}) AND fifo_position IS NOT NULL",
+                chunk,
+            )
+        }
+    return found
 
 
 def _chunks(rows: list[T], size: int) -> list[list[T]]:
