@@ -92,24 +92,39 @@ class PostgresStore(SqlStore):
     async def claim(
         self, *, owner: str, limit: int, lease_seconds: float, room: Room
     ) -> list[Claimed]:
-        """Rate-limited and ordered webhooks first when the last claim saw some of them
-        due (a claim that fills up with the others would starve them), then the others in
-        one statement, which says whether paced ones are due."""
+        """Rate-limited and ordered webhooks (hookline.pacing) through the general claim,
+        the others in one statement, which says whether paced ones are due. Paced ones go
+        first when the last claim saw some due (a claim that fills up with the others
+        would starve them), else after the others when this one sees some."""
         claimed: list[Claimed] = []
-        if self._paced_due:
-            claimed = await self._claim(owner, limit, lease_seconds, room, paced_only=True)
-            room = room.with_taken((item.tenant_id, item.webhook_id) for item in claimed)
-            limit -= len(claimed)
-        if limit > 0:
-            now = self._now()
-            until = now + timedelta(seconds=lease_seconds)
-            arguments = postgres_delivery.claim_arguments(
-                now=now, until=until, owner=owner, limit=limit, room=room
+        paced_first = self._paced_due
+        if paced_first:
+            claimed += await self._claim(owner, limit, lease_seconds, room, paced_only=True)
+        if len(claimed) < limit:
+            claimed += await self._claim_unpaced(
+                owner, limit - len(claimed), lease_seconds, _with(room, claimed)
             )
-            rows = await self._fetch(postgres_delivery.CLAIM, arguments)
-            self._paced_due = rows[0]["paced_due"]
-            claimed += to_claimed(*postgres_delivery.claimed_rows(rows))
+            if self._paced_due and not paced_first and len(claimed) < limit:
+                claimed += await self._claim(
+                    owner,
+                    limit - len(claimed),
+                    lease_seconds,
+                    _with(room, claimed),
+                    paced_only=True,
+                )
         return claimed
+
+    async def _claim_unpaced(
+        self, owner: str, limit: int, lease_seconds: float, room: Room
+    ) -> list[Claimed]:
+        now = self._now()
+        until = now + timedelta(seconds=lease_seconds)
+        arguments = postgres_delivery.claim_arguments(
+            now=now, until=until, owner=owner, limit=limit, room=room
+        )
+        rows = await self._fetch(postgres_delivery.CLAIM, arguments)
+        self._paced_due = rows[0]["paced_due"]
+        return to_claimed(*postgres_delivery.claimed_rows(rows))
 
     async def record(self, results: list[Result], failures: FailurePolicy) -> None:
         """One statement, unless an outcome may disable its webhook (it says so, or it
@@ -146,6 +161,10 @@ class PostgresStore(SqlStore):
     def _text_sort_key(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         # Byte order, as on SQLite, whatever collation the database was created with.
         return sa.func.lower(column).collate("C")
+
+
+def _with(room: Room, claimed: list[Claimed]) -> Room:
+    return room.with_taken((item.tenant_id, item.webhook_id) for item in claimed)
 
 
 def _unavailable(error: BaseException) -> bool:

@@ -435,7 +435,7 @@ class DeliveryQueue(SqlBase):
             if plain := sorted(touched - paces.keys()):
                 self._refresh_heads(conn, plain)
             next_due = [
-                self._refresh_paced(conn, now, webhook_id, pace, sends[webhook_id])
+                self._refresh_paced(conn, now, webhook_id, pace, sends.get(webhook_id, []))
                 for webhook_id, pace in paces.items()
             ]
             return (_claimed(conn, leased) if leased else []), next_due
@@ -496,7 +496,7 @@ class DeliveryQueue(SqlBase):
         (an ordered webhook's first in its queue, if it is due), in one statement."""
         picks = sa.union_all(
             *(
-                _first_in_queue(webhook_id, lease.now)
+                first_in_queue(webhook_id, lease.now)
                 if webhook_id in lease.ordered
                 else _earliest_due(webhook_id, count, lease.now)
                 for webhook_id, count in lease.shares.items()
@@ -1128,12 +1128,17 @@ def _waits_for_fanout(
     )
 
 
-def _first_in_queue(webhook_id: str, now: datetime) -> sa.Select[Any]:
+def first_in_queue(webhook_id: str, now: datetime) -> sa.Select[Any]:
     """The id and due time of an ordered webhook's first delivery in its queue, if it is
     due and no earlier event may still make one that goes before it."""
     head = _queue_head(webhook_id).subquery()
-    return sa.select(head.c.id, head.c.next_attempt_at.label("due_at")).where(
-        head.c.next_attempt_at <= now, ~_waits_for_fanout(head.c.tenant_id, head.c.fifo_position)
+    return sa.select(
+        sa.select(head.c.id, head.c.next_attempt_at.label("due_at"))
+        .where(
+            head.c.next_attempt_at <= now,
+            ~_waits_for_fanout(head.c.tenant_id, head.c.fifo_position),
+        )
+        .subquery()
     )
 
 

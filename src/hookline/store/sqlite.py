@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from hookline.deliveries import NewDelivery, Result
 from hookline.errors import ConfigError
 from hookline.store import bounds
-from hookline.store.queue import Lease, Leased
+from hookline.store.queue import Lease, Leased, first_in_queue
 from hookline.store.sql import SqlStore
 from hookline.store.sql_base import Priority, T, Work, is_unavailable, unavailable
 
@@ -120,24 +120,26 @@ class SqliteStore(SqlStore):
         )
 
     def _lease(self, conn: sa.Connection, lease: Lease) -> list[Leased]:
-        if lease.ordered & lease.shares.keys():
-            return super()._lease(conn, lease)
         driver = _driver(conn)
         now = _time(lease.now)
         pick = (
             "SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM deliveries"
             " WHERE webhook_id = ? AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)"
         )
-        due_at = dict(
-            driver.execute(
-                " UNION ALL ".join([pick] * len(lease.shares)),
-                [
-                    value
-                    for webhook, count in lease.shares.items()
-                    for value in (webhook, now, count)
-                ],
+        plain = {w: n for w, n in lease.shares.items() if w not in lease.ordered}
+        due_at = (
+            dict(
+                driver.execute(
+                    " UNION ALL ".join([pick] * len(plain)),
+                    [value for webhook, count in plain.items() for value in (webhook, now, count)],
+                )
             )
+            if plain
+            else {}
         )
+        for webhook_id in lease.ordered & lease.shares.keys():
+            for delivery_id, at in conn.execute(first_in_queue(webhook_id, lease.now)):
+                due_at[delivery_id] = _time(at)
         if not due_at:
             return []
         until = _time(lease.until)
