@@ -383,10 +383,13 @@ class DeliveryQueue(SqlBase):
         self, owner: str, limit: int, lease_seconds: float, room: Room, *, paced_only: bool
     ) -> list[Claimed]:
         """``paced_only``: from rate-limited and ordered webhooks only."""
-        now = self._now()
-        until = now + timedelta(seconds=lease_seconds)
+        started = self._now()
 
         def work(conn: sa.Connection) -> tuple[list[Claimed], list[datetime]]:
+            # The time the transaction runs, which may be later than when it was asked
+            # for: a rate limit's window counts from it.
+            now = self._now()
+            until = now + timedelta(seconds=lease_seconds)
             heads, paces = self._heads(conn, now, limit, room, paced_only)
             # Other processes' attempts count against each webhook's bound too.
             elsewhere = _leased_elsewhere(conn, owner, now, [head.webhook_id for head in heads])
@@ -443,7 +446,7 @@ class DeliveryQueue(SqlBase):
         claimed, next_due = await self._write(work, Priority.DELIVERY)
         # A paced webhook due again in a moment (its rate limit's window, an ordered one
         # waiting for a fan-out) announces nothing when it is: this process looks then.
-        if soon := [at for at in next_due if now < at < NOTHING_DUE]:
+        if soon := [at for at in next_due if started < at < NOTHING_DUE]:
             self._wake_at(min(soon))
         return claimed
 

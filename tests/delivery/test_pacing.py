@@ -1,0 +1,63 @@
+"""Rate limits and ordered delivery end to end: hookline on each database delivering over
+real HTTPS to a receiver that measures what it gets (hookline.pacing)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from tests.delivery.receivers import Receiver, Reply
+from tests.delivery.test_delivery import APP_CREATED, Setup
+from tests.servers import RunningServer
+
+
+@pytest.fixture
+def setup(hookline: RunningServer, receiver: Receiver) -> Setup:
+    return Setup(hookline, receiver)
+
+
+def _event(event_id: str) -> dict[str, object]:
+    return {"id": event_id, "type": APP_CREATED, "source": "tests", "data": {}}
+
+
+def _event_ids(setup: Setup, path: str) -> list[str]:
+    return [json.loads(got.body)["eventId"] for got in setup.receiver.received(path)]
+
+
+def test_a_fifo_webhook_sends_in_publish_order_and_a_failure_holds_the_rest(
+    setup: Setup,
+) -> None:
+    path = f"/fifo-{uuid.uuid4().hex[:8]}"  # the receiver serves every database's run
+    # The third event fails twice, then succeeds on its last retry.
+    setup.receiver.script(path, Reply(), Reply(), Reply(500), Reply(500), Reply())
+    webhook = setup.webhook(path, ordering="fifo")
+    assert webhook["ordering"] == "fifo"
+    names = [f"fifo-{n:02d}" for n in range(1, 11)]
+    setup.publish(*(_event(name) for name in names[:6]))
+    setup.publish(*(_event(name) for name in names[6:]))
+
+    setup.receiver.wait_for(path, 12)
+    setup.quiet(webhook["id"])
+    assert _event_ids(setup, path) == names[:3] + [names[2]] * 2 + names[3:]
+    assert setup.receiver.most_in_flight(path) == 1
+
+
+def test_a_rate_limited_webhook_is_never_sent_more_than_its_limit_in_any_second(
+    setup: Setup,
+) -> None:
+    path = f"/limited-{uuid.uuid4().hex[:8]}"
+    webhook = setup.webhook(path, rateLimit=4)
+    assert webhook["rateLimit"] == 4
+    # Connections first: the window's margin is for the usual spread of arrival times,
+    # not for four TLS handshakes on a machine this busy.
+    setup.publish(*(_event(f"warm-{n}") for n in range(4)))
+    setup.receiver.wait_for(path, 4)
+    setup.publish(*(_event(f"limited-{n:02d}") for n in range(14)))
+
+    got = setup.receiver.wait_for(path, 18)[4:]
+    times = sorted(item.at for item in got)
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 4
+    assert len(set(_event_ids(setup, path))) == 18
