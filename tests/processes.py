@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from hookline import accounts
 from hookline.auth import Role
@@ -60,14 +61,14 @@ def admin_key(database_url: str, tenant: str = "acme") -> str:
     return asyncio.run(issue())
 
 
-def create_webhook(database_url: str, key: str, url: str) -> str:
+def create_webhook(database_url: str, key: str, url: str, **fields: Any) -> str:
     """Create a webhook for APP_CREATED as the owner of ``key``, in this process; its id."""
 
     async def create() -> str:
         services = Services.build(_settings(database_url))
         try:
             caller = await accounts.authenticate(services.store, key)
-            new = NewWebhook(name="w", url=url, event_types=[APP_CREATED])
+            new = NewWebhook(name="w", url=url, event_types=[APP_CREATED], **fields)
             return (await services.registry.create(caller, new)).id
         finally:
             await services.store.close()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -68,3 +69,54 @@ def test_workers_sharing_postgres_keep_the_endpoint_bound_together(
         wait_all(receiver, path, set(ids))
         assert delivered(receiver, path) == Counter(dict.fromkeys(ids, 1))
         assert receiver.most_in_flight(path) <= 3
+
+
+def test_workers_sharing_postgres_send_a_fifo_webhook_one_at_a_time_in_order(
+    templates: Templates,
+    tmp_path: Path,
+    receiver: Receiver,
+    ca_file: Path,
+    processes: list[Process],
+) -> None:
+    path = f"/fifo-{time.monotonic_ns()}"
+    receiver.script(path, Reply(delay=0.02))
+    with fresh_database("postgres", templates, tmp_path) as database_url:
+        environ = environment(database_url, ca_file)
+        processes += [Process(environ, "worker"), Process(environ, "worker")]
+        create_webhook(
+            database_url,
+            admin_key(database_url),
+            f"https://{HOST}:{receiver.port}{path}",
+            ordering="fifo",
+        )
+        ids = publish(database_url, 40)
+        wait_all(receiver, path, set(ids))
+        assert [json.loads(got.body)["eventId"] for got in receiver.received(path)] == ids
+        assert receiver.most_in_flight(path) == 1
+
+
+def test_workers_sharing_postgres_keep_a_webhooks_rate_limit_together(
+    templates: Templates,
+    tmp_path: Path,
+    receiver: Receiver,
+    ca_file: Path,
+    processes: list[Process],
+) -> None:
+    path = f"/limited-{time.monotonic_ns()}"
+    receiver.script(path)
+    with fresh_database("postgres", templates, tmp_path) as database_url:
+        environ = environment(database_url, ca_file)
+        processes += [Process(environ, "worker"), Process(environ, "worker")]
+        create_webhook(
+            database_url,
+            admin_key(database_url),
+            f"https://{HOST}:{receiver.port}{path}",
+            rate_limit=5,
+        )
+        # Connections first (see tests/delivery/test_pacing.py).
+        warm = publish(database_url, 10)
+        wait_all(receiver, path, set(warm))
+        ids = publish(database_url, 20)
+        wait_all(receiver, path, set(warm) | set(ids))
+        times = sorted(got.at for got in receiver.received(path)[len(warm) :])
+        assert max(sum(1 for t in times if start <= t < start + 1) for start in times) <= 5
