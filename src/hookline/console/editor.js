@@ -86,6 +86,8 @@ function newWebhook(values) {
   if (session.role() === "user") body.level = "user";
   if (values.secret) body.secret = values.secret;
   if (Object.keys(values.headers).length) body.headers = values.headers;
+  if (values.rateLimit !== null) body.rateLimit = values.rateLimit;
+  if (values.ordering !== "none") body.ordering = values.ordering;
   return body;
 }
 
@@ -100,6 +102,9 @@ function changes(webhook, values) {
   }
   if (!sameHeaders(values.headers, webhook.headers))
     operations.push(replace("headers", values.headers));
+  if (values.rateLimit !== (webhook.rateLimit ?? null))
+    operations.push(replace("rateLimit", values.rateLimit));
+  if (values.ordering !== webhook.ordering) operations.push(replace("ordering", values.ordering));
   if (values.removeSecret) operations.push({ op: "remove", path: "/secret" });
   else if (values.secret) operations.push(replace("secret", values.secret));
   return operations;

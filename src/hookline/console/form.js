@@ -12,6 +12,15 @@ export function webhookForm(eventTypes, webhook = null, secretTools = null) {
     description: h("textarea", { rows: "2", value: webhook?.description ?? "" }),
     url: textInput(webhook?.url, "url"),
     secret: h("input", { type: "password", autocomplete: "new-password", spellcheck: "false" }),
+    rateLimit: h("input", {
+      type: "number",
+      min: "1",
+      max: "10000",
+      step: "1",
+      inputmode: "numeric",
+      value: webhook?.rateLimit ?? "",
+    }),
+    ordering: orderingChoice(webhook?.ordering ?? "none"),
   };
   const removeSecret = webhook?.secretKeyAdded ? h("input", { type: "checkbox" }) : null;
   removeSecret?.addEventListener("change", () => {
@@ -52,6 +61,15 @@ export function webhookForm(eventTypes, webhook = null, secretTools = null) {
     place("eventTypes", (error) =>
       group(t("form.events"), events.element, error, { hint: t("form.eventsHint") }),
     ),
+    place("rateLimit", (error) =>
+      field(t("form.rateLimit"), inputs.rateLimit, error, {
+        optional: true,
+        hint: t("form.rateLimitHint"),
+      }),
+    ),
+    place("ordering", (error) =>
+      field(t("form.ordering"), inputs.ordering, error, { hint: t("form.orderingHint") }),
+    ),
   ]);
   return {
     element,
@@ -63,6 +81,9 @@ export function webhookForm(eventTypes, webhook = null, secretTools = null) {
       removeSecret: removeSecret?.checked ?? false,
       headers: headers.values(),
       eventTypes: events.values(),
+      // Empty: no limit; anything else goes to the API as a number, which judges it.
+      rateLimit: inputs.rateLimit.value.trim() === "" ? null : Number(inputs.rateLimit.value),
+      ordering: inputs.ordering.value,
     }),
     // Says anew whether a secret is set (after a rotation gave the webhook one).
     showSecret(current) {
@@ -82,6 +103,18 @@ export function webhookForm(eventTypes, webhook = null, secretTools = null) {
 // "/headers/X-Foo" -> "headers"; pointers into a patch document ("/0/value") name no field.
 function fieldOf(error) {
   return error.source?.pointer?.split("/")[1];
+}
+
+function orderingChoice(current) {
+  const select = h(
+    "select",
+    {},
+    ["none", "fifo"].map((value) =>
+      h("option", { value, text: t(value === "fifo" ? "form.orderingFifo" : "form.orderingNone") }),
+    ),
+  );
+  select.value = current;
+  return select;
 }
 
 function textInput(value, type = "text") {

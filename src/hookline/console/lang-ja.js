@@ -67,6 +67,12 @@ export default {
   "form.optional": "任意",
   "form.url": "URL",
   "form.urlHint": "HTTPS と完全修飾ドメイン名 (FQDN) を使用します。IP アドレスは使用できません。",
+  "form.rateLimit": "レート制限",
+  "form.rateLimitHint": "1 秒あたりの最大配信数 (1 ～ 10000)。空欄の場合は制限なし。制限を超えた配信はキューで待機します。",
+  "form.ordering": "配信順序",
+  "form.orderingNone": "期限が来た順に複数同時",
+  "form.orderingFifo": "発行順に 1 件ずつ (FIFO)",
+  "form.orderingHint": "FIFO: 失敗した配信は、成功するか再試行が尽きるまで後続の配信を待たせます。",
   "form.secret": "シークレット",
   "form.secretHint": "32 ～ 64 文字。各配信はこのシークレットで署名されます (qlik-signature)。",
   "form.secretSet":
