@@ -59,8 +59,15 @@ old_deliveries = sa.Table(
     sa.Column("ended_at", UTCDateTime),
 )
 
-# Webhook columns later migrations add (0007: a secret rotation's).
-_LATER_COLUMNS = ("sealed_previous_secret", "secret_rotating_until")
+# Webhook columns later migrations add (0007: a secret rotation's; 0009: the failing run).
+_LATER_COLUMNS = (
+    "sealed_previous_secret",
+    "secret_rotating_until",
+    "failing_since",
+    "run_failures",
+    "run_unreported",
+    "exhausted_event_at",
+)
 
 
 @pytest.fixture(params=BACKENDS)
