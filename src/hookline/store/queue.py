@@ -514,7 +514,11 @@ class DeliveryQueue(SqlBase):
 
         def work(conn: sa.Connection) -> None:
             at = self._now()
-            ended = _newly_ended(conn, results, at)
+            # The webhooks' rows first, then the deliveries': the order a deletion takes.
+            runs = _locked_runs(conn, {result.webhook_id for result in results if result.moves_run})
+            ended = _newly_ended(
+                conn, [result for result in results if result.webhook_id in runs], at
+            )
             live = self._write_outcomes(conn, results, at)
             kept = [result for result in results if result.delivery_id in live]
             self._mark_due(
@@ -526,27 +530,26 @@ class DeliveryQueue(SqlBase):
             if failing:
                 gone += self._keep_failing(conn, failing, failures)
             interval = timedelta(seconds=failures.exhausted_interval_seconds)
-            for webhook_id, its_ended in sorted(ended.items()):
-                self._follow_run(conn, webhook_id, its_ended, interval)
+            for webhook_id, its_ended in ended.items():
+                self._follow_run(conn, runs[webhook_id], its_ended, interval)
             if gone:
                 self._disable(conn, gone)
 
         await self._write(work, Priority.DELIVERY)
 
     def _follow_run(
-        self, conn: sa.Connection, webhook_id: str, ended: list[Ended], interval: timedelta
+        self, conn: sa.Connection, row: Any, ended: list[Ended], interval: timedelta
     ) -> None:
-        """Move the webhook's failing run past its deliveries that just ended, and raise
-        the events that says (hookline.operational)."""
-        row = conn.execute(_RUN.where(webhooks.c.id == webhook_id).with_for_update()).first()
-        if row is None:  # deleted meanwhile
-            return
-        before = Run(*row[:4])
+        """Move a webhook's failing run (its ``_RUN`` row) past its deliveries that just
+        ended, and raise the events that says (hookline.operational)."""
+        before = Run(
+            row.failing_since, row.run_failures, row.run_unreported, row.exhausted_event_at
+        )
         run, notices = follow_all(before, ended, interval)
         if run != before:
             conn.execute(
                 webhooks.update()
-                .where(webhooks.c.id == webhook_id)
+                .where(webhooks.c.id == row.id)
                 .values(
                     failing_since=run.failing_since,
                     run_failures=run.failures,
@@ -554,7 +557,7 @@ class DeliveryQueue(SqlBase):
                     exhausted_event_at=run.exhausted_at,
                 )
             )
-        subject = Subject(webhook_id, *row[4:])
+        subject = Subject(row.id, row.tenant_id, row.owner_id, row.name, row.url)
         made = [raised(subject, notice) for notice in notices]
         if made:
             self._insert_events(conn, subject.tenant_id, [(new, to_record(new)) for new in made])
@@ -829,8 +832,9 @@ def _body(
     return envelopes.render(event, cloud_events=cloud_events)
 
 
-# A webhook's failing run (hookline.operational.Run), then what its events say of it.
+# A webhook's failing run (hookline.operational.Run), and what its events say of it.
 _RUN = sa.select(
+    webhooks.c.id,
     webhooks.c.failing_since,
     webhooks.c.run_failures,
     webhooks.c.run_unreported,
@@ -842,20 +846,22 @@ _RUN = sa.select(
 )
 
 
+def _locked_runs(conn: sa.Connection, webhook_ids: set[str]) -> dict[str, Any]:
+    """The ``_RUN`` rows of these webhooks (those still there), locked in id order."""
+    if not webhook_ids:
+        return {}
+    locked = _RUN.where(webhooks.c.id.in_(webhook_ids)).order_by(webhooks.c.id).with_for_update()
+    return {row.id: row for row in conn.execute(locked)}
+
+
 def _newly_ended(
     conn: sa.Connection, results: list[Result], at: datetime
 ) -> dict[str, list[Ended]]:
     """The deliveries these results end that count in failing runs, by webhook, in the
-    results' order: every ended delivery of a webhook one of whose results may move its
-    run (``Result.moves_run``). Read, and locked, before the outcomes are written, so a
-    result recorded already (a transaction tried again, a worker whose lease ran out) is
-    left out."""
-    watched = {result.webhook_id for result in results if result.moves_run}
-    ending = [
-        result
-        for result in results
-        if result.webhook_id in watched and result.next_attempt_at is None
-    ]
+    results' order. Read, and locked, before the outcomes are written, so a result
+    recorded already (a transaction tried again, a worker whose lease ran out) is left
+    out."""
+    ending = [result for result in results if result.next_attempt_at is None]
     if not ending:
         return {}
     rows = {
