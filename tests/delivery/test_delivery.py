@@ -261,6 +261,24 @@ def test_a_watcher_hears_of_a_delivery_given_up_and_of_the_recovery(setup: Setup
     assert setup.webhook_now(hook["id"])["enabled"] is True
 
 
+def test_a_resend_that_succeeds_tells_the_watcher_the_webhook_recovered(setup: Setup) -> None:
+    path, watcher = _path(), _path()
+    setup.receiver.script(path, Reply(500), Reply(500), Reply(500), Reply(200))
+    hook = setup.webhook(path)
+    setup.webhook(watcher, eventTypes=[WEBHOOK_RECOVERED])
+    setup.publish({"type": APP_CREATED, "data": {}})
+    [failed] = setup.settle(hook["id"], _ended(1))
+
+    resend = f"/api/v1/webhooks/{hook['id']}/deliveries/{failed['id']}/actions/resend"
+    response = setup.admin.post(resend)
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "success"
+    [got] = setup.receiver.wait_for(watcher, 1)
+    recovered = json.loads(got.body)
+    assert recovered["eventType"] == WEBHOOK_RECOVERED
+    assert (recovered["data"]["id"], recovered["data"]["failedDeliveries"]) == (hook["id"], 1)
+
+
 def test_a_watcher_whose_endpoint_is_down_makes_no_chain_of_events(setup: Setup) -> None:
     path, watcher = _path(), _path()
     setup.receiver.script(path, Reply(500))

@@ -1,12 +1,16 @@
 """hookline.operational: how a webhook's failing run follows its ended deliveries, which
-events that raises, and what they say."""
+events that raises, and what they say; and which attempts' results may move a run."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from hookline.deliveries import Claimed
+from hookline.dispatcher import Attempter
 from hookline.operational import (
     DELIVERY_EXHAUSTED,
     WEBHOOK_RECOVERED,
@@ -20,6 +24,10 @@ from hookline.operational import (
     raised,
     takes_part,
 )
+from hookline.retry import RetryPolicy
+from hookline.sender import Outcome, Sender
+from hookline.settings import load_settings
+from hookline.vault import Vault
 
 T0 = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
 INTERVAL = timedelta(minutes=15)
@@ -149,3 +157,46 @@ def test_the_recovered_event_says_how_long_and_how_much_failed() -> None:
         "failingSince": "2026-03-01T03:00:00Z",
     }
     assert raised(SUBJECT, Recovered(1, T0, at)).id != event.id
+
+
+# -- which outcomes may move a run ------------------------------------------------------
+
+
+def _attempter(schedule: tuple[float, ...]) -> Attempter:
+    settings = load_settings(database_url="sqlite:///unused.db", secret_key="x" * 32)
+    return Attempter(Sender(settings), Vault(["k" * 32]), RetryPolicy(schedule), random.Random(1))
+
+
+def _claimed(**fields: Any) -> Claimed:
+    values: dict[str, Any] = {
+        "delivery_id": "d1",
+        "tenant_id": "t1",
+        "webhook_id": "w1",
+        "event_id": "e1",
+        "triggered_at": T0,
+        "body": b"{}",
+        "attempt_count": 0,
+        "webhook_enabled": True,
+        "url": "https://hooks.example.com/in",
+        "headers": {},
+        "sealed_secret": None,
+        "sealed_encrypted_headers": None,
+        "encrypted_header_names": (),
+    }
+    return Claimed(**{**values, **fields})
+
+
+@pytest.mark.parametrize("failing", [True, False])
+def test_a_success_may_move_a_run_only_if_the_webhook_was_failing_when_claimed(
+    failing: bool,
+) -> None:
+    result = _attempter((0,)).result(_claimed(may_recover=failing), Outcome(200), T0, {})
+    assert (result.status, result.may_recover, result.moves_run) == ("success", failing, failing)
+
+
+def test_only_a_failure_with_no_retry_left_moves_a_run() -> None:
+    claimed = _claimed(may_recover=True)
+    retried = _attempter((0, 5)).result(claimed, Outcome(500), T0, {})
+    assert (retried.status, retried.moves_run) == ("fail", False)
+    given_up = _attempter((0,)).result(claimed, Outcome(500), T0, {})
+    assert (given_up.final_failure, given_up.moves_run) == (True, True)
