@@ -87,6 +87,9 @@ class Claimed:
     # the rotation ends (hookline.rotation).
     sealed_previous_secret: str | None = None
     secret_rotating_until: datetime | None = None
+    # Its success may end the webhook's failing run (hookline.operational): the webhook
+    # was failing when the delivery was claimed.
+    may_recover: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,10 +118,18 @@ class Result:
     response_headers: dict[str, str]
     response_body: str
     disable: Disable | None = None
+    may_recover: bool = False  # as claimed (Claimed.may_recover)
 
     @property
     def final_failure(self) -> bool:
         return self.status == "fail" and self.next_attempt_at is None
+
+    @property
+    def moves_run(self) -> bool:
+        """Whether it may begin, grow or end its webhook's failing run
+        (hookline.operational): a final failure, or a success of a webhook failing when
+        the delivery was claimed."""
+        return self.final_failure or (self.status == "success" and self.may_recover)
 
 
 @dataclass(frozen=True)
@@ -133,10 +144,13 @@ class QueueStats:
 class FailurePolicy:
     """When a webhook whose deliveries keep failing is disabled (SPEC 5.2): every delivery
     that ended (succeeded, or failed with no retry left) within ``window_seconds`` failed,
-    and at least ``threshold`` of them."""
+    and at least ``threshold`` of them. A webhook raises at most one
+    ``hookline.delivery.exhausted`` event per ``exhausted_interval_seconds``
+    (hookline.operational)."""
 
     threshold: int = 20
     window_seconds: float = 24 * 3600
+    exhausted_interval_seconds: float = 15 * 60
 
 
 def new_delivery_id(now_ns: int | None = None) -> str:

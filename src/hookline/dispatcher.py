@@ -155,6 +155,7 @@ class Attempter:
                 if decision.verdict is Verdict.GONE
                 else None
             ),
+            may_recover=claimed.may_recover,
         )
 
 

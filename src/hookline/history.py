@@ -107,4 +107,7 @@ def _claimed(new: NewDelivery, webhook: Webhook, body: bytes) -> Claimed:
         check_revocation=webhook.check_certificate_revocation,
         sealed_previous_secret=webhook.sealed_previous_secret,
         secret_rotating_until=webhook.secret_rotating_until,
+        # Resends are rare and made by hand, often once an endpoint is fixed: the record
+        # of each success checks whether it ends a failing run.
+        may_recover=True,
     )

@@ -50,7 +50,10 @@ class Services:
         policy = RetryPolicy(settings.retry_schedule, retry_after_cap=settings.retry_after_cap)
         registry = Registry(store, vault, catalog, settings)
         attempter = Attempter(sender, vault, policy, random.Random())
-        failures = FailurePolicy(threshold=settings.disable_after_failures)
+        failures = FailurePolicy(
+            threshold=settings.disable_after_failures,
+            exhausted_interval_seconds=settings.exhausted_event_interval,
+        )
         owner = f"hookline-{uuid.uuid4().hex[:12]}"
         slots = Slots(
             total=settings.concurrency,

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     retry_after_cap: float = Field(default=3600.0, ge=0, allow_inf_nan=False)
     disable_after_failures: int = Field(default=20, ge=1)
+    # Seconds between a webhook's hookline.delivery.exhausted events (hookline.operational).
+    exhausted_event_interval: float = Field(default=900.0, ge=0, allow_inf_nan=False)
     purge_interval: float = Field(default=600.0, gt=0, allow_inf_nan=False)
     log_format: LogFormat = "auto"
     attempt_log: AttemptLogMode = "failures"

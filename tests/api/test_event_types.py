@@ -31,6 +31,18 @@ CATALOG = {
         ["tenant", "user"],
         "webhook",
     ),
+    "hookline.delivery.exhausted": (
+        "Delivery retries exhausted",
+        "配信の再試行切れ",
+        ["tenant", "user"],
+        "webhook",
+    ),
+    "hookline.webhook.recovered": (
+        "Webhook recovered",
+        "Webhook 回復済み",
+        ["tenant", "user"],
+        "webhook",
+    ),
 }
 
 

@@ -126,6 +126,7 @@ def test_take_screenshots(console: Console) -> None:
     dialog.get_by_label("URL").blur()
     _shoot(page, "create")
     page.keyboard.press("Escape")
+    _operational_events(console, "Create new", "Create webhook", "operational-events")
 
     console.options("Audit log").get_by_role("menuitem", name="Edit").click()
     panel = console.dialog("Edit webhook")
@@ -165,6 +166,24 @@ def test_take_screenshots(console: Console) -> None:
     page.get_by_role("button", name="履歴を表示", expanded=True).click()
     page.set_viewport_size({"width": 1280, "height": 800})
     _rotate_in_japanese(console)
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    _operational_events(console, "新規作成", "Webhook の作成", "operational-events-ja")
+
+
+def _operational_events(console: Console, create: str, title: str, name: str) -> None:
+    """The create dialog scrolled to hookline's own event types, two of them chosen."""
+    page = console.page
+    page.get_by_role("button", name=create).click()
+    group = page.get_by_role("dialog", name=title).get_by_role("group", name="Webhook")
+    boxes = group.get_by_role("checkbox")
+    boxes.nth(1).check()
+    boxes.nth(2).check()
+    group.scroll_into_view_if_needed()
+    boxes.nth(2).blur()
+    expect(page.locator(".toast--visible")).to_have_count(0)  # an earlier step's notice
+    _shoot(page, name)
+    page.keyboard.press("Escape")
 
 
 def _rotate(console: Console) -> None:

@@ -15,11 +15,13 @@ import httpx
 import pytest
 from standardwebhooks import Webhook as StandardWebhook
 
+from hookline.operational import DELIVERY_EXHAUSTED, WEBHOOK_RECOVERED
 from hookline.signing import qlik_signature
 from tests.delivery.receivers import FAST, HOST, Receiver, Reply
 from tests.servers import RunningServer, Tenant, eventually
 
 APP_CREATED = "com.qlik.v1.app.created"
+OPERATIONAL = ["hookline.webhook.disabled", DELIVERY_EXHAUSTED, WEBHOOK_RECOVERED]
 SECRET = "0123456789abcdef0123456789abcdef"
 
 
@@ -215,6 +217,81 @@ def test_a_webhook_whose_deliveries_keep_failing_is_disabled(setup: Setup) -> No
     disabled = json.loads(got.body)["data"]
     assert (disabled["id"], disabled["disabledReasonCode"]) == (hook["id"], "delivery-failures")
     assert disabled["disabledReason"] == now["disabledReason"]
+
+
+def test_a_watcher_hears_of_a_delivery_given_up_and_of_the_recovery(setup: Setup) -> None:
+    path, watcher = _path(), _path()
+    setup.receiver.script(path, Reply(500), Reply(500), Reply(500), Reply(200))
+    hook = setup.webhook(path)
+    watching = setup.webhook(watcher, eventTypes=[DELIVERY_EXHAUSTED, WEBHOOK_RECOVERED])
+    [lost] = setup.publish({"type": APP_CREATED, "data": {"n": 1}})
+
+    [first] = setup.receiver.wait_for(watcher, 1)
+    exhausted = json.loads(first.body)
+    [failed] = setup.deliveries(hook["id"])
+    assert exhausted["eventType"] == DELIVERY_EXHAUSTED
+    assert exhausted["extensions"]["ownerId"] == hook["ownerId"]
+    failing_since = exhausted["data"]["failingSince"]
+    assert exhausted["data"] == {
+        "id": hook["id"],
+        "name": path,
+        "url": hook["url"],
+        "deliveryId": failed["id"],
+        "eventId": lost,
+        "eventType": APP_CREATED,
+        "attempts": 3,
+        "lastStatusCode": 500,
+        "statusMessage": failed["statusMessage"],
+        "exhaustedDeliveries": 1,
+        "failingSince": failing_since,
+    }
+
+    setup.publish({"type": APP_CREATED, "data": {"n": 2}})
+    _, second = setup.receiver.wait_for(watcher, 2)
+    recovered = json.loads(second.body)
+    assert recovered["eventType"] == WEBHOOK_RECOVERED
+    assert recovered["data"] == {
+        "id": hook["id"],
+        "name": path,
+        "url": hook["url"],
+        "failedDeliveries": 1,
+        "failingSince": failing_since,
+    }
+    assert [item["status"] for item in setup.quiet(watching["id"])] == ["success"] * 2
+    assert setup.webhook_now(hook["id"])["enabled"] is True
+
+
+def test_a_resend_that_succeeds_tells_the_watcher_the_webhook_recovered(setup: Setup) -> None:
+    path, watcher = _path(), _path()
+    setup.receiver.script(path, Reply(500), Reply(500), Reply(500), Reply(200))
+    hook = setup.webhook(path)
+    setup.webhook(watcher, eventTypes=[WEBHOOK_RECOVERED])
+    setup.publish({"type": APP_CREATED, "data": {}})
+    [failed] = setup.settle(hook["id"], _ended(1))
+
+    resend = f"/api/v1/webhooks/{hook['id']}/deliveries/{failed['id']}/actions/resend"
+    response = setup.admin.post(resend)
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "success"
+    [got] = setup.receiver.wait_for(watcher, 1)
+    recovered = json.loads(got.body)
+    assert recovered["eventType"] == WEBHOOK_RECOVERED
+    assert (recovered["data"]["id"], recovered["data"]["failedDeliveries"]) == (hook["id"], 1)
+
+
+def test_a_watcher_whose_endpoint_is_down_makes_no_chain_of_events(setup: Setup) -> None:
+    path, watcher = _path(), _path()
+    setup.receiver.script(path, Reply(500))
+    setup.receiver.script(watcher, Reply(503))
+    setup.webhook(path)
+    watching = setup.webhook(watcher, eventTypes=[DELIVERY_EXHAUSTED])
+    setup.publish({"type": APP_CREATED, "data": {}})
+
+    [given_up] = setup.settle(watching["id"], _ended(1))
+    assert given_up["status"] == "fail"
+    [only] = setup.quiet(watching["id"])
+    assert only["eventType"] == DELIVERY_EXHAUSTED
+    assert len(setup.receiver.received(watcher)) == 3  # its attempts, and nothing more
 
 
 def test_a_redirect_is_not_followed(setup: Setup) -> None:
@@ -455,16 +532,17 @@ def test_publishing_rejects_bad_input_and_stores_nothing(setup: Setup) -> None:
     assert setup.receiver.received(path) == []
 
 
-def test_no_key_may_publish_hooklines_own_event_types(setup: Setup) -> None:
+@pytest.mark.parametrize("event_type", OPERATIONAL)
+def test_no_key_may_publish_hooklines_own_event_types(setup: Setup, event_type: str) -> None:
     watcher = _path()
-    hook = setup.webhook(watcher, eventTypes=["hookline.webhook.disabled"])
+    hook = setup.webhook(watcher, eventTypes=[event_type])
     server = setup.tenant.server
     callers = [
         (setup.publisher, {}),
         (setup.admin, {}),
         (server.client(server.operator_key), {"tenantId": setup.tenant.id}),
     ]
-    forged = {"type": "hookline.webhook.disabled", "data": {"disabledReasonCode": "x"}}
+    forged = {"type": event_type, "data": {"id": hook["id"]}}
     for client, params in callers:
         response = client.post(
             "/api/v1/events", params=params, json=[{"type": APP_CREATED}, forged]

@@ -104,4 +104,5 @@ def outcome(
         response_headers={"Content-Type": "text/plain"},
         response_body=f"answer {number}",
         disable=disable,
+        may_recover=claimed.may_recover,
     )

@@ -59,8 +59,18 @@ old_deliveries = sa.Table(
     sa.Column("ended_at", UTCDateTime),
 )
 
-# Webhook columns later migrations add (0007: a secret rotation's; 0011: pacing).
-_LATER_COLUMNS = ("sealed_previous_secret", "secret_rotating_until", "rate_limit", "ordering")
+# Webhook columns later migrations add (0007: a secret rotation's; 0009: the failing run;
+# 0011: pacing).
+_LATER_COLUMNS = (
+    "sealed_previous_secret",
+    "secret_rotating_until",
+    "failing_since",
+    "run_failures",
+    "run_unreported",
+    "exhausted_event_at",
+    "rate_limit",
+    "ordering",
+)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -542,7 +542,8 @@ async def test_a_result_that_disables_disables_its_webhook_and_raises_the_event(
         disabled_reason_code="endpoint-gone",
         updated_at=got.updated_at,
     )
-    [raised] = (await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)).events
+    events = (await store.claim_fanout(limit=10, per_tenant=10, lease_seconds=LEASE)).events
+    [raised] = [item for item in events if item.type == WEBHOOK_DISABLED]
     assert (raised.tenant_id, raised.type, raised.owner_id) == (
         tenant_id,
         WEBHOOK_DISABLED,

@@ -25,10 +25,22 @@ BUILT_IN = {
     "com.qlik.v1.app.exported": ("App exported", "エクスポート済み", ("tenant", "user"), "app"),
     "com.qlik.v1.user.created": ("User created", "作成済み", ("tenant",), "user"),
     "com.qlik.v1.user.deleted": ("User deleted", "削除済み", ("tenant",), "user"),
-    # hookline's own operational event
+    # hookline's own operational events
     "hookline.webhook.disabled": (
         "Webhook disabled",
         "Webhook 無効化済み",
+        ("tenant", "user"),
+        "webhook",
+    ),
+    "hookline.delivery.exhausted": (
+        "Delivery retries exhausted",
+        "配信の再試行切れ",
+        ("tenant", "user"),
+        "webhook",
+    ),
+    "hookline.webhook.recovered": (
+        "Webhook recovered",
+        "Webhook 回復済み",
         ("tenant", "user"),
         "webhook",
     ),

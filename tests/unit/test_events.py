@@ -409,7 +409,13 @@ def test_an_event_type_that_is_not_a_string_is_refused(form: str, event_type: ob
 
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize(
-    "event_type", ["hookline.webhook.disabled", "hookline.delivery.exhausted", "hookline.x"]
+    "event_type",
+    [
+        "hookline.webhook.disabled",
+        "hookline.delivery.exhausted",
+        "hookline.webhook.recovered",
+        "hookline.x",
+    ],
 )
 def test_hooklines_own_event_types_cannot_be_published(form: str, event_type: str) -> None:
     assert_refused(

@@ -53,6 +53,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.metrics_token is None
     assert (settings.rate_limit, settings.rate_burst) == (100, 200)
     assert settings.shutdown_grace == 30
+    assert settings.exhausted_event_interval == 900
 
 
 def test_the_shutdown_grace_is_zero_or_more_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,6 +62,17 @@ def test_the_shutdown_grace_is_zero_or_more_seconds(monkeypatch: pytest.MonkeyPa
     assert "HOOKLINE_SHUTDOWN_GRACE" in env_config_error(
         monkeypatch, "HOOKLINE_SHUTDOWN_GRACE", "-1"
     )
+
+
+def test_the_exhausted_event_interval_is_zero_or_more_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOOKLINE_EXHAUSTED_EVENT_INTERVAL", "0")
+    assert load_settings().exhausted_event_interval == 0
+    for refused in ("-1", "inf"):
+        assert "HOOKLINE_EXHAUSTED_EVENT_INTERVAL" in env_config_error(
+            monkeypatch, "HOOKLINE_EXHAUSTED_EVENT_INTERVAL", refused
+        )
 
 
 def test_default_database_is_sqlite_beside_the_working_directory() -> None:

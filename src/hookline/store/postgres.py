@@ -128,8 +128,9 @@ class PostgresStore(SqlStore):
 
     async def record(self, results: list[Result], failures: FailurePolicy) -> None:
         """One statement, unless an outcome may disable its webhook (it says so, or it
-        failed for the last time): then the general path, which decides."""
-        if any(result.disable is not None or result.final_failure for result in results):
+        failed for the last time) or end its failing run (a success of a webhook failing
+        when claimed): then the general path, which decides."""
+        if any(result.disable is not None or result.moves_run for result in results):
             await super().record(results, failures)
         elif results:
             arguments = postgres_delivery.record_arguments(results, self._now())

@@ -1,7 +1,8 @@
 """The delivery hot path on PostgreSQL: a claim is one statement, and so is the record of a
-batch of outcomes that disables no webhook (the common case; `DeliveryQueue.record`
-handles the rest). Each is one round trip: PostgreSQL runs a statement as its own
-transaction, and asyncpg keeps it prepared on the connection.
+batch of outcomes that disables no webhook and starts, grows or ends no failing run (the
+common case; `DeliveryQueue.record` handles the rest). Each is one round trip:
+PostgreSQL runs a statement as its own transaction, and asyncpg keeps it prepared on the
+connection.
 
 The claim does in SQL what `DeliveryQueue.claim` does in a few statements with Python
 between them: the webhooks due longest that have room, locked (``SKIP LOCKED``: one claim
@@ -117,7 +118,8 @@ SELECT l.id, l.tenant_id, l.webhook_id, l.event_id, l.event_type, l.cloud_events
        l.triggered_at, l.attempt_count,
        l.enabled, l.url, l.headers, l.sealed_secret, l.sealed_encrypted_headers,
        l.encrypted_header_names, l.check_certificate_revocation,
-       l.sealed_previous_secret, l.secret_rotating_until, l.payload, paced.due AS paced_due
+       l.sealed_previous_secret, l.secret_rotating_until, l.failing_since, l.payload,
+       paced.due AS paced_due
 FROM (
     SELECT EXISTS (
         SELECT FROM due_webhooks d
@@ -128,7 +130,7 @@ FROM (
 LEFT JOIN (
     SELECT l.*, w.enabled, w.url, w.headers, w.sealed_secret, w.sealed_encrypted_headers,
            w.encrypted_header_names, w.check_certificate_revocation,
-           w.sealed_previous_secret, w.secret_rotating_until, e.payload
+           w.sealed_previous_secret, w.secret_rotating_until, w.failing_since, e.payload
     FROM leased l
     JOIN webhooks w ON w.id = l.webhook_id
     LEFT JOIN events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
@@ -166,7 +168,7 @@ def claimed_rows(
     webhooks are due, when it leased nothing, left out)."""
     rows = [row for row in rows if row["id"] is not None]
     leased = [Leased(*row[:8]) for row in rows]
-    targets = {row["webhook_id"]: Target._make(row[8:17]) for row in rows}
+    targets = {row["webhook_id"]: Target._make(row[8:18]) for row in rows}
     payloads = {(row["tenant_id"], row["event_id"]): row["payload"] for row in rows}
     return leased, targets, payloads
 

@@ -37,6 +37,7 @@ from hookline.deliveries import (
     Result,
 )
 from hookline.events import Event, from_record, to_record, webhook_disabled
+from hookline.operational import Ended, Run, Subject, follow_all, raised, takes_part
 from hookline.pacing import FAN_OUT_RECHECK, WINDOW, Pace, allowance, room_again_at
 from hookline.paging import Page
 from hookline.quotas import Bucket, Quota, QuotaExceeded, take
@@ -628,12 +629,18 @@ class DeliveryQueue(SqlBase):
     async def record(self, results: list[Result], failures: FailurePolicy) -> None:
         """Record attempt outcomes in one transaction; a delivery deleted meanwhile (its
         webhook was deleted) is skipped. Webhooks are disabled as the results say, or when
-        their deliveries keep failing."""
+        their deliveries keep failing; their failing runs are followed, raising their
+        operational events (hookline.operational), in the same transaction."""
         if not results:
             return
 
         def work(conn: sa.Connection) -> None:
             at = self._now()
+            # The webhooks' rows first, then the deliveries': the order a deletion takes.
+            runs = _locked_runs(conn, {result.webhook_id for result in results if result.moves_run})
+            ended = _newly_ended(
+                conn, [result for result in results if result.webhook_id in runs], at
+            )
             live = self._write_outcomes(conn, results, at)
             kept = [result for result in results if result.delivery_id in live]
             # An ordered webhook's next delivery may go once the one before it has ended.
@@ -650,10 +657,38 @@ class DeliveryQueue(SqlBase):
             failing = {result.webhook_id for result in kept if result.final_failure}
             if failing:
                 gone += self._keep_failing(conn, failing, failures)
+            interval = timedelta(seconds=failures.exhausted_interval_seconds)
+            for webhook_id, its_ended in ended.items():
+                self._follow_run(conn, runs[webhook_id], its_ended, interval)
             if gone:
                 self._disable(conn, gone)
 
         await self._write(work, Priority.DELIVERY)
+
+    def _follow_run(
+        self, conn: sa.Connection, row: Any, ended: list[Ended], interval: timedelta
+    ) -> None:
+        """Move a webhook's failing run (its ``_RUN`` row) past its deliveries that just
+        ended, and raise the events that says (hookline.operational)."""
+        before = Run(
+            row.failing_since, row.run_failures, row.run_unreported, row.exhausted_event_at
+        )
+        run, notices = follow_all(before, ended, interval)
+        if run != before:
+            conn.execute(
+                webhooks.update()
+                .where(webhooks.c.id == row.id)
+                .values(
+                    failing_since=run.failing_since,
+                    run_failures=run.failures,
+                    run_unreported=run.unreported,
+                    exhausted_event_at=run.exhausted_at,
+                )
+            )
+        subject = Subject(row.id, row.tenant_id, row.owner_id, row.name, row.url)
+        made = [raised(subject, notice) for notice in notices]
+        if made:
+            self._insert_events(conn, subject.tenant_id, [(new, to_record(new)) for new in made])
 
     def _write_outcomes(
         self, conn: sa.Connection, results: list[Result], at: datetime
@@ -862,6 +897,7 @@ _CLAIMED_WEBHOOK = sa.select(
     webhooks.c.check_certificate_revocation,
     webhooks.c.sealed_previous_secret,
     webhooks.c.secret_rotating_until,
+    webhooks.c.failing_since,
 )
 
 
@@ -896,6 +932,7 @@ class Target(NamedTuple):
     check_certificate_revocation: bool
     sealed_previous_secret: str | None
     secret_rotating_until: datetime | None
+    failing_since: datetime | None
 
 
 def to_claimed(
@@ -933,6 +970,7 @@ def to_claimed(
                 check_revocation=webhook.check_certificate_revocation,
                 sealed_previous_secret=webhook.sealed_previous_secret,
                 secret_rotating_until=webhook.secret_rotating_until,
+                may_recover=webhook.failing_since is not None,
             )
         )
     return claimed
@@ -946,6 +984,77 @@ def _body(
         return b"{}"
     event = from_record(tenant_id, event_id, event_type, payload)
     return envelopes.render(event, cloud_events=cloud_events)
+
+
+# A webhook's failing run (hookline.operational.Run), and what its events say of it.
+_RUN = sa.select(
+    webhooks.c.id,
+    webhooks.c.failing_since,
+    webhooks.c.run_failures,
+    webhooks.c.run_unreported,
+    webhooks.c.exhausted_event_at,
+    webhooks.c.tenant_id,
+    webhooks.c.owner_id,
+    webhooks.c.name,
+    webhooks.c.url,
+)
+
+
+def _locked_runs(conn: sa.Connection, webhook_ids: set[str]) -> dict[str, Any]:
+    """The ``_RUN`` rows of these webhooks (those still there), locked in id order."""
+    if not webhook_ids:
+        return {}
+    locked = _RUN.where(webhooks.c.id.in_(webhook_ids)).order_by(webhooks.c.id).with_for_update()
+    return {row.id: row for row in conn.execute(locked)}
+
+
+def _newly_ended(
+    conn: sa.Connection, results: list[Result], at: datetime
+) -> dict[str, list[Ended]]:
+    """The deliveries these results end that count in failing runs, by webhook, in the
+    results' order. Read, and locked, before the outcomes are written, so a result
+    recorded already (a transaction tried again, a worker whose lease ran out) is left
+    out."""
+    ending = [result for result in results if result.next_attempt_at is None]
+    if not ending:
+        return {}
+    rows = {
+        row.id: row
+        for row in conn.execute(
+            sa.select(
+                deliveries.c.id,
+                deliveries.c.event_id,
+                deliveries.c.event_type,
+                deliveries.c.attempt_count,
+            )
+            .where(deliveries.c.id.in_([result.delivery_id for result in ending]))
+            .order_by(deliveries.c.id)
+            .with_for_update()
+        )
+    }
+    found: dict[str, list[Ended]] = {}
+    for result in ending:
+        row = rows.get(result.delivery_id)
+        if (
+            row is not None
+            and row.attempt_count < result.attempt.number
+            and takes_part(row.event_type)
+        ):
+            found.setdefault(result.webhook_id, []).append(_ended(result, row, at))
+    return found
+
+
+def _ended(result: Result, row: Any, at: datetime) -> Ended:
+    return Ended(
+        delivery_id=result.delivery_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        succeeded=result.status == "success",
+        attempts=result.attempt.number,
+        status_code=result.attempt.status_code,
+        status_message=result.status_message,
+        at=at,
+    )
 
 
 _RECORD_OUTCOME = (

@@ -94,6 +94,13 @@ webhooks = sa.Table(
     # and when it stops signing (hookline.rotation).
     sa.Column("sealed_previous_secret", sa.Text, nullable=True),
     sa.Column("secret_rotating_until", UTCDateTime, nullable=True),
+    # The webhook's failing run (hookline.operational.Run), kept by the record of outcomes
+    # only: when it began (NULL: not failing), its failed deliveries, how many of those no
+    # hookline.delivery.exhausted event has counted yet, and the latest such event.
+    sa.Column("failing_since", UTCDateTime, nullable=True),
+    sa.Column("run_failures", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("run_unreported", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("exhausted_event_at", UTCDateTime, nullable=True),
     # Deliveries a second at most (NULL: no limit), and "none" or "fifo": one at a time in
     # publish order (hookline.pacing).
     sa.Column("rate_limit", sa.Integer, nullable=True),
