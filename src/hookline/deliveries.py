@@ -17,6 +17,9 @@ from datetime import datetime
 from typing import Literal
 
 Status = Literal["pending", "success", "fail"]
+# What made a delivery: an event fanned out, a resend of an earlier delivery, or a test
+# send (an example event, sent once and never counted toward disabling its webhook).
+Trigger = Literal["event", "resend", "test"]
 OMITTED = "**OMITTED**"
 
 
@@ -39,6 +42,7 @@ class NewDelivery:
     cloud_events: bool  # the body's envelope: CloudEvents 1.0, or the legacy one
     triggered_at: datetime
     next_attempt_at: datetime | None
+    trigger: Trigger = "event"
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class Delivery:
     response_body: str | None
     attempts: tuple[Attempt, ...] = ()
     cloud_events: bool = False  # the body's envelope
+    trigger: Trigger = "event"
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class Claimed:
     # the rotation ends (hookline.rotation).
     sealed_previous_secret: str | None = None
     secret_rotating_until: datetime | None = None
+    # A test send: sent even to a disabled webhook, attempted once, and never disabling it.
+    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,10 +120,13 @@ class Result:
     response_headers: dict[str, str]
     response_body: str
     disable: Disable | None = None
+    test: bool = False  # the outcome of a test send
 
     @property
     def final_failure(self) -> bool:
-        return self.status == "fail" and self.next_attempt_at is None
+        """A delivery failed with no retry left, which the failure policy counts (a test
+        send's failure never does)."""
+        return self.status == "fail" and self.next_attempt_at is None and not self.test
 
 
 @dataclass(frozen=True)

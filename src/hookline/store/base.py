@@ -205,8 +205,16 @@ class Store(Protocol):
         """Extend the leases ``owner`` still holds on these deliveries to ``lease_seconds``
         from now (those recorded or released since are left alone)."""
 
-    async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> None:
-        """Store a delivery already leased to ``owner`` (a resend, sent at once)."""
+    async def add_delivery(
+        self,
+        new: NewDelivery,
+        *,
+        owner: str,
+        lease_seconds: float,
+        example: Event | None = None,
+    ) -> None:
+        """Store a delivery already leased to ``owner`` (a resend or a test send, sent at
+        once), and a test send's ``example`` event, which is never fanned out."""
 
     async def get_delivery(
         self, tenant_id: str, webhook_id: str, delivery_id: str

@@ -95,7 +95,7 @@ WITH ranked AS (
     FROM chosen
     WHERE d.id = chosen.id AND d.next_attempt_at <= $1
     RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.cloud_events,
-              d.triggered_at, d.attempt_count, chosen.next_attempt_at AS due_at
+              d.triggered_at, d.attempt_count, d.trigger, chosen.next_attempt_at AS due_at
 ), refreshed AS (
     UPDATE due_webhooks u
     SET due_at = coalesce(
@@ -111,7 +111,7 @@ WITH ranked AS (
     WHERE u.webhook_id = heads.webhook_id
 )
 SELECT l.id, l.tenant_id, l.webhook_id, l.event_id, l.event_type, l.cloud_events,
-       l.triggered_at, l.attempt_count,
+       l.triggered_at, l.attempt_count, l.trigger,
        w.enabled, w.url, w.headers, w.sealed_secret, w.sealed_encrypted_headers,
        w.encrypted_header_names, w.check_certificate_revocation,
        w.sealed_previous_secret, w.secret_rotating_until, e.payload
@@ -148,8 +148,8 @@ def claimed_rows(
     rows: Sequence[Any],
 ) -> tuple[list[Leased], dict[str, Target], dict[tuple[str, str], str | None]]:
     """The claim's rows as `to_claimed` takes them."""
-    leased = [Leased(*row[:8]) for row in rows]
-    targets = {row["webhook_id"]: Target._make(row[8:17]) for row in rows}
+    leased = [Leased(*row[:9]) for row in rows]
+    targets = {row["webhook_id"]: Target._make(row[9:18]) for row in rows}
     payloads = {(row["tenant_id"], row["event_id"]): row["payload"] for row in rows}
     return leased, targets, payloads
 

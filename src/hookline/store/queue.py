@@ -277,6 +277,7 @@ class DeliveryQueue(SqlBase):
                 "event_type": new.event_type,
                 "cloud_events": new.cloud_events,
                 "triggered_at": new.triggered_at,
+                "trigger": new.trigger,
                 "status": "pending",
                 "status_message": "",
                 "attempt_count": 0,
@@ -551,11 +552,12 @@ class DeliveryQueue(SqlBase):
     ) -> list[Disable]:
         since = self._now() - timedelta(seconds=policy.window_seconds)
         ended = deliveries.c.ended_at >= since
+        counted = deliveries.c.trigger != "test"
         found = []
         for webhook_id in webhook_ids:
             result = conn.execute(
                 sa.select(deliveries.c.status, sa.func.count())
-                .where(deliveries.c.webhook_id == webhook_id, ended)
+                .where(deliveries.c.webhook_id == webhook_id, ended, counted)
                 .group_by(deliveries.c.status)
             )
             counts: dict[str, int] = dict(result.all())
@@ -567,8 +569,17 @@ class DeliveryQueue(SqlBase):
                 found.append(Disable(webhook_id, "delivery-failures", reason))
         return found
 
-    async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> None:
-        """Store a delivery already leased to ``owner``, who sends it now (a resend)."""
+    async def add_delivery(
+        self,
+        new: NewDelivery,
+        *,
+        owner: str,
+        lease_seconds: float,
+        example: Event | None = None,
+    ) -> None:
+        """Store a delivery already leased to ``owner``, who sends it now (a resend or a
+        test send), with the example event a test send delivers: stored as its tenant's,
+        never fanned out."""
         until = self._now() + timedelta(seconds=lease_seconds)
         leased = dataclasses.replace(new, next_attempt_at=until)
         lease = (
@@ -578,6 +589,8 @@ class DeliveryQueue(SqlBase):
         )
 
         def work(conn: sa.Connection) -> None:
+            if example is not None:
+                conn.execute(events.insert().values(**_unannounced(example, new.triggered_at)))
             self._insert_deliveries(conn, [leased])
             conn.execute(lease)
             self._mark_due(conn, [(new.webhook_id, new.tenant_id, until)])
@@ -694,6 +707,7 @@ class Leased(NamedTuple):
     cloud_events: bool
     triggered_at: datetime
     attempt_count: int
+    trigger: str
 
 
 _CLAIMED_WEBHOOK = sa.select(
@@ -778,6 +792,7 @@ def to_claimed(
                 check_revocation=webhook.check_certificate_revocation,
                 sealed_previous_secret=webhook.sealed_previous_secret,
                 secret_rotating_until=webhook.secret_rotating_until,
+                test=row.trigger == "test",
             )
         )
     return claimed
@@ -876,6 +891,18 @@ def _delivery(row: Any, attempts: list[Attempt]) -> Delivery:
         body=body.decode(),
         attempts=tuple(attempts),
     )
+
+
+def _unannounced(event: Event, received_at: datetime) -> dict[str, Any]:
+    """The row of an event stored as fanned out already: no fan-out ever takes it."""
+    return {
+        "tenant_id": event.tenant_id,
+        "id": event.id,
+        "type": event.type,
+        "received_at": received_at,
+        "payload": to_record(event),
+        "fanout_at": None,
+    }
 
 
 def _aware(moment: datetime | str | None) -> datetime | None:
