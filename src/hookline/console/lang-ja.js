@@ -117,7 +117,8 @@ export default {
   "test.title": "テスト イベントの送信",
   "test.intro":
     "選択したタイプのサンプル イベントを、Webhook の URL に今すぐ送信します。シークレットで署名され、フィルターに関係なく、無効化されていても送信されます。送信は 1 回だけで再試行されず、Webhook が無効化されることもありません。",
-  "test.panelIntro": "保存済みの URL、ヘッダー、シークレットでサンプル イベントを今すぐ送信します。",
+  "test.panelIntro":
+    "保存済みの URL、ヘッダー、シークレットでサンプル イベントを今すぐ送信します。",
   "test.eventType": "イベント タイプ",
   "test.eventTypeHint": "この Webhook のイベント タイプのいずれか。",
   "test.send": "テスト イベントを送信",

@@ -237,8 +237,9 @@ export class WebhooksView {
   }
 
   edit(webhook, trigger) {
+    const title = (name) => this.title(name);
     this.withCatalog((eventTypes) =>
-      openEdit(eventTypes, webhook, trigger, () => this.load(), (name) => this.title(name)),
+      openEdit(eventTypes, webhook, trigger, () => this.load(), title),
     );
   }
 
