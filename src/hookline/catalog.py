@@ -1,4 +1,5 @@
-"""The event catalog: which event types exist, their titles, and the levels that may subscribe.
+"""The event catalog: which event types exist, their titles, the levels that may subscribe,
+and an example of each one's ``data`` (what a test send delivers).
 
 The built-in catalog is ``catalog.json`` in this package; an operator's file
 (``HOOKLINE_CATALOG_FILE``, same format) adds types or replaces built-in ones by name.
@@ -7,7 +8,7 @@ The built-in catalog is ``catalog.json`` in this package; an operator's file
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -26,6 +27,7 @@ class EventType:
     levels: tuple[Level, ...]
     title: dict[str, str]
     description: dict[str, str]
+    example: dict[str, Any] = field(default_factory=dict)  # the data of a test event
 
     def title_in(self, language: str) -> str:
         return self.title.get(language) or self.title["en"]
@@ -81,10 +83,14 @@ def _event_type(item: dict[str, Any]) -> EventType:
         description = {"en": description}
     if not all(isinstance(text, str) for text in [*title.values(), *description.values()]):
         raise ValueError(f"{item['name']}: titles and descriptions must be text")
+    example = item.get("example", {})
+    if not isinstance(example, dict):
+        raise ValueError(f"{item['name']}: example must be a JSON object (an event's data)")
     return EventType(
         str(item["name"]),
         str(item["category"]),
         cast(tuple[Level, ...], levels),
         title,
         description,
+        example,
     )

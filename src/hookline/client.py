@@ -138,6 +138,11 @@ class Client:
         body = {"secret": secret, "graceSeconds": grace_seconds}
         return self._call("POST", _path(id) + "/actions/rotate-secret", json=body)
 
+    def send_test(self, id: str, event_type: str | None = None) -> JSON:
+        """Send the webhook an example event of ``event_type`` (default: the first of its
+        types) now; return the delivery with its outcome (``trigger`` test)."""
+        return self._call("POST", _path(id) + "/actions/test", json={"eventType": event_type})
+
     def deliveries(self, webhook_id: str, **filters: Any) -> Iterator[JSON]:
         """The webhook's delivery history (filters ``eventType``, ``status``, ``sort``,
         ``limit``), following ``links.next`` through every page."""

@@ -17,6 +17,9 @@ from datetime import datetime
 from typing import Literal
 
 Status = Literal["pending", "success", "fail"]
+# What made a delivery: an event fanned out, a resend of an earlier delivery, or a test
+# send (an example event, sent once and never counted toward disabling its webhook).
+Trigger = Literal["event", "resend", "test"]
 OMITTED = "**OMITTED**"
 
 
@@ -41,6 +44,7 @@ class NewDelivery:
     next_attempt_at: datetime | None
     # Its place in an ordered webhook's queue (hookline.pacing); the store sets it.
     fifo_position: datetime | None = None
+    trigger: Trigger = "event"
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Delivery:
     response_body: str | None
     attempts: tuple[Attempt, ...] = ()
     cloud_events: bool = False  # the body's envelope
+    trigger: Trigger = "event"
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,8 @@ class Claimed:
     # Its success may end the webhook's failing run (hookline.operational): the webhook
     # was failing when the delivery was claimed.
     may_recover: bool = False
+    # A test send: sent even to a disabled webhook, attempted once, and never disabling it.
+    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,10 +126,13 @@ class Result:
     response_body: str
     disable: Disable | None = None
     may_recover: bool = False  # as claimed (Claimed.may_recover)
+    test: bool = False  # the outcome of a test send
 
     @property
     def final_failure(self) -> bool:
-        return self.status == "fail" and self.next_attempt_at is None
+        """A delivery failed with no retry left, which the failure policy counts (a test
+        send's failure never does)."""
+        return self.status == "fail" and self.next_attempt_at is None and not self.test
 
     @property
     def moves_run(self) -> bool:

@@ -25,7 +25,7 @@ from hookline import signing
 from hookline.clock import now
 from hookline.deliveries import OMITTED, Attempt, Claimed, Disable, FailurePolicy, Result
 from hookline.errors import ConfigError, StorageUnavailable
-from hookline.retry import Decision, RetryPolicy, Verdict
+from hookline.retry import Decision, RetryPolicy, Verdict, once
 from hookline.sender import Outcome, Sender
 from hookline.shares import Slots
 from hookline.store import Store
@@ -73,7 +73,7 @@ class Attempter:
         except ConfigError as error:  # the secret key changed: fail, and retry on schedule
             outcome = Outcome(status_code=None, error=f"not sent: {error}")
             return self.result(claimed, outcome, started, {})
-        if claimed.webhook_enabled:
+        if claimed.webhook_enabled or claimed.test:
             about = {
                 "tenant": claimed.tenant_id,
                 "webhook": claimed.webhook_id,
@@ -125,13 +125,15 @@ class Attempter:
         self, claimed: Claimed, outcome: Outcome, started: datetime, shown: dict[str, str]
     ) -> Result:
         number = claimed.attempt_count + 1
-        if claimed.webhook_enabled:
+        if claimed.test:
+            decision = once(outcome.status_code)
+        elif claimed.webhook_enabled:
             decision = self.policy.decide(
                 outcome.status_code, outcome.retry_after, number, self.rng
             )
         else:
             decision = Decision(Verdict.FAILED)
-        message = _message(outcome, decision.verdict, number)
+        message = _message(outcome, decision.verdict, number, test=claimed.test)
         return Result(
             delivery_id=claimed.delivery_id,
             tenant_id=claimed.tenant_id,
@@ -156,6 +158,7 @@ class Attempter:
                 else None
             ),
             may_recover=claimed.may_recover,
+            test=claimed.test,
         )
 
 
@@ -163,10 +166,12 @@ GONE_REASON = "the endpoint answered 410 Gone"
 INTERRUPTED = "interrupted: the process stopped before the response came"
 
 
-def _message(outcome: Outcome, verdict: Verdict, number: int) -> str:
+def _message(outcome: Outcome, verdict: Verdict, number: int, *, test: bool = False) -> str:
     what = outcome.error or f"HTTP {outcome.status_code}"
     if verdict is Verdict.SUCCESS:
         return what
+    if test:
+        return f"{what}; a test event is sent once, never retried"
     if verdict is Verdict.GONE:
         return f"{what}: the endpoint is gone; the webhook is disabled"
     if verdict is Verdict.FAILED:

@@ -1,4 +1,5 @@
-"""Delivery history of a webhook: list, read, and resend — for whoever may see the webhook."""
+"""Delivery history of a webhook: list, read, resend, and test sends — for whoever may see
+the webhook."""
 
 from __future__ import annotations
 
@@ -7,9 +8,19 @@ from dataclasses import dataclass
 
 from hookline.auth import Principal
 from hookline.clock import now
-from hookline.deliveries import Claimed, Delivery, FailurePolicy, NewDelivery, new_delivery_id
+from hookline.deliveries import (
+    Claimed,
+    Delivery,
+    FailurePolicy,
+    NewDelivery,
+    Trigger,
+    new_delivery_id,
+)
 from hookline.dispatcher import Attempter
+from hookline.envelopes import render
 from hookline.errors import NotFound
+from hookline.events import Event
+from hookline.examples import example_event, type_to_send
 from hookline.paging import Page
 from hookline.registry import Registry
 from hookline.shares import Slots
@@ -47,34 +58,49 @@ class History:
 
     async def resend(self, caller: Principal, webhook_id: str, delivery_id: str) -> Delivery:
         """A new delivery of the same body (same event id), sent now with the webhook's
-        current URL, headers and secret; its outcome counts like any other's.
+        current URL, headers and secret; its outcome counts like any other's."""
+        webhook = await self.registry.get(caller, webhook_id)
+        original = await self._delivery(webhook, delivery_id)
+        new = _new_delivery(
+            webhook, original.event_id, original.event_type, original.cloud_events, "resend"
+        )
+        return await self._send_now(webhook, new, original.body.encode())
+
+    async def send_test(
+        self, caller: Principal, webhook_id: str, event_type: str | None
+    ) -> Delivery:
+        """A new delivery of an example event (``hookline.examples``) of a type the webhook
+        subscribes to, sent now like a resend, with the webhook's current URL, headers and
+        secret, whatever its filter, even while it is disabled. It is attempted once, and
+        its outcome never disables the webhook nor counts toward disabling it."""
+        webhook = await self.registry.get(caller, webhook_id)
+        catalog = self.registry.catalog
+        chosen = type_to_send(webhook, event_type, catalog)
+        example = example_event(webhook, chosen, catalog, now())
+        cloud_events = webhook.enable_cloud_event_delivery
+        new = _new_delivery(webhook, example.id, example.type, cloud_events, "test")
+        body = render(example, cloud_events=cloud_events)
+        return await self._send_now(webhook, new, body, example)
+
+    async def _send_now(
+        self, webhook: Webhook, new: NewDelivery, body: bytes, example: Event | None = None
+    ) -> Delivery:
+        """Store ``new`` (and a test's example event) leased to this process, attempt it
+        now and record its outcome; answer it.
 
         It takes a slot like any queued attempt (per webhook, per tenant, in total),
         waiting up to ``slot_wait_seconds`` for one; if none comes free, it joins the
         queue instead and is answered pending. So does a resend to an ordered webhook (it
-        goes last in its queue) or to a rate-limited one at its limit."""
-        webhook = await self.registry.get(caller, webhook_id)
-        original = await self._delivery(webhook, delivery_id)
-        at = now()
-        new = NewDelivery(
-            id=new_delivery_id(),
-            tenant_id=webhook.tenant_id,
-            webhook_id=webhook.id,
-            event_id=original.event_id,
-            event_type=original.event_type,
-            cloud_events=original.cloud_events,
-            triggered_at=at,
-            next_attempt_at=at,
-        )
+        goes last in its queue) or one to a rate-limited webhook at its limit."""
         if not await self.store.add_delivery(
-            new, owner=self.owner, lease_seconds=self.lease_seconds
+            new, owner=self.owner, lease_seconds=self.lease_seconds, example=example
         ):
             return await self._delivery(webhook, new.id)
         if not await self.slots.take_within(webhook.tenant_id, webhook.id, self.slot_wait_seconds):
             await self.store.release([new.id], self.owner)
             return await self._delivery(webhook, new.id)
         try:
-            claimed = _claimed(new, webhook, original.body.encode())
+            claimed = _claimed(new, webhook, body)
             result = await self.attempter.attempt(claimed)
             observe(claimed, result)
             await self.store.record([result], self.failures)
@@ -87,6 +113,23 @@ class History:
         if found is None:
             raise NotFound(f"no delivery {delivery_id} of webhook {webhook.id}")
         return found
+
+
+def _new_delivery(
+    webhook: Webhook, event_id: str, event_type: str, cloud_events: bool, trigger: Trigger
+) -> NewDelivery:
+    at = now()
+    return NewDelivery(
+        id=new_delivery_id(),
+        tenant_id=webhook.tenant_id,
+        webhook_id=webhook.id,
+        event_id=event_id,
+        event_type=event_type,
+        cloud_events=cloud_events,
+        triggered_at=at,
+        next_attempt_at=at,
+        trigger=trigger,
+    )
 
 
 def _claimed(new: NewDelivery, webhook: Webhook, body: bytes) -> Claimed:
@@ -110,4 +153,5 @@ def _claimed(new: NewDelivery, webhook: Webhook, body: bytes) -> Claimed:
         # Resends are rare and made by hand, often once an endpoint is fixed: the record
         # of each success checks whether it ends a failing run.
         may_recover=True,
+        test=new.trigger == "test",
     )

@@ -38,7 +38,7 @@ class RetryPolicy:
     ) -> Decision:
         """The decision after ``attempts_made`` attempts, the last of which ended with
         ``status_code`` (None: no response at all)."""
-        if status_code is not None and 200 <= status_code < 300:
+        if succeeded(status_code):
             return Decision(Verdict.SUCCESS)
         if status_code == 410:
             return Decision(Verdict.GONE)
@@ -48,3 +48,13 @@ class RetryPolicy:
         if status_code in RETRY_AFTER_STATUSES and retry_after is not None:
             delay = max(delay, min(retry_after, self.retry_after_cap))
         return Decision(Verdict.RETRY, delay)
+
+
+def succeeded(status_code: int | None) -> bool:
+    return status_code is not None and 200 <= status_code < 300
+
+
+def once(status_code: int | None) -> Decision:
+    """The decision after a test send's only attempt: never retried, and a 410 disables
+    nothing (a test checks the endpoint; it does not act on the webhook)."""
+    return Decision(Verdict.SUCCESS if succeeded(status_code) else Verdict.FAILED)

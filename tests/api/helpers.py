@@ -43,6 +43,8 @@ WEBHOOK_FIELDS = {
     "origin",
     "checkCertificateRevocation",
     "enableCloudEventDelivery",
+    "rateLimit",
+    "ordering",
     "secretKeyAdded",
     "secretRotatingUntil",
     "disabledReason",

@@ -54,6 +54,8 @@ def test_create_answers_201_with_the_webhook_and_its_defaults(tenant: Tenant) ->
     assert created["filter"] is None
     assert created["checkCertificateRevocation"] is False
     assert created["enableCloudEventDelivery"] is False
+    assert created["rateLimit"] is None
+    assert created["ordering"] == "none"
     assert created["secretKeyAdded"] is False
     assert created["disabledReason"] is None
     assert created["disabledReasonCode"] is None

@@ -95,6 +95,18 @@ def test_each_item_has_name_title_description_levels_and_category(tenant: Tenant
         assert {"name", "title", "description", "levels", "category"} <= set(item)
 
 
+def test_every_type_has_an_example_of_its_data_in_either_language(tenant: Tenant) -> None:
+    english = event_types(tenant.client())
+    japanese = event_types(tenant.client(), "ja")
+
+    for name, item in english.items():
+        assert isinstance(item["example"], dict), name
+        assert item["example"], name
+        assert japanese[name]["example"] == item["example"], name
+    reload_example = english["com.qlik.v1.app.reload.finished"]["example"]
+    assert reload_example["status"] == "SUCCEEDED"  # what a data.status filter reads
+
+
 def test_a_user_key_reads_the_catalog_too(tenant: Tenant) -> None:
     assert sorted(event_types(tenant.client("user"))) == sorted(CATALOG)
 

@@ -42,6 +42,9 @@ ON_ONE: dict[str, Operation] = {
         f"{WEBHOOKS}/{webhook_id}/actions/rotate-secret", json={}
     ),
     "stats": lambda client, webhook_id: client.get(f"{WEBHOOKS}/{webhook_id}/stats"),
+    "test": lambda client, webhook_id: client.post(
+        f"{WEBHOOKS}/{webhook_id}/actions/test", json={}
+    ),
 }
 # Every webhook operation (the id is used where the operation needs one).
 EVERY: dict[str, Operation] = {

@@ -159,6 +159,23 @@ def test_deliveries_page_filter_read_and_resend(client: Client, server: RunningS
         assert raised.value.status == 404
 
 
+def test_send_test_sends_the_first_type_or_the_one_asked_for(client: Client) -> None:
+    with client:
+        hook = client.create_webhook(
+            name="t", url=UNREACHABLE, eventTypes=[APP_CREATED, USER_CREATED]
+        )
+        first = client.send_test(hook["id"])
+        asked = client.send_test(hook["id"], USER_CREATED)
+        with pytest.raises(ClientError) as raised:
+            client.send_test(hook["id"], "com.qlik.v1.app.deleted")
+
+    assert (first["trigger"], first["eventType"]) == ("test", APP_CREATED)
+    assert (asked["trigger"], asked["eventType"]) == ("test", USER_CREATED)
+    assert asked["status"] == "fail"  # the host does not resolve
+    assert raised.value.status == 400
+    assert raised.value.errors[0]["source"]["pointer"] == "/eventType"
+
+
 def test_a_validation_error_carries_status_errors_and_trace_id(client: Client) -> None:
     with client, pytest.raises(ClientError) as raised:
         client.create_webhook(name="", url="http://hooks.example.com/", eventTypes=["nope"])

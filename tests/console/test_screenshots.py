@@ -134,6 +134,7 @@ def test_take_screenshots(console: Console) -> None:
     _shoot(page, "edit")
     _rotate(console)
     page.keyboard.press("Escape")
+    _send_tests(console)
 
     page.set_viewport_size({"width": 1280, "height": 1000})
     console.row("Data warehouse sync").get_by_role("button", name="Show history").click()
@@ -169,6 +170,7 @@ def test_take_screenshots(console: Console) -> None:
     page.keyboard.press("Escape")
     page.keyboard.press("Escape")
     _operational_events(console, "新規作成", "Webhook の作成", "operational-events-ja")
+    _send_test_in_japanese(console)
 
 
 def _operational_events(console: Console, create: str, title: str, name: str) -> None:
@@ -216,3 +218,39 @@ def _rotate_in_japanese(console: Console) -> None:
     panel.get_by_role("button", name="シークレットをローテーション").click()
     expect(page.get_by_role("dialog", name="シークレットのローテーション")).to_be_visible()
     _shoot(page, "rotate-ja")
+
+
+def _send_tests(console: Console) -> None:
+    """A test sent from the row menu that succeeds, and one from the edit panel of the
+    disabled webhook, whose endpoint is gone."""
+    page = console.page
+    console.options("Deploy notifications").get_by_role("menuitem", name="Send test event").click()
+    dialog = console.dialog("Send test event")
+    dialog.get_by_label("Event type").select_option(label="App published")
+    dialog.get_by_role("button", name="Send test event").click()
+    expect(dialog.locator(".test-send__outcome")).to_contain_text("HTTP 200")
+    _shoot(page, "test-send")
+    dialog.get_by_role("button", name="Close").click()
+
+    page.set_viewport_size({"width": 1280, "height": 1100})
+    console.options("CRM bridge").get_by_role("menuitem", name="Edit").click()
+    section = console.dialog("Edit webhook").get_by_role("region", name="Send test event")
+    section.get_by_role("button", name="Send test event").click()
+    expect(section.locator(".test-send__outcome")).to_contain_text("HTTP 410")
+    section.scroll_into_view_if_needed()
+    _shoot(page, "test-send-panel")
+    page.keyboard.press("Escape")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def _send_test_in_japanese(console: Console) -> None:
+    """The test dialog in Japanese, after a send."""
+    page = console.page
+    expect(page.locator("table.webhooks")).not_to_have_attribute("aria-busy", "true")
+    select = page.get_by_role("checkbox", name="Deploy notifications を選択", exact=True)
+    page.get_by_role("row").filter(has=select).get_by_role("button", name="オプション").click()
+    page.get_by_role("menuitem", name="テスト イベントを送信").click()
+    dialog = page.get_by_role("dialog", name="テスト イベントの送信")
+    dialog.get_by_role("button", name="テスト イベントを送信").click()
+    expect(dialog.locator(".test-send__outcome")).to_contain_text("HTTP 200")
+    _shoot(page, "test-send-ja")

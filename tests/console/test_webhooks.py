@@ -234,6 +234,8 @@ def test_escape_closes_dialogs_and_menus_and_focus_returns(console: Console) -> 
     expect(options).to_have_attribute("aria-expanded", "true")
     expect(menu.get_by_role("menuitem", name="Edit")).to_be_focused()
     page.keyboard.press("ArrowDown")
+    expect(menu.get_by_role("menuitem", name="Send test event")).to_be_focused()
+    page.keyboard.press("ArrowDown")
     expect(menu.get_by_role("menuitem", name="Disable webhook")).to_be_focused()
     page.keyboard.press("End")
     expect(menu.get_by_role("menuitem", name="Delete")).to_be_focused()

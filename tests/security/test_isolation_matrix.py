@@ -81,6 +81,11 @@ EXPECTED: dict[tuple[str, str], Statuses] = {
         **ADMIN_ONLY,
         "operator": (403, 403),
     },
+    ("POST", "/api/v1/webhooks/{id}/actions/test"): {
+        **ADMIN_ONLY,
+        "tenant-admin": (201, 404),
+        "operator": (403, 403),
+    },
     ("POST", "/api/v1/events"): {
         # a tenant key always publishes into its own tenant, whatever ?tenantId says
         "tenant-admin": (202, 202),

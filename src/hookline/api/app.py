@@ -19,6 +19,7 @@ from hookline.api import (
     deliveries,
     errors,
     events,
+    examples,
     health,
     operator,
     rotation,
@@ -86,6 +87,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
     app.include_router(rotation.router)
+    app.include_router(examples.router)
     app.include_router(stats.router)
     app.include_router(events.router)
     app.include_router(users.router)

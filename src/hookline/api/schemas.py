@@ -11,7 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from hookline.catalog import EventType, Level
 from hookline.clock import now
-from hookline.deliveries import Delivery
+from hookline.deliveries import Delivery, Trigger
 from hookline.rotation import held_by
 from hookline.store import Tenant
 from hookline.webhooks import Draft, Ordering, Origin, Text, Webhook
@@ -159,6 +159,10 @@ class EventTypeOut(BaseModel):
     levels: list[Level]
     category: str = Field(description="The resource the event concerns: app or user.")
     titles: dict[str, str] = Field(description="The title in every language, by language code.")
+    example: dict[str, Any] = Field(
+        description="hookline's own: an example of the event's data, which a test send "
+        "(POST /api/v1/webhooks/{id}/actions/test) delivers."
+    )
 
     @classmethod
     def of(cls, event_type: EventType, language: str) -> EventTypeOut:
@@ -169,6 +173,7 @@ class EventTypeOut(BaseModel):
             levels=list(event_type.levels),
             category=event_type.category,
             titles=event_type.title,
+            example=event_type.example,
         )
 
 
@@ -250,6 +255,10 @@ class DeliveryOut(WireModel):
     response: DeliveryResponseOut | None
     attempts: list[AttemptOut]
     next_attempt_at: Timestamp | None
+    trigger: Trigger = Field(
+        description="hookline's own: what made the delivery: event (an event published), "
+        "resend (actions/resend) or test (actions/test: an example event, attempted once)."
+    )
 
     @classmethod
     def of(cls, delivery: Delivery) -> DeliveryOut:
@@ -287,7 +296,17 @@ class DeliveryOut(WireModel):
                 for a in delivery.attempts
             ],
             next_attempt_at=delivery.next_attempt_at,
+            trigger=delivery.trigger,
         )
+
+
+class SendTestIn(WireModel):
+    """A test send's request. JSON ``null`` means absent; unknown members are ignored."""
+
+    event_type: Text | None = Field(
+        default=None,
+        description="One of the webhook's event types; left out, the first of them.",
+    )
 
 
 class DeliveryList(BaseModel):

@@ -82,6 +82,8 @@ export const api = {
   patchWebhook: (id, operations) => call("PATCH", webhook(id), { body: operations }),
   deleteWebhook: (id) => call("DELETE", webhook(id)),
   rotateSecret: (id, body) => call("POST", `${webhook(id)}/actions/rotate-secret`, { body }),
+  sendTest: (id, eventType) =>
+    call("POST", `${webhook(id)}/actions/test`, { body: eventType ? { eventType } : {} }),
   listDeliveries: (id, params) => call("GET", query(deliveries(id), params)),
   stats: (id, window) => call("GET", query(`${webhook(id)}/stats`, { window })),
   resend: (id, deliveryId) =>

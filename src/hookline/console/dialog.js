@@ -6,9 +6,9 @@ import { alertBox } from "./notice.js";
 
 const FOCUSABLE = "button, input, select, textarea, a[href], [tabindex]:not([tabindex='-1'])";
 
-// content: nodes for the body; the footer has Cancel (unless `cancel` is false) and a
-// submit button that runs onSubmit(dialog). A panel slides in from the right instead of
-// sitting in the middle.
+// content: nodes for the body; the footer has Cancel (unless `cancel` is false; its label
+// `cancelLabel`) and a submit button that runs onSubmit(dialog). A panel slides in from the
+// right instead of sitting in the middle.
 export function openDialog({
   title,
   content,
@@ -18,11 +18,12 @@ export function openDialog({
   panel = false,
   returnTo,
   cancel: withCancel = true,
+  cancelLabel = t("dialog.cancel"),
 }) {
   const opener = returnTo ?? document.activeElement;
   const titleId = uid("dialog-title");
   const alert = alertBox();
-  const cancel = button(t("dialog.cancel"), { onclick: () => element.close() });
+  const cancel = button(cancelLabel, { onclick: () => element.close() });
   const form = h("form", { class: "dialog__form", novalidate: true }, [
     h("header", { class: "dialog__header" }, [h("h2", { id: titleId, text: title })]),
     h("div", { class: "dialog__body" }, [alert.element, ...content]),

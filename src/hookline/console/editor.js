@@ -6,6 +6,7 @@ import { webhookForm } from "./form.js";
 import { t, tn } from "./i18n.js";
 import { announce, errorText } from "./notice.js";
 import { rotationTools } from "./rotation.js";
+import { testSendTools } from "./testsend.js";
 
 export function openCreate(eventTypes, onDone) {
   const form = webhookForm(eventTypes);
@@ -28,7 +29,8 @@ export function openCreate(eventTypes, onDone) {
   });
 }
 
-export function openEdit(eventTypes, webhook, returnTo, onDone) {
+// title: event type name -> its title in the current language (for the test send).
+export function openEdit(eventTypes, webhook, returnTo, onDone, title) {
   let rotated = false;
   const tools = rotationTools(webhook, (current) => {
     rotated = true;
@@ -39,7 +41,7 @@ export function openEdit(eventTypes, webhook, returnTo, onDone) {
     title: t("form.editTitle"),
     panel: true,
     returnTo,
-    content: [form.element],
+    content: [form.element, testSendTools(webhook, title)],
     submit: t("form.save"),
     onSubmit: (dialog) =>
       busy(dialog, async () => {

@@ -119,7 +119,10 @@ function deliveryRow(delivery, webhook, title, resent) {
   ]);
   const row = h("tr", {}, [
     h("td", {}, [statusBadge(delivery.status)]),
-    h("td", { title: delivery.eventType, text: title(delivery.eventType) }),
+    h("td", { title: delivery.eventType }, [
+      h("span", { text: title(delivery.eventType) }),
+      triggerTag(delivery.trigger),
+    ]),
     h("td", {}, [
       h("time", { datetime: delivery.triggeredAt, text: formatDateTime(delivery.triggeredAt) }),
     ]),
@@ -132,6 +135,12 @@ function deliveryRow(delivery, webhook, title, resent) {
     ]),
   ]);
   return [row, details];
+}
+
+// Test sends and resends say so; deliveries of published events need no tag.
+function triggerTag(trigger) {
+  if (trigger === "event") return null;
+  return h("span", { class: "trigger", text: t(`history.trigger.${trigger}`) });
 }
 
 function statusBadge(status) {

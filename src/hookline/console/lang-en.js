@@ -54,6 +54,7 @@ export default {
   "status.disabled": "Disabled",
 
   "menu.edit": "Edit",
+  "menu.test": "Send test event",
   "menu.enable": "Enable webhook",
   "menu.disable": "Disable webhook",
   "menu.delete": "Delete",
@@ -122,6 +123,19 @@ export default {
   "rotation.copyFailed": "The browser refused to copy: select the secret and copy it yourself.",
   "rotation.close": "Done",
 
+  "test.title": "Send test event",
+  "test.intro":
+    "hookline sends an example event of the chosen type to the webhook's URL now, signed with its secret, whatever its filter and even while it is disabled. It is sent once, never retried, and never disables the webhook.",
+  "test.panelIntro": "Sends an example event now, with the saved URL, headers and secret.",
+  "test.eventType": "Event type",
+  "test.eventTypeHint": "One of the webhook's event types.",
+  "test.send": "Send test event",
+  "test.close": "Close",
+  "test.sending": "Sending…",
+  "test.queued": "Queued: the endpoint is busy, so it is sent shortly",
+  "test.noResponse": "No response",
+  "test.httpStatus": "HTTP {code}",
+
   "resource.app": "App",
   "resource.user": "User",
   "resource.webhook": "Webhook",
@@ -146,6 +160,8 @@ export default {
   "history.actions": "Actions",
   "history.resend": "Resend",
   "history.resent": "Delivery resent.",
+  "history.trigger.test": "Test",
+  "history.trigger.resend": "Resent",
   "history.details": "Show details",
   "history.empty": "No deliveries in the last 7 days",
   "history.emptyFiltered": "No deliveries with this status in the last 7 days",

@@ -51,6 +51,7 @@ export default {
   "status.disabled": "無効",
 
   "menu.edit": "編集",
+  "menu.test": "テスト イベントを送信",
   "menu.enable": "Webhook の有効化",
   "menu.disable": "Webhook の無効化",
   "menu.delete": "削除",
@@ -119,6 +120,20 @@ export default {
     "ブラウザーがコピーを拒否しました。シークレットを選択して手動でコピーしてください。",
   "rotation.close": "完了",
 
+  "test.title": "テスト イベントの送信",
+  "test.intro":
+    "選択したタイプのサンプル イベントを、Webhook の URL に今すぐ送信します。シークレットで署名され、フィルターに関係なく、無効化されていても送信されます。送信は 1 回だけで再試行されず、Webhook が無効化されることもありません。",
+  "test.panelIntro":
+    "保存済みの URL、ヘッダー、シークレットでサンプル イベントを今すぐ送信します。",
+  "test.eventType": "イベント タイプ",
+  "test.eventTypeHint": "この Webhook のイベント タイプのいずれか。",
+  "test.send": "テスト イベントを送信",
+  "test.close": "閉じる",
+  "test.sending": "送信中…",
+  "test.queued": "待機中: エンドポイントが混雑しているため、まもなく送信されます",
+  "test.noResponse": "応答なし",
+  "test.httpStatus": "HTTP {code}",
+
   "resource.app": "アプリ",
   "resource.user": "ユーザー",
   "resource.webhook": "Webhook",
@@ -142,6 +157,8 @@ export default {
   "history.actions": "操作",
   "history.resend": "再送",
   "history.resent": "配信を再送しました。",
+  "history.trigger.test": "テスト",
+  "history.trigger.resend": "再送",
   "history.details": "詳細を表示",
   "history.empty": "過去 7 日間の配信はありません",
   "history.emptyFiltered": "過去 7 日間にこのステータスの配信はありません",

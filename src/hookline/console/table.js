@@ -203,6 +203,7 @@ function options(webhook, view) {
     icon: "⋮",
     items: [
       { label: t("menu.edit"), action: () => view.edit(webhook, trigger) },
+      { label: t("menu.test"), action: () => view.sendTest(webhook, trigger) },
       {
         label: t(webhook.enabled ? "menu.disable" : "menu.enable"),
         action: () => view.setEnabled(webhook, !webhook.enabled),

@@ -10,6 +10,7 @@ import { apiQuery, initialState, isFiltered, nextSort, shownRows } from "./listi
 import { alertBox, errorText } from "./notice.js";
 import { pager } from "./pager.js";
 import { historyRow, webhookTable } from "./table.js";
+import { openTestSend } from "./testsend.js";
 
 const PAGE_SIZES = [10, 20, 50, 100];
 const FILTER_DELAY_MS = 300;
@@ -236,7 +237,14 @@ export class WebhooksView {
   }
 
   edit(webhook, trigger) {
-    this.withCatalog((eventTypes) => openEdit(eventTypes, webhook, trigger, () => this.load()));
+    const title = (name) => this.title(name);
+    this.withCatalog((eventTypes) =>
+      openEdit(eventTypes, webhook, trigger, () => this.load(), title),
+    );
+  }
+
+  sendTest(webhook, trigger) {
+    this.withCatalog(() => openTestSend(webhook, (name) => this.title(name), trigger));
   }
 
   withCatalog(open) {

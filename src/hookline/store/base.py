@@ -205,9 +205,18 @@ class Store(Protocol):
         """Extend the leases ``owner`` still holds on these deliveries to ``lease_seconds``
         from now (those recorded or released since are left alone)."""
 
-    async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> bool:
-        """Store a delivery leased to ``owner`` (a resend, sent at once): True; one to an
-        ordered webhook, or a rate-limited one at its limit, joins its queue: False."""
+    async def add_delivery(
+        self,
+        new: NewDelivery,
+        *,
+        owner: str,
+        lease_seconds: float,
+        example: Event | None = None,
+    ) -> bool:
+        """Store a delivery leased to ``owner`` (a resend or a test send, sent at once),
+        and a test send's ``example`` event, which is never fanned out: True. One to an
+        ordered webhook (not a test), or a rate-limited one at its limit, joins the
+        webhook's queue: False."""
 
     async def get_delivery(
         self, tenant_id: str, webhook_id: str, delivery_id: str

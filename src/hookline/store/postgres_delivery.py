@@ -99,7 +99,7 @@ WITH ranked AS (
     FROM chosen
     WHERE d.id = chosen.id AND d.next_attempt_at <= $1
     RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.cloud_events,
-              d.triggered_at, d.attempt_count, chosen.next_attempt_at AS due_at
+              d.triggered_at, d.attempt_count, d.trigger, chosen.next_attempt_at AS due_at
 ), refreshed AS (
     UPDATE due_webhooks u
     SET due_at = coalesce(
@@ -115,7 +115,7 @@ WITH ranked AS (
     WHERE u.webhook_id = heads.webhook_id
 )
 SELECT l.id, l.tenant_id, l.webhook_id, l.event_id, l.event_type, l.cloud_events,
-       l.triggered_at, l.attempt_count,
+       l.triggered_at, l.attempt_count, l.trigger,
        l.enabled, l.url, l.headers, l.sealed_secret, l.sealed_encrypted_headers,
        l.encrypted_header_names, l.check_certificate_revocation,
        l.sealed_previous_secret, l.secret_rotating_until, l.failing_since, l.payload,
@@ -167,8 +167,8 @@ def claimed_rows(
     """The claim's rows as `to_claimed` takes them (its row that only says whether paced
     webhooks are due, when it leased nothing, left out)."""
     rows = [row for row in rows if row["id"] is not None]
-    leased = [Leased(*row[:8]) for row in rows]
-    targets = {row["webhook_id"]: Target._make(row[8:18]) for row in rows}
+    leased = [Leased(*row[:9]) for row in rows]
+    targets = {row["webhook_id"]: Target._make(row[9:19]) for row in rows}
     payloads = {(row["tenant_id"], row["event_id"]): row["payload"] for row in rows}
     return leased, targets, payloads
 

@@ -67,6 +67,7 @@ EVENT_MARGIN = timedelta(days=1)
 # reach, until new work moves it back (cheaper than deleting and inserting it again).
 NOTHING_DUE = datetime(9999, 1, 1, tzinfo=UTC)
 _EVENT_KEY = sa.tuple_(events.c.tenant_id, events.c.id)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _events_keyed(keys: Iterable[tuple[str, str]]) -> sa.ColumnElement[bool]:
@@ -174,23 +175,33 @@ class DeliveryQueue(SqlBase):
             .on_conflict_do_nothing(index_elements=["tenant_id", "id"])
             .returning(events.c.id)
         )
-        # A microsecond apart, in the order of the list: the order an ordered webhook's
-        # deliveries go in, and fan-out's.
         rows = [
             {
                 "tenant_id": tenant_id,
                 "id": event.id,
                 "type": event.type,
-                "received_at": received + timedelta(microseconds=n),
+                "received_at": arrival,
                 "payload": record,
-                "fanout_at": received + timedelta(microseconds=n),
+                "fanout_at": received,
             }
-            for n, (event, record) in enumerate(records)
+            for (event, record), arrival in zip(
+                records, self._arrivals_from(received, len(records)), strict=True
+            )
         ]
         inserted = {row.id for row in conn.execute(statement, rows)}
         if inserted:
             self._announce(conn, EVENTS)
         return [event for event, _ in records if event.id in inserted]
+
+    def _arrivals_from(self, received: datetime, count: int) -> list[datetime]:
+        """The times events arrive at: from ``received``, each a microsecond after the one
+        before, in this process too (the clock counts milliseconds), so an ordered
+        webhook's deliveries go in the order hookline took the events in."""
+        first = max(received, self._last_arrival + _MICROSECOND)
+        arrivals = [first + n * _MICROSECOND for n in range(count)]
+        if arrivals:
+            self._last_arrival = arrivals[-1]
+        return arrivals
 
     # Fan-out ---------------------------------------------------------------------------
 
@@ -290,6 +301,7 @@ class DeliveryQueue(SqlBase):
                 "event_type": new.event_type,
                 "cloud_events": new.cloud_events,
                 "triggered_at": new.triggered_at,
+                "trigger": new.trigger,
                 "status": "pending",
                 "status_message": "",
                 "attempt_count": 0,
@@ -721,11 +733,12 @@ class DeliveryQueue(SqlBase):
     ) -> list[Disable]:
         since = self._now() - timedelta(seconds=policy.window_seconds)
         ended = deliveries.c.ended_at >= since
+        counted = deliveries.c.trigger != "test"
         found = []
         for webhook_id in webhook_ids:
             result = conn.execute(
                 sa.select(deliveries.c.status, sa.func.count())
-                .where(deliveries.c.webhook_id == webhook_id, ended)
+                .where(deliveries.c.webhook_id == webhook_id, ended, counted)
                 .group_by(deliveries.c.status)
             )
             counts: dict[str, int] = dict(result.all())
@@ -737,20 +750,32 @@ class DeliveryQueue(SqlBase):
                 found.append(Disable(webhook_id, "delivery-failures", reason))
         return found
 
-    async def add_delivery(self, new: NewDelivery, *, owner: str, lease_seconds: float) -> bool:
-        """Store a delivery (a resend) leased to ``owner``, who sends it now: True. One to
-        an ordered webhook, or to a rate-limited one at its limit, joins the webhook's
-        queue instead: False."""
+    async def add_delivery(
+        self,
+        new: NewDelivery,
+        *,
+        owner: str,
+        lease_seconds: float,
+        example: Event | None = None,
+    ) -> bool:
+        """Store a delivery leased to ``owner``, who sends it now (a resend or a test
+        send), with the example event a test send delivers (stored as its tenant's, never
+        fanned out): True. One to an ordered webhook (a test send is not part of the
+        stream: it goes at once), or to a rate-limited one at its limit, joins the
+        webhook's queue instead: False."""
         now = self._now()
         until = now + timedelta(seconds=lease_seconds)
         webhook_id, tenant_id = new.webhook_id, new.tenant_id
 
         def work(conn: sa.Connection) -> bool:
+            if example is not None:
+                conn.execute(events.insert().values(**_unannounced(example, new.triggered_at)))
             # The webhook's entry first: locked, as claims lock it, on PostgreSQL.
             self._mark_due(conn, [(webhook_id, tenant_id, until)])
             pace = _pace(conn, webhook_id)
+            ordered = pace.ordered and new.trigger != "test"
             sends = _recent_sends(conn, now, [webhook_id] if pace.rate_limit else [])
-            leased = not pace.ordered and (
+            leased = not ordered and (
                 pace.rate_limit is None or allowance(pace.rate_limit, sends[webhook_id]) > 0
             )
             if leased:
@@ -762,7 +787,7 @@ class DeliveryQueue(SqlBase):
                 )
                 self._note_sends(conn, now, sends, Counter({webhook_id: 1}))
             else:
-                position = new.triggered_at if pace.ordered else None
+                position = new.triggered_at if ordered else None
                 queued = dataclasses.replace(new, next_attempt_at=now, fifo_position=position)
                 self._insert_deliveries(conn, [queued])
                 self._mark_due(conn, [(webhook_id, tenant_id, now)])
@@ -884,6 +909,7 @@ class Leased(NamedTuple):
     cloud_events: bool
     triggered_at: datetime
     attempt_count: int
+    trigger: str
 
 
 _CLAIMED_WEBHOOK = sa.select(
@@ -971,6 +997,7 @@ def to_claimed(
                 sealed_previous_secret=webhook.sealed_previous_secret,
                 secret_rotating_until=webhook.secret_rotating_until,
                 may_recover=webhook.failing_since is not None,
+                test=row.trigger == "test",
             )
         )
     return claimed
@@ -1144,6 +1171,18 @@ def _delivery(row: Any, attempts: list[Attempt]) -> Delivery:
         body=body.decode(),
         attempts=tuple(attempts),
     )
+
+
+def _unannounced(event: Event, received_at: datetime) -> dict[str, Any]:
+    """The row of an event stored as fanned out already: no fan-out ever takes it."""
+    return {
+        "tenant_id": event.tenant_id,
+        "id": event.id,
+        "type": event.type,
+        "received_at": received_at,
+        "payload": to_record(event),
+        "fanout_at": None,
+    }
 
 
 def _aware(moment: datetime | str | None) -> datetime | None:

@@ -163,6 +163,8 @@ deliveries = sa.Table(
     sa.Column("status_message", sa.Text, nullable=False),
     # The body is the event's, rendered in this envelope (the payload lives in events).
     sa.Column("cloud_events", sa.Boolean, nullable=False),
+    # What made it: "event" (fan-out), "resend" or "test" (hookline.deliveries.Trigger).
+    sa.Column("trigger", sa.String(10), nullable=False, server_default="event"),
     sa.Column("attempt_count", sa.Integer, nullable=False),
     # Due while set and past. A claim moves it to the end of the lease (lease_until), so a
     # leased row leaves the due range and a crashed worker's delivery falls due by itself.

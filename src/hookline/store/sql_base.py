@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any, TypeVar
 
@@ -58,6 +58,7 @@ class SqlBase:
         self._engine = engine
         self._arrivals = {channel: asyncio.Event() for channel in CHANNELS}
         self._wake: asyncio.TimerHandle | None = None
+        self._last_arrival = datetime.min.replace(tzinfo=UTC)
 
     # Connections ---------------------------------------------------------------------
 

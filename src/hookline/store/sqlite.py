@@ -100,9 +100,9 @@ class SqliteStore(SqlStore):
         _insert_rows(
             _driver(conn),
             "INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type,"
-            " cloud_events, triggered_at, status, status_message, attempt_count,"
+            " cloud_events, triggered_at, trigger, status, status_message, attempt_count,"
             " next_attempt_at, fifo_position)",
-            "(?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?, ?)",
             [
                 (
                     new.id,
@@ -112,6 +112,7 @@ class SqliteStore(SqlStore):
                     new.event_type,
                     new.cloud_events,
                     _time(new.triggered_at),
+                    new.trigger,
                     _time(new.next_attempt_at),
                     _time(new.fifo_position),
                 )
@@ -151,8 +152,10 @@ class SqliteStore(SqlStore):
         )
         return sorted(
             (
-                Leased(id, tenant, webhook, event, type_, bool(cloud), _parse_time(at), count)
-                for id, tenant, webhook, event, type_, cloud, at, count in leased
+                Leased(
+                    id, tenant, webhook, event, type_, bool(cloud), _parse_time(at), count, trigger
+                )
+                for id, tenant, webhook, event, type_, cloud, at, count, trigger in leased
             ),
             key=lambda row: due_at[row.id],
         )

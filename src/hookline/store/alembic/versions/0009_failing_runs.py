@@ -3,7 +3,7 @@ deliveries, those not yet counted by a hookline.delivery.exhausted event, and th
 such event)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 
 Every existing webhook starts outside any run: no failing_since, counts 0.
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
