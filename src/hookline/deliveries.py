@@ -39,6 +39,7 @@ class NewDelivery:
     cloud_events: bool  # the body's envelope: CloudEvents 1.0, or the legacy one
     triggered_at: datetime
     next_attempt_at: datetime | None
+    task_id: str | None = None  # the recover task that made it (hookline.recover)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Delivery:
     response_body: str | None
     attempts: tuple[Attempt, ...] = ()
     cloud_events: bool = False  # the body's envelope
+    task_id: str | None = None  # the recover task that made it (hookline.recover)
 
 
 @dataclass(frozen=True)

@@ -281,6 +281,7 @@ class DeliveryQueue(SqlBase):
                 "status_message": "",
                 "attempt_count": 0,
                 "next_attempt_at": new.next_attempt_at,
+                "task_id": new.task_id,
             }
             for new in planned
         ]

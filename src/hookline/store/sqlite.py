@@ -101,8 +101,8 @@ class SqliteStore(SqlStore):
             _driver(conn),
             "INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type,"
             " cloud_events, triggered_at, status, status_message, attempt_count,"
-            " next_attempt_at)",
-            "(?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?)",
+            " next_attempt_at, task_id)",
+            "(?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?, ?)",
             [
                 (
                     new.id,
@@ -113,6 +113,7 @@ class SqliteStore(SqlStore):
                     new.cloud_events,
                     _time(new.triggered_at),
                     _time(new.next_attempt_at),
+                    new.task_id,
                 )
                 for new in planned
             ],
