@@ -242,6 +242,10 @@ class DeliveryOut(WireModel):
     response: DeliveryResponseOut | None
     attempts: list[AttemptOut]
     next_attempt_at: Timestamp | None
+    task_id: str | None = Field(
+        description="hookline's own: the recover task that made this delivery; null for "
+        "the deliveries of an event's fan-out and for resends."
+    )
 
     @classmethod
     def of(cls, delivery: Delivery) -> DeliveryOut:
@@ -279,6 +283,7 @@ class DeliveryOut(WireModel):
                 for a in delivery.attempts
             ],
             next_attempt_at=delivery.next_attempt_at,
+            task_id=delivery.task_id,
         )
 
 
