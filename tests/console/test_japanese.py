@@ -33,7 +33,9 @@ def test_switching_to_japanese_translates_the_console_and_is_remembered(
 
     row.get_by_role("button", name="オプション").click()
     menu = page.get_by_role("menu")
-    expect(menu.get_by_role("menuitem")).to_have_text(["編集", "Webhook の無効化", "削除"])
+    expect(menu.get_by_role("menuitem")).to_have_text(
+        ["編集", "Webhook の無効化", "配信の復旧", "削除"]
+    )
     page.keyboard.press("Escape")
     row.get_by_role("button", name="履歴を表示").click()
     expect(page.get_by_text("過去 7 日間の配信はありません")).to_be_visible()

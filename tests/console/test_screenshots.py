@@ -149,6 +149,7 @@ def test_take_screenshots(console: Console) -> None:
     page.set_viewport_size({"width": 1280, "height": 800})
 
     page.get_by_role("button", name="Show history", expanded=True).click()
+    _recover(console)
     page.get_by_label("Language").select_option("ja")
     expect(page.get_by_role("button", name="新規作成")).to_be_visible()
     page.get_by_label("言語").blur()
@@ -165,6 +166,9 @@ def test_take_screenshots(console: Console) -> None:
     page.get_by_role("button", name="履歴を表示", expanded=True).click()
     page.set_viewport_size({"width": 1280, "height": 800})
     _rotate_in_japanese(console)
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    _recover_in_japanese(console)
 
 
 def _rotate(console: Console) -> None:
@@ -197,3 +201,36 @@ def _rotate_in_japanese(console: Console) -> None:
     panel.get_by_role("button", name="シークレットをローテーション").click()
     expect(page.get_by_role("dialog", name="シークレットのローテーション")).to_be_visible()
     _shoot(page, "rotate-ja")
+
+
+def _recover(console: Console) -> None:
+    """The recover dialog (everything of the last day), then the task it started, done."""
+    page = console.page
+    expect(page.locator(".toast--visible")).to_have_count(0)  # the rotation's, gone
+    console.options("Deploy notifications").get_by_role("menuitem", name="Recover").click()
+    dialog = console.dialog("Recover deliveries")
+    dialog.get_by_label("All").check()
+    _shoot(page, "recover")
+    dialog.get_by_role("button", name="Recover", exact=True).click()
+    progress = console.dialog("Recovering “Deploy notifications”")
+    expect(progress.get_by_role("status")).to_contain_text("Done")
+    progress.get_by_role("button", name="Close").focus()
+    _shoot(page, "recover-done")
+    progress.get_by_role("button", name="Close").click()
+
+
+def _recover_in_japanese(console: Console) -> None:
+    """The recover dialog and its progress, in Japanese."""
+    page = console.page
+    expect(page.locator("table.webhooks")).not_to_have_attribute("aria-busy", "true")
+    select = page.get_by_role("checkbox", name="Deploy notifications を選択", exact=True)
+    page.get_by_role("row").filter(has=select).get_by_role("button", name="オプション").click()
+    page.get_by_role("menuitem", name="配信の復旧").click()
+    dialog = page.get_by_role("dialog", name="配信の復旧")
+    dialog.get_by_label("すべて").check()
+    _shoot(page, "recover-ja")
+    dialog.get_by_role("button", name="復旧", exact=True).click()
+    progress = page.get_by_role("dialog", name="「Deploy notifications」の復旧")
+    expect(progress.get_by_role("status")).to_contain_text("完了")
+    progress.get_by_role("button", name="閉じる").focus()
+    _shoot(page, "recover-done-ja")

@@ -53,6 +53,7 @@ export default {
   "menu.edit": "編集",
   "menu.enable": "Webhook の有効化",
   "menu.disable": "Webhook の無効化",
+  "menu.recover": "配信の復旧",
   "menu.delete": "削除",
 
   "pager.pageSize": "1 ページの行数",
@@ -112,6 +113,33 @@ export default {
   "rotation.copyFailed":
     "ブラウザーがコピーを拒否しました。シークレットを選択して手動でコピーしてください。",
   "rotation.close": "完了",
+
+  "recover.title": "配信の復旧",
+  "recover.intro":
+    "「{name}」が期間内に受け取れなかったものを、もう一度送信します。配信はキューに入り、エンドポイントが受け取れるペースで送られます。",
+  "recover.since": "開始日時",
+  "recover.sinceHint": "この日時以降に受け付けたイベントが対象です (履歴が残っている範囲)。",
+  "recover.until": "終了日時",
+  "recover.untilHint": "この日時より前に受け付けたイベントが対象です。空欄の場合は現在。",
+  "recover.only": "送信する配信",
+  "recover.failed": "失敗",
+  "recover.failedHint": "最新の配信がすべての再試行の後に失敗したイベント。",
+  "recover.missing": "未配信",
+  "recover.missingHint":
+    "Webhook が現在一致するのに、一度も送信されなかったイベント (無効だった間、または後から購読した場合)。",
+  "recover.all": "すべて",
+  "recover.allHint": "上の両方と、配信に成功したイベント。期間内のすべてをもう一度送信します。",
+  "recover.submit": "復旧",
+  "recover.notStarted": "復旧を開始できませんでした。",
+  "recover.progressTitle": "「{name}」の復旧",
+  "recover.progress": "進行状況",
+  "recover.queued": "順番を待っています…",
+  "recover.counting": "期間内のイベントを数えています…",
+  "recover.running": "{total} 件中 {done} 件のイベントを確認しました。",
+  "recover.done": "完了: {total} 件のイベントを確認しました。",
+  "recover.stopped": "停止: {error}",
+  "recover.recovered.other": "{count} 件の配信をキューに追加しました。",
+  "recover.close": "閉じる",
 
   "resource.app": "アプリ",
   "resource.user": "ユーザー",
