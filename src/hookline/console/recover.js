@@ -72,18 +72,29 @@ function onlyChoice() {
       checked: value === "failed",
       "aria-describedby": hint.id,
     });
-    const label = h("label", { class: "check" }, [radio, h("span", { text: t(`recover.${value}`) })]);
+    const label = h("label", { class: "check" }, [
+      radio,
+      h("span", { text: t(`recover.${value}`) }),
+    ]);
     return { radio, element: h("div", { class: "recover__choice" }, [label, hint]) };
   });
   return {
-    element: h("div", { class: "recover__choices" }, choices.map((choice) => choice.element)),
+    element: h(
+      "div",
+      { class: "recover__choices" },
+      choices.map((choice) => choice.element),
+    ),
     value: () => choices.find((choice) => choice.radio.checked).radio.value,
   };
 }
 
 function showProgress(webhook, task, returnTo) {
   const state = h("p", { class: "recover__state", role: "status" });
-  const bar = h("progress", { class: "recover__bar", max: "1", "aria-label": t("recover.progress") });
+  const bar = h("progress", {
+    class: "recover__bar",
+    max: "1",
+    "aria-label": t("recover.progress"),
+  });
   const made = h("p", { class: "recover__made" });
   const dialog = openDialog({
     title: t("recover.progressTitle", { name: webhook.name }),
