@@ -45,6 +45,7 @@ class NewDelivery:
     # Its place in an ordered webhook's queue (hookline.pacing); the store sets it.
     fifo_position: datetime | None = None
     trigger: Trigger = "event"
+    task_id: str | None = None  # the recover task that made it (hookline.recover)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Delivery:
     attempts: tuple[Attempt, ...] = ()
     cloud_events: bool = False  # the body's envelope
     trigger: Trigger = "event"
+    task_id: str | None = None  # the recover task that made it (hookline.recover)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from hookline.errors import StorageUnavailable
 from hookline.fanout import Expander
 from hookline.server import HttpServer
 from hookline.services import Services
+from hookline.task_runner import TaskRunner
 
 log = structlog.get_logger()
 PURGE_BATCH = 5000
@@ -59,6 +60,7 @@ class Runtime:
             services.history.owner,
         )
         self._expander = Expander(services.store, services.fanout_limits)
+        self._tasks = TaskRunner(services.store, services.task_limits, services.history.owner)
         self._stopping = asyncio.Event()
 
     async def run(self, on_started: Callable[[str], None] = lambda url: None) -> None:
@@ -66,6 +68,7 @@ class Runtime:
         workers = [
             asyncio.create_task(self._dispatcher.run(self._stopping)),
             asyncio.create_task(self._expander.run(self._stopping)),
+            asyncio.create_task(self._tasks.run(self._stopping)),
             asyncio.create_task(self._every(self.services.settings.purge_interval, self._purge)),
             asyncio.create_task(self._every(STATS_INTERVAL, self._refresh_gauges)),
         ]
@@ -145,9 +148,11 @@ class Runtime:
 
 
 async def purge_history(services: Services) -> int:
-    """Delete deliveries and events older than the retention, in bounded batches; return
-    how many deliveries went."""
+    """Delete deliveries, events and finished tasks older than the retention, in bounded
+    batches; return how many deliveries went."""
     before = now() - timedelta(days=services.settings.history_days)
+    while await services.store.purge_tasks(before, PURGE_BATCH) == PURGE_BATCH:
+        pass
     total = 0
     while True:
         purged = await services.store.purge(before, PURGE_BATCH)

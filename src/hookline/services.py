@@ -15,12 +15,15 @@ from hookline.history import History
 from hookline.publishing import Publisher
 from hookline.quotas import Quota
 from hookline.ratelimit import RateLimiter
+from hookline.recover import TaskCaps
 from hookline.registry import Registry
 from hookline.retry import RetryPolicy
 from hookline.sender import Sender
 from hookline.settings import Settings
 from hookline.shares import Gate, Slots
 from hookline.store import Store, open_store
+from hookline.task_runner import TaskLimits
+from hookline.tasks import Tasks
 from hookline.vault import Vault, vault_from_settings
 
 
@@ -39,6 +42,7 @@ class Services:
     slots: Slots
     gate: Gate
     health: Health
+    tasks: Tasks
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -84,6 +88,12 @@ class Services:
             slots=slots,
             gate=Gate(settings.key_concurrency),
             health=Health(store, registry, turns=Gate(1)),
+            tasks=Tasks(
+                store,
+                registry,
+                settings.history_days,
+                TaskCaps(per_webhook=1, per_tenant=settings.max_recovers_per_tenant),
+            ),
         )
 
     @property
@@ -104,6 +114,11 @@ class Services:
             poll_seconds=settings.poll_interval,
             tenant_deliveries_per_second=settings.tenant_deliveries_per_second,
         )
+
+    @property
+    def task_limits(self) -> TaskLimits:
+        settings = self.settings
+        return TaskLimits(lease_seconds=settings.lease_seconds, poll_seconds=settings.poll_interval)
 
     async def start(self) -> None:
         await self.store.migrate()

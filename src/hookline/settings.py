@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     history_days: int = Field(default=7, ge=1)
     max_webhooks_per_tenant: int = Field(default=100, ge=1)
     max_webhooks_per_user: int = Field(default=150, ge=1)
+    # Recovers (hookline.recover) a tenant may have queued or running at once.
+    max_recovers_per_tenant: int = Field(default=5, ge=1)
     catalog_file: Path | None = None
     user_agent: str = f"hookline-webhook/{__version__}"
     connect_timeout: float = Field(default=5.0, gt=0, allow_inf_nan=False)

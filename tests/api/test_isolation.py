@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -45,6 +46,11 @@ ON_ONE: dict[str, Operation] = {
     "test": lambda client, webhook_id: client.post(
         f"{WEBHOOKS}/{webhook_id}/actions/test", json={}
     ),
+    "recover": lambda client, webhook_id: client.post(
+        f"{WEBHOOKS}/{webhook_id}/actions/recover",
+        json={"since": (datetime.now(UTC) - timedelta(hours=1)).isoformat()},
+    ),
+    "tasks": lambda client, webhook_id: client.get(f"{WEBHOOKS}/{webhook_id}/tasks"),
 }
 # Every webhook operation (the id is used where the operation needs one).
 EVERY: dict[str, Operation] = {

@@ -34,7 +34,7 @@ def test_switching_to_japanese_translates_the_console_and_is_remembered(
     row.get_by_role("button", name="オプション").click()
     menu = page.get_by_role("menu")
     expect(menu.get_by_role("menuitem")).to_have_text(
-        ["編集", "テスト イベントを送信", "Webhook の無効化", "削除"]
+        ["編集", "テスト イベントを送信", "Webhook の無効化", "配信の復旧", "削除"]
     )
     page.keyboard.press("Escape")
     row.get_by_role("button", name="履歴を表示").click()

@@ -151,6 +151,7 @@ def test_take_screenshots(console: Console) -> None:
     page.set_viewport_size({"width": 1280, "height": 800})
 
     page.get_by_role("button", name="Show history", expanded=True).click()
+    _recover(console)
     page.get_by_label("Language").select_option("ja")
     expect(page.get_by_role("button", name="新規作成")).to_be_visible()
     page.get_by_label("言語").blur()
@@ -171,6 +172,7 @@ def test_take_screenshots(console: Console) -> None:
     page.keyboard.press("Escape")
     _operational_events(console, "新規作成", "Webhook の作成", "operational-events-ja")
     _send_test_in_japanese(console)
+    _recover_in_japanese(console)
 
 
 def _operational_events(console: Console, create: str, title: str, name: str) -> None:
@@ -254,3 +256,36 @@ def _send_test_in_japanese(console: Console) -> None:
     dialog.get_by_role("button", name="テスト イベントを送信").click()
     expect(dialog.locator(".test-send__outcome")).to_contain_text("HTTP 200")
     _shoot(page, "test-send-ja")
+
+
+def _recover(console: Console) -> None:
+    """The recover dialog (everything of the last day), then the task it started, done."""
+    page = console.page
+    expect(page.locator(".toast--visible")).to_have_count(0)  # the rotation's, gone
+    console.options("Deploy notifications").get_by_role("menuitem", name="Recover").click()
+    dialog = console.dialog("Recover deliveries")
+    dialog.get_by_label("All").check()
+    _shoot(page, "recover")
+    dialog.get_by_role("button", name="Recover", exact=True).click()
+    progress = console.dialog("Recovering “Deploy notifications”")
+    expect(progress.get_by_role("status")).to_contain_text("Done")
+    progress.get_by_role("button", name="Close").focus()
+    _shoot(page, "recover-done")
+    progress.get_by_role("button", name="Close").click()
+
+
+def _recover_in_japanese(console: Console) -> None:
+    """The recover dialog and its progress, in Japanese."""
+    page = console.page
+    expect(page.locator("table.webhooks")).not_to_have_attribute("aria-busy", "true")
+    select = page.get_by_role("checkbox", name="Deploy notifications を選択", exact=True)
+    page.get_by_role("row").filter(has=select).get_by_role("button", name="オプション").click()
+    page.get_by_role("menuitem", name="配信の復旧").click()
+    dialog = page.get_by_role("dialog", name="配信の復旧")
+    dialog.get_by_label("すべて").check()
+    _shoot(page, "recover-ja")
+    dialog.get_by_role("button", name="復旧", exact=True).click()
+    progress = page.get_by_role("dialog", name="「Deploy notifications」の復旧")
+    expect(progress.get_by_role("status")).to_contain_text("完了")
+    progress.get_by_role("button", name="閉じる").focus()
+    _shoot(page, "recover-done-ja")

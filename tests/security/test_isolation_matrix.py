@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -86,6 +87,13 @@ EXPECTED: dict[tuple[str, str], Statuses] = {
         "tenant-admin": (201, 404),
         "operator": (403, 403),
     },
+    ("POST", "/api/v1/webhooks/{id}/actions/recover"): {
+        **ADMIN_ONLY,
+        "tenant-admin": (202, 404),
+        "operator": (403, 403),
+    },
+    ("GET", "/api/v1/webhooks/{id}/tasks"): {**ADMIN_ONLY, "operator": (403, 403)},
+    ("GET", "/api/v1/webhooks/{id}/tasks/{taskId}"): {**ADMIN_ONLY, "operator": (403, 403)},
     ("POST", "/api/v1/events"): {
         # a tenant key always publishes into its own tenant, whatever ?tenantId says
         "tenant-admin": (202, 202),
@@ -112,6 +120,17 @@ class Side:
     webhook: dict[str, Any]
     delivery_id: str
     user_id: str
+    task_id: str | None = None  # a recover task of the webhook, made on first use
+
+    def task(self) -> str:
+        """The id of a recover task of the webhook (of a window before its event)."""
+        if self.task_id is None:
+            until = datetime.now(UTC) - timedelta(minutes=5)
+            window = {"since": (until - timedelta(hours=1)).isoformat(), "until": until.isoformat()}
+            made = self.admin.post(f"{WEBHOOKS}/{self.webhook['id']}/actions/recover", json=window)
+            assert made.status_code == 202, made.text
+            self.task_id = made.json()["id"]
+        return self.task_id
 
     @property
     def secrets(self) -> list[str]:
@@ -173,7 +192,10 @@ def shared_world(server: RunningServer) -> World:
 def _request(client: Client, method: str, path: str, target: Side) -> httpx.Response:
     """The operation aimed at ``target``'s ids, with a body that is valid on its own."""
     url = path.format(
-        id=target.webhook["id"], deliveryId=target.delivery_id, tenantId=target.tenant.id
+        id=target.webhook["id"],
+        deliveryId=target.delivery_id,
+        tenantId=target.tenant.id,
+        taskId=target.task() if "{taskId}" in path else "",
     )
     params: dict[str, str] = {}
     body: Any = None
@@ -190,6 +212,8 @@ def _request(client: Client, method: str, path: str, target: Side) -> httpx.Resp
         body = {"name": f"t-{uuid.uuid4().hex[:10]}"}
     elif path.endswith("/api-keys"):
         body = {"role": "tenant-admin"}
+    elif path.endswith("/actions/recover"):
+        body = {"since": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}
     elif path == WEBHOOKS:
         params = {"ownerId": target.user_id, "limit": "100"}
     return client.request(method, url, params=params, json=body)

@@ -24,6 +24,7 @@ from hookline.api import (
     operator,
     rotation,
     stats,
+    tasks,
     users,
     webhooks,
 )
@@ -89,6 +90,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(rotation.router)
     app.include_router(examples.router)
     app.include_router(stats.router)
+    app.include_router(tasks.router)
     app.include_router(events.router)
     app.include_router(users.router)
     console.install(app)

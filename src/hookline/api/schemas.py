@@ -259,6 +259,10 @@ class DeliveryOut(WireModel):
         description="hookline's own: what made the delivery: event (an event published), "
         "resend (actions/resend) or test (actions/test: an example event, attempted once)."
     )
+    task_id: str | None = Field(
+        description="hookline's own: the recover task that made this delivery; null for "
+        "the deliveries of an event's fan-out and for resends."
+    )
 
     @classmethod
     def of(cls, delivery: Delivery) -> DeliveryOut:
@@ -297,6 +301,7 @@ class DeliveryOut(WireModel):
             ],
             next_attempt_at=delivery.next_attempt_at,
             trigger=delivery.trigger,
+            task_id=delivery.task_id,
         )
 
 

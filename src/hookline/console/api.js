@@ -84,6 +84,8 @@ export const api = {
   rotateSecret: (id, body) => call("POST", `${webhook(id)}/actions/rotate-secret`, { body }),
   sendTest: (id, eventType) =>
     call("POST", `${webhook(id)}/actions/test`, { body: eventType ? { eventType } : {} }),
+  recover: (id, body) => call("POST", `${webhook(id)}/actions/recover`, { body }),
+  task: (id, taskId) => call("GET", `${webhook(id)}/tasks/${encodeURIComponent(taskId)}`),
   listDeliveries: (id, params) => call("GET", query(deliveries(id), params)),
   stats: (id, window) => call("GET", query(`${webhook(id)}/stats`, { window })),
   resend: (id, deliveryId) =>

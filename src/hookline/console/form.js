@@ -1,8 +1,9 @@
 // The webhook form shared by the create dialog and the edit panel: labelled fields, header
 // rows, event types grouped by resource, and the API's errors placed next to their field.
-import { session } from "./api.js";
+import { describe, session } from "./api.js";
 import { h, uid } from "./dom.js";
 import { resourceName, t } from "./i18n.js";
+import { errorText } from "./notice.js";
 
 // eventTypes: the catalog in the current language; webhook: the one being edited, if any;
 // secretTools: more controls under the secret (the edit panel's rotation).
@@ -140,6 +141,20 @@ export function fieldError(control) {
   };
 }
 
+// Puts each error of the API under its field in `errors` (by the member its pointer names);
+// answers the text of the others.
+export function placeErrors(error, errors) {
+  const entries = error.errors ?? [];
+  if (!entries.length) return errorText(error);
+  const unplaced = [];
+  for (const entry of entries) {
+    const field = errors[entry.source?.pointer?.slice(1)];
+    if (field) field.add(entry.detail ?? entry.title);
+    else unplaced.push(describe(entry));
+  }
+  return unplaced.join("\n");
+}
+
 export function field(label, control, error, { optional, hint, extra } = {}) {
   control.id = uid("field");
   const hintElement = hint ? h("p", { class: "field__hint", id: uid("hint"), text: hint }) : null;
@@ -157,7 +172,7 @@ export function field(label, control, error, { optional, hint, extra } = {}) {
   ]);
 }
 
-function group(legend, content, error, { optional, hint, extra } = {}) {
+export function group(legend, content, error, { optional, hint, extra } = {}) {
   return h("fieldset", { class: "field field--group", "aria-describedby": error.element.id }, [
     h("legend", { class: "field__head" }, [
       h("span", { class: "field__label", text: legend }),

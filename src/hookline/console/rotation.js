@@ -1,12 +1,12 @@
 // Secret rotation in the edit panel: the "Rotate secret" button with the rotation's state,
 // the dialog that asks for an optional secret and the grace period, and the generated
 // secret, shown once with a copy button.
-import { api, describe } from "./api.js";
+import { api } from "./api.js";
 import { busy, openDialog } from "./dialog.js";
 import { button, h } from "./dom.js";
-import { field, fieldError } from "./form.js";
+import { field, fieldError, placeErrors } from "./form.js";
 import { formatDateTime, t, tn } from "./i18n.js";
-import { announce, errorText } from "./notice.js";
+import { announce } from "./notice.js";
 
 const HOUR = 3600;
 const DAY = 24 * HOUR;
@@ -96,19 +96,6 @@ function graceName(seconds) {
   if (seconds === 0) return t("rotation.graceNone");
   if (seconds % DAY === 0) return tn("rotation.days", seconds / DAY);
   return tn("rotation.hours", seconds / HOUR);
-}
-
-// Puts each error of the API under its field; answers the text of the others.
-function placeErrors(error, errors) {
-  const entries = error.errors ?? [];
-  if (!entries.length) return errorText(error);
-  const unplaced = [];
-  for (const entry of entries) {
-    const field = errors[entry.source?.pointer?.slice(1)];
-    if (field) field.add(entry.detail ?? entry.title);
-    else unplaced.push(describe(entry));
-  }
-  return unplaced.join("\n");
 }
 
 // The secret hookline generated, once: a read-only field to select and a copy button.

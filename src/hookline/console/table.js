@@ -208,6 +208,7 @@ function options(webhook, view) {
         label: t(webhook.enabled ? "menu.disable" : "menu.enable"),
         action: () => view.setEnabled(webhook, !webhook.enabled),
       },
+      { label: t("menu.recover"), action: () => view.recover(webhook, trigger) },
       { label: t("menu.delete"), danger: true, action: () => view.remove([webhook], trigger) },
     ],
   });

@@ -9,6 +9,7 @@ import { language, resourceName, t, tn } from "./i18n.js";
 import { apiQuery, initialState, isFiltered, nextSort, shownRows } from "./listing.js";
 import { alertBox, errorText } from "./notice.js";
 import { pager } from "./pager.js";
+import { openRecover } from "./recover.js";
 import { historyRow, webhookTable } from "./table.js";
 import { openTestSend } from "./testsend.js";
 
@@ -255,6 +256,10 @@ export class WebhooksView {
     switchEnabled(webhook, enabled, () => this.load()).catch((error) =>
       this.alert.show(errorText(error)),
     );
+  }
+
+  recover(webhook, returnTo) {
+    openRecover(webhook, returnTo);
   }
 
   remove(webhooks, returnTo) {

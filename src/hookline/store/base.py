@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -20,6 +20,7 @@ from hookline.deliveries import (
 from hookline.events import Event
 from hookline.paging import Cursor, Page, Sort
 from hookline.quotas import Quota
+from hookline.recover import Looked, Step, Task, TaskCaps
 from hookline.shares import Room
 from hookline.stats import EndpointStats, StatsQuery
 from hookline.webhooks import Webhook
@@ -230,6 +231,41 @@ class Store(Protocol):
     async def purge(self, before: datetime, batch: int) -> Purged:
         """Delete up to ``batch`` deliveries triggered before ``before`` and up to ``batch``
         events received a day before it (deliveries made late keep their event)."""
+
+    # Recover tasks (hookline.recover)
+    async def create_task(self, task: Task, caps: TaskCaps) -> None:
+        """Store a new task; raise LimitReached if its webhook or tenant has as many
+        unfinished as ``caps`` allow, NotFound if its webhook is gone."""
+
+    async def get_task(self, tenant_id: str, webhook_id: str, task_id: str) -> Task | None: ...
+
+    async def list_tasks(self, tenant_id: str, webhook_id: str, limit: int) -> list[Task]:
+        """The webhook's newest tasks first."""
+
+    async def wait_for_tasks(self, at_most: float) -> None:
+        """Return when a task may have been made, or after ``at_most`` seconds."""
+
+    async def claim_tasks(self, *, owner: str, limit: int, lease_seconds: float) -> list[Task]:
+        """Lease up to ``limit`` unfinished tasks, one per tenant, in turns."""
+
+    async def count_window(self, task: Task) -> int:
+        """How many events of the task's tenant were received in its window."""
+
+    async def look(self, task: Task, webhook_id: str, limit: int) -> list[Looked]:
+        """The next ``limit`` events of the task's window after its cursor, each with its
+        latest delivery to the webhook."""
+
+    async def events_of(self, tenant_id: str, event_ids: Iterable[str]) -> list[Event]: ...
+
+    async def backlog(self, webhook_id: str, at_most: int) -> int:
+        """The webhook's deliveries with a due time, counted up to ``at_most``."""
+
+    async def step_task(self, step: Step, lease_seconds: float) -> bool:
+        """Store the step's deliveries and move its task's cursor in one transaction, if
+        the step's owner holds the task and its cursor is where the step started from."""
+
+    async def purge_tasks(self, before: datetime, batch: int) -> int:
+        """Delete up to ``batch`` tasks that finished before ``before``."""
 
     # Endpoint health
     async def endpoint_stats(self, query: StatsQuery) -> EndpointStats:

@@ -307,6 +307,7 @@ class DeliveryQueue(SqlBase):
                 "attempt_count": 0,
                 "next_attempt_at": new.next_attempt_at,
                 "fifo_position": new.fifo_position,
+                "task_id": new.task_id,
             }
             for new in planned
         ]
@@ -1352,7 +1353,7 @@ def _to_live_webhooks(
     )
     return [
         dataclasses.replace(new, fifo_position=received[(new.tenant_id, new.event_id)])
-        if ordering[new.webhook_id] == "fifo"
+        if ordering[new.webhook_id] == "fifo" and new.next_attempt_at is not None
         else new
         for new in made
         if new.webhook_id in ordering

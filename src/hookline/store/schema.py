@@ -140,6 +140,8 @@ events = sa.Table(
         postgresql_where=sa.text("fanout_at IS NOT NULL"),
         sqlite_where=sa.text("fanout_at IS NOT NULL"),
     ),
+    # A recover walks a tenant's events of a window in this order (hookline.recover).
+    sa.Index(None, "tenant_id", "received_at", "id"),
     # Fan-out finds the tenants with waiting events in it, then each one's earliest.
     sa.Index(
         "ix_events_fanout",
@@ -181,6 +183,8 @@ deliveries = sa.Table(
     # A delivery of an ordered ("fifo") webhook until it ends: its place in the webhook's
     # queue (its event's arrival, or when a resend was made). NULL for every other.
     sa.Column("fifo_position", UTCDateTime, nullable=True),
+    # The recover task that made the delivery (hookline.recover); NULL for every other.
+    sa.Column("task_id", sa.String(36), nullable=True),
     sa.Index(
         "ix_deliveries_due",
         "webhook_id",
@@ -207,6 +211,8 @@ deliveries = sa.Table(
     ),
     sa.Index(None, "webhook_id", "triggered_at"),
     sa.Index(None, "webhook_id", "ended_at"),
+    # A recover looks up, for each event of a batch, its deliveries to the webhook.
+    sa.Index(None, "webhook_id", "event_id"),
     sa.Index(None, "triggered_at"),
 )
 
@@ -240,6 +246,45 @@ publish_quotas = sa.Table(
     sa.Column("events", sa.Float, nullable=False),
     sa.Column("bytes", sa.Float, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Work a webhook's owner asked for that runs in the background, resumably: a recover
+# (hookline.recover) walks the tenant's events of a window in (received_at, id) order, and
+# its cursor is the last one it looked at. A runner holds a lease on the task while it
+# works on it; ``stepped_at`` is when it last had a turn.
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("webhook_id", sa.ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("only", sa.String(10), nullable=False),
+    sa.Column("since", UTCDateTime, nullable=False),
+    sa.Column("until", UTCDateTime, nullable=False),
+    sa.Column("total", sa.Integer, nullable=True),
+    sa.Column("done", sa.Integer, nullable=False),
+    sa.Column("recovered", sa.Integer, nullable=False),
+    sa.Column("cursor_at", UTCDateTime, nullable=True),
+    sa.Column("cursor_id", sa.String(200), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by_user_id", sa.String(200), nullable=False),
+    sa.Column("stepped_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Index(None, "webhook_id", "created_at"),
+    # The unfinished tasks: what runners take turns on, and what the caps count.
+    sa.Index(
+        "ix_tasks_unfinished",
+        "tenant_id",
+        "stepped_at",
+        postgresql_where=sa.text("finished_at IS NULL"),
+        sqlite_where=sa.text("finished_at IS NULL"),
+    ),
+    sa.Index(None, "finished_at"),
 )
 
 delivery_attempts = sa.Table(

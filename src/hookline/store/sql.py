@@ -15,10 +15,10 @@ from hookline.errors import InvalidInput, LimitReached
 from hookline.paging import Page, Sort
 from hookline.store.base import ApiKey, Caps, Tenant, WebhookQuery
 from hookline.store.keyset import read_page
-from hookline.store.queue import DeliveryQueue
 from hookline.store.schema import api_keys, tenants, users, webhook_event_types, webhooks
 from hookline.store.sql_base import Priority
 from hookline.store.stats import EndpointStatsQueries
+from hookline.store.tasks import TaskQueries
 from hookline.store.webhook_rows import webhook_row, with_event_types
 from hookline.webhooks import Webhook
 
@@ -30,7 +30,7 @@ _SORT_COLUMNS = {
 }
 
 
-class SqlStore(DeliveryQueue, EndpointStatsQueries):
+class SqlStore(TaskQueries, EndpointStatsQueries):
     # Tenants, users and keys -----------------------------------------------------------
 
     async def create_tenant(self, name: str) -> Tenant:

@@ -46,10 +46,11 @@ class Priority(IntEnum):
     BULK = 2
 
 
-# Wake-up channels: deliveries due to claim, events due to fan out.
+# Wake-up channels: deliveries due to claim, events due to fan out, tasks to run.
 WORK = "hookline_work"
 EVENTS = "hookline_events"
-CHANNELS = (WORK, EVENTS)
+TASKS = "hookline_tasks"
+CHANNELS = (WORK, EVENTS, TASKS)
 Work = Callable[[sa.Connection], T]
 
 

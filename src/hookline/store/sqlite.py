@@ -101,8 +101,8 @@ class SqliteStore(SqlStore):
             _driver(conn),
             "INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type,"
             " cloud_events, triggered_at, trigger, status, status_message, attempt_count,"
-            " next_attempt_at, fifo_position)",
-            "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?, ?)",
+            " next_attempt_at, fifo_position, task_id)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?, ?, ?)",
             [
                 (
                     new.id,
@@ -115,6 +115,7 @@ class SqliteStore(SqlStore):
                     new.trigger,
                     _time(new.next_attempt_at),
                     _time(new.fifo_position),
+                    new.task_id,
                 )
                 for new in planned
             ],

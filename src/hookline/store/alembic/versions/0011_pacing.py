@@ -2,7 +2,7 @@
 lately, and the indexes an ordered webhook's queue is read by
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 
 Every existing webhook keeps today's behaviour: no rate limit, ordering "none".
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
