@@ -46,10 +46,11 @@ def test_recovering_failed_deliveries_shows_the_task_until_it_is_done(console: C
     dialog.get_by_role("button", name="Recover", exact=True).click()
 
     progress = console.dialog("Recovering “Outage”")
-    # The three events, and hookline.webhook.disabled: three failures disabled the webhook.
-    expect(progress.get_by_role("status")).to_have_text("Done: looked through 4 events.")
+    # The three events, hookline.delivery.exhausted (the first failure for good) and
+    # hookline.webhook.disabled (three failures disabled the webhook).
+    expect(progress.get_by_role("status")).to_have_text("Done: looked through 5 events.")
     expect(progress).to_contain_text("3 deliveries queued.")
-    expect(progress.get_by_role("progressbar", name="Progress")).to_have_attribute("value", "4")
+    expect(progress.get_by_role("progressbar", name="Progress")).to_have_attribute("value", "5")
     console.receiver.wait_for(path, before + 3)
     recovered = [d for d in console.settled(str(webhook["id"]), 6) if d["taskId"]]
     assert sorted(d["status"] for d in recovered) == ["success"] * 3
@@ -102,7 +103,8 @@ def test_recovering_in_japanese(console: Console) -> None:
     dialog.get_by_role("button", name="復旧", exact=True).click()
 
     progress = page.get_by_role("dialog", name="「障害」の復旧")
-    expect(progress.get_by_role("status")).to_have_text("完了: 2 件のイベントを確認しました。")
+    # The two events and hookline.delivery.exhausted.
+    expect(progress.get_by_role("status")).to_have_text("完了: 3 件のイベントを確認しました。")
     expect(progress).to_contain_text("2 件の配信をキューに追加しました。")
     progress.get_by_role("button", name="閉じる").click()
     expect(progress).to_be_hidden()
