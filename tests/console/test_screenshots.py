@@ -127,6 +127,7 @@ def test_take_screenshots(console: Console) -> None:
     _shoot(page, "create")
     page.keyboard.press("Escape")
     _operational_events(console, "Create new", "Create webhook", "operational-events")
+    _pacing(console, "Create new", "Create webhook", ("Rate limit", "Delivery order"), "pacing")
 
     console.options("Audit log").get_by_role("menuitem", name="Edit").click()
     panel = console.dialog("Edit webhook")
@@ -171,6 +172,7 @@ def test_take_screenshots(console: Console) -> None:
     page.keyboard.press("Escape")
     page.keyboard.press("Escape")
     _operational_events(console, "新規作成", "Webhook の作成", "operational-events-ja")
+    _pacing(console, "新規作成", "Webhook の作成", ("レート制限", "配信順序"), "pacing-ja")
     _send_test_in_japanese(console)
     _recover_in_japanese(console)
 
@@ -186,6 +188,20 @@ def _operational_events(console: Console, create: str, title: str, name: str) ->
     group.scroll_into_view_if_needed()
     boxes.nth(2).blur()
     expect(page.locator(".toast--visible")).to_have_count(0)  # an earlier step's notice
+    _shoot(page, name)
+    page.keyboard.press("Escape")
+
+
+def _pacing(console: Console, create: str, title: str, labels: tuple[str, str], name: str) -> None:
+    """The create dialog scrolled to the rate limit and delivery order, both set."""
+    page = console.page
+    page.get_by_role("button", name=create).click()
+    dialog = page.get_by_role("dialog", name=title)
+    rate, order = (dialog.get_by_label(label) for label in labels)
+    rate.fill("20")
+    order.select_option("fifo")
+    order.scroll_into_view_if_needed()
+    order.blur()
     _shoot(page, name)
     page.keyboard.press("Escape")
 
@@ -256,6 +272,7 @@ def _send_test_in_japanese(console: Console) -> None:
     dialog.get_by_role("button", name="テスト イベントを送信").click()
     expect(dialog.locator(".test-send__outcome")).to_contain_text("HTTP 200")
     _shoot(page, "test-send-ja")
+    dialog.get_by_role("button", name="閉じる").click()
 
 
 def _recover(console: Console) -> None:
