@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from tests.api.helpers import WEBHOOKS, assert_error, create, get, webhook_body
+from tests.api.helpers import (
+    APP_CREATED,
+    WEBHOOKS,
+    assert_error,
+    create,
+    deliveries_made,
+    get,
+    webhook_body,
+)
 from tests.servers import Tenant
 
 
@@ -69,3 +77,24 @@ def test_a_rate_limit_must_be_a_whole_number_from_1_to_10000(tenant: Tenant, val
 def test_ordering_is_none_or_fifo(tenant: Tenant, value: Any) -> None:
     response = tenant.client().post(WEBHOOKS, json=webhook_body(ordering=value))
     assert_error(response, 400, pointer="/ordering")
+
+
+def test_the_ordering_of_a_webhook_with_deliveries_queued_can_change_both_ways(
+    tenant: Tenant,
+) -> None:
+    """Its queued deliveries follow (hookline.pacing; the order they then go in is
+    tests/store/test_pacing.py's): the change is no error, and reads back."""
+    admin = tenant.client()
+    # A host nothing resolves: its deliveries wait for retries.
+    webhook = create(admin, url="https://nowhere.example.invalid/in")
+    published = tenant.client("publisher").post(
+        "/api/v1/events",
+        json=[{"type": APP_CREATED, "source": "tests", "data": {"n": n}} for n in range(3)],
+    )
+    assert published.status_code == 202, published.text
+    deliveries_made(admin, webhook["id"])
+    path = f"{WEBHOOKS}/{webhook['id']}"
+    for ordering in ("fifo", "none"):
+        change = [{"op": "replace", "path": "/ordering", "value": ordering}]
+        assert admin.patch(path, json=change).status_code == 204
+        assert get(admin, webhook["id"])["ordering"] == ordering
