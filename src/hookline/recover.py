@@ -12,7 +12,8 @@ looks at each event's latest delivery to the webhook:
 
 A delivery still pending or waiting for a retry is left to its retries in every mode:
 sending the event again beside it would deliver it twice. An event still waiting for
-fan-out is left to the fan-out, which matches it against the webhook as it is now.
+fan-out is left to the fan-out, which matches it against the webhook as it is now: the
+walk does not see it.
 
 Each step stores the deliveries it makes (due at once, in the ordinary queue) and moves the
 task's cursor past the events it looked at, in one transaction, and only if the cursor is
@@ -166,7 +167,6 @@ class Looked:
 
     position: Position
     event_type: str
-    waiting_for_fanout: bool
     latest: Latest | None
 
 
@@ -178,8 +178,6 @@ class Choice(Enum):
 
 def choose(only: Only, event: Looked) -> Choice:
     """What a recover does with one event of its window."""
-    if event.waiting_for_fanout:
-        return Choice.SKIP
     latest = event.latest
     if latest is None:
         return Choice.MATCH if only in ("missing", "all") else Choice.SKIP

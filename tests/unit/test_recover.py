@@ -93,8 +93,8 @@ def test_a_request_refuses_what_it_cannot_take(body: dict[str, object]) -> None:
         RecoverRequest.model_validate(body)
 
 
-def looked(latest: Latest | None, *, waiting: bool = False) -> Looked:
-    return Looked(Position(AT, "e1"), "com.qlik.v1.app.created", waiting, latest)
+def looked(latest: Latest | None) -> Looked:
+    return Looked(Position(AT, "e1"), "com.qlik.v1.app.created", latest)
 
 
 FAILED = Latest("fail", ended=True)
@@ -123,16 +123,11 @@ def test_what_each_choice_does_with_an_event(
         assert choose(only, looked(latest)) is expected, only
 
 
-@pytest.mark.parametrize("only", ["failed", "missing", "all"])
-def test_an_event_waiting_for_fan_out_is_left_to_it(only: Only) -> None:
-    assert choose(only, looked(None, waiting=True)) is Choice.SKIP
-
-
 def test_a_step_moves_the_cursor_to_the_last_event_it_looked_at() -> None:
     task = new_task("t1", "w1", "u1", "all", Window(AT - HOUR, AT), AT)
     events = [
-        Looked(Position(AT - HOUR, "a"), "x", False, None),
-        Looked(Position(AT - HOUR, "b"), "x", False, FAILED),
+        Looked(Position(AT - HOUR, "a"), "x", None),
+        Looked(Position(AT - HOUR, "b"), "x", FAILED),
     ]
     made = [delivery(task, events[1], True, AT)]
 
@@ -148,7 +143,7 @@ def test_a_step_moves_the_cursor_to_the_last_event_it_looked_at() -> None:
 
 def test_a_delivery_of_a_task_is_due_at_once_and_names_its_task() -> None:
     task = new_task("t1", "w1", "u1", "failed", Window(AT - HOUR, AT), AT)
-    event = Looked(Position(AT - HOUR, "e1"), "com.qlik.v1.app.created", False, FAILED)
+    event = Looked(Position(AT - HOUR, "e1"), "com.qlik.v1.app.created", FAILED)
 
     made = delivery(task, event, True, AT + HOUR)
 

@@ -191,10 +191,12 @@ WITH v AS (
         response_status = v.response_status, response_headers = v.response_headers::json,
         response_body = v.response_body,
         fifo_position = CASE WHEN v.ended_at IS NULL THEN d.fifo_position END
-    FROM v JOIN deliveries was ON was.id = v.id
+    FROM (
+        SELECT v.*, (SELECT x.fifo_position FROM deliveries x WHERE x.id = v.id) AS position
+        FROM v
+    ) AS v
     WHERE d.id = v.id
-    RETURNING d.id, d.webhook_id, d.tenant_id, v.next_at,
-              was.fifo_position IS NOT NULL AS ordered
+    RETURNING d.id, d.webhook_id, d.tenant_id, v.next_at, v.position IS NOT NULL AS ordered
 ), attempts AS (
     INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms,
                                    status_code, error)

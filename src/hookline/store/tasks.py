@@ -123,7 +123,7 @@ class TaskQueries(DeliveryQueue):
         latest delivery to the webhook."""
         after = task.cursor
         query = (
-            sa.select(events.c.id, events.c.type, events.c.received_at, events.c.fanout_at)
+            sa.select(events.c.id, events.c.type, events.c.received_at)
             .where(events.c.tenant_id == task.tenant_id, *_within(task.window))
             .order_by(events.c.received_at, events.c.id)
             .limit(limit)
@@ -139,7 +139,6 @@ class TaskQueries(DeliveryQueue):
             Looked(
                 Position(row.received_at, row.id),
                 row.type,
-                waiting_for_fanout=row.fanout_at is not None,
                 latest=latest.get(row.id),
             )
             for row in found
@@ -252,7 +251,13 @@ def _claimable(owner: str, now: datetime) -> sa.ColumnElement[bool]:
 
 
 def _within(chosen: Window) -> list[sa.ColumnElement[bool]]:
-    return [events.c.received_at >= chosen.since, events.c.received_at < chosen.until]
+    """The window's events already fanned out (those still waiting are fan-out's to
+    deliver), by their partial index."""
+    return [
+        events.c.fanout_at.is_(None),
+        events.c.received_at >= chosen.since,
+        events.c.received_at < chosen.until,
+    ]
 
 
 def _past(after: Position) -> list[sa.ColumnElement[bool]]:

@@ -63,12 +63,16 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("task_id", sa.String(36), nullable=True))
         batch_op.create_index("ix_deliveries_webhook_id_event_id", ["webhook_id", "event_id"])
     op.create_index(
-        "ix_events_tenant_id_received_at_id", "events", ["tenant_id", "received_at", "id"]
+        "ix_events_fanned_out",
+        "events",
+        ["tenant_id", "received_at", "id"],
+        postgresql_where=sa.text("fanout_at IS NULL"),
+        sqlite_where=sa.text("fanout_at IS NULL"),
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_events_tenant_id_received_at_id", table_name="events")
+    op.drop_index("ix_events_fanned_out", table_name="events")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_webhook_id_event_id")
         batch_op.drop_column("task_id")
