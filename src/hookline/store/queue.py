@@ -771,26 +771,26 @@ class DeliveryQueue(SqlBase):
         def work(conn: sa.Connection) -> bool:
             if example is not None:
                 conn.execute(events.insert().values(**_unannounced(example, new.triggered_at)))
-            # The webhook's entry first: locked, as claims lock it, on PostgreSQL.
-            self._mark_due(conn, [(webhook_id, tenant_id, until)])
             pace = _pace(conn, webhook_id)
             ordered = pace.ordered and new.trigger != "test"
+            position = new.triggered_at if ordered else None
+            queued = dataclasses.replace(new, next_attempt_at=now, fifo_position=position)
+            self._insert_deliveries(conn, [queued])
+            # The webhook's entry after the webhook's row (the delivery's key to it), as the
+            # record of outcomes takes them; locked, as a claim locks it, on PostgreSQL.
+            self._mark_due(conn, [(webhook_id, tenant_id, now if ordered else until)])
             sends = _recent_sends(conn, now, [webhook_id] if pace.rate_limit else [])
             leased = not ordered and (
                 pace.rate_limit is None or allowance(pace.rate_limit, sends[webhook_id]) > 0
             )
             if leased:
-                self._insert_deliveries(conn, [dataclasses.replace(new, next_attempt_at=until)])
                 conn.execute(
                     deliveries.update()
                     .where(deliveries.c.id == new.id)
-                    .values(lease_owner=owner, lease_until=until)
+                    .values(lease_owner=owner, lease_until=until, next_attempt_at=until)
                 )
                 self._note_sends(conn, now, sends, Counter({webhook_id: 1}))
-            else:
-                position = new.triggered_at if ordered else None
-                queued = dataclasses.replace(new, next_attempt_at=now, fifo_position=position)
-                self._insert_deliveries(conn, [queued])
+            elif not ordered:
                 self._mark_due(conn, [(webhook_id, tenant_id, now)])
             # The event lives as long as its newest delivery's history.
             conn.execute(
