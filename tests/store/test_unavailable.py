@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
 from collections.abc import Awaitable
 
@@ -13,6 +14,7 @@ from hookline.deliveries import Attempt, FailurePolicy, Result
 from hookline.errors import ConfigError, StorageUnavailable
 from hookline.settings import load_settings
 from hookline.store import Store, open_store
+from hookline.store.postgres import _unavailable as postgres_unavailable
 from tests.databases import POSTGRES_ADMIN_URL, TEST_SECRET_KEY, postgres_missing
 from tests.ports import refused_port
 from tests.store.factories import START, event
@@ -131,3 +133,35 @@ def test_a_missing_postgres_database_is_unavailable() -> None:
             await store.close()
 
     asyncio.run(ping_and_migrate())
+
+
+async def test_a_deadlock_is_a_transaction_to_try_again() -> None:
+    """Two transactions that take two locks in opposite orders: PostgreSQL ends one with a
+    deadlock (40P01), which hookline takes as it takes an outage: retried by the engine,
+    a 503 for an API client, never a 500."""
+    if reason := postgres_missing():
+        pytest.skip(reason)
+    keys = (secrets.randbits(62), secrets.randbits(62))
+    first = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    second = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    holding = [asyncio.Event(), asyncio.Event()]
+    errors: list[asyncpg.PostgresError] = []
+
+    async def lock(conn: asyncpg.Connection, mine: int) -> None:
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", keys[mine])
+                holding[mine].set()
+                await holding[1 - mine].wait()
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", keys[1 - mine])
+        except asyncpg.PostgresError as error:
+            errors.append(error)
+
+    try:
+        await asyncio.gather(lock(first, 0), lock(second, 1))
+    finally:
+        await first.close()
+        await second.close()
+    [deadlock] = errors
+    assert deadlock.sqlstate == "40P01"
+    assert postgres_unavailable(deadlock)

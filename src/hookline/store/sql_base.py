@@ -32,8 +32,10 @@ Insert = sqlite.Insert | postgresql.Insert
 _UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError, TimeoutError)
 # SQLSTATE classes of a connection lost or refused: 08 connection exception, 57 operator
 # intervention (terminated by an administrator, the server shutting down or starting up,
-# a statement_timeout), and 55P03, a lock_timeout.
-UNAVAILABLE_SQLSTATES = ("08", "57", "55P03")
+# a statement_timeout), and 55P03, a lock_timeout; and 40, transaction rollback (a
+# deadlock, a serialization failure): the transaction is gone and trying it again is the
+# answer, as for the others.
+UNAVAILABLE_SQLSTATES = ("08", "57", "55P03", "40")
 T = TypeVar("T")
 
 
