@@ -41,9 +41,11 @@ class Pace:
     def paced(self) -> bool:
         return self.rate_limit is not None or self.ordered
 
-    def bound(self, per_webhook: int) -> int:
-        """Attempts in flight at once, anywhere: one for an ordered webhook."""
-        return 1 if self.ordered else per_webhook
+    @property
+    def bound(self) -> int | None:
+        """Attempts in flight at once, anywhere: one for an ordered webhook; None for the
+        endpoint bound."""
+        return 1 if self.ordered else None
 
 
 def allowance(rate_limit: int, sends: Sequence[tuple[datetime, int]]) -> int:

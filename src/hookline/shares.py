@@ -68,8 +68,9 @@ class Room:
     webhooks: dict[str, int]
     tenants: dict[str, int]
 
-    def webhook_room(self, webhook_id: str) -> int:
-        return self.per_webhook - self.webhooks.get(webhook_id, 0)
+    def webhook_room(self, webhook_id: str, bound: int | None = None) -> int:
+        """Room under ``bound`` (default: the endpoint bound, ``per_webhook``)."""
+        return (self.per_webhook if bound is None else bound) - self.webhooks.get(webhook_id, 0)
 
     def tenant_room(self, tenant_id: str) -> int:
         return self.per_tenant - self.tenants.get(tenant_id, 0)

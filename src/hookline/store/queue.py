@@ -413,7 +413,7 @@ class DeliveryQueue(SqlBase):
 
             def webhook_room(webhook_id: str) -> int:
                 pace = paces.get(webhook_id, UNPACED)
-                left = pace.bound(room.per_webhook) - room.webhooks.get(webhook_id, 0)
+                left = room.webhook_room(webhook_id, pace.bound)
                 left -= elsewhere[webhook_id] + taken[webhook_id]
                 if pace.rate_limit is not None:
                     left = min(
