@@ -196,11 +196,13 @@ WITH v AS (
         FROM v
     ) AS v
     WHERE d.id = v.id
-    RETURNING d.id, d.webhook_id, d.tenant_id, v.next_at, v.position IS NOT NULL AS ordered
+    RETURNING d.id, d.webhook_id, d.tenant_id, d.triggered_at, v.next_at,
+              v.position IS NOT NULL AS ordered
 ), attempts AS (
-    INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms,
-                                   status_code, error)
-    SELECT v.id, v.number, v.started_at, v.duration_ms, v.status_code, v.error
+    INSERT INTO delivery_attempts (delivery_id, number, delivery_triggered_at, started_at,
+                                   duration_ms, status_code, error)
+    SELECT v.id, v.number, recorded.triggered_at, v.started_at, v.duration_ms,
+           v.status_code, v.error
     FROM v JOIN recorded ON recorded.id = v.id
     ON CONFLICT DO NOTHING
 ), due AS (

@@ -66,7 +66,6 @@ EVENT_MARGIN = timedelta(days=1)
 # The due time of a webhook with nothing queued: its entry stays, out of every claim's
 # reach, until new work moves it back (cheaper than deleting and inserting it again).
 NOTHING_DUE = datetime(9999, 1, 1, tzinfo=UTC)
-_EVENT_KEY = sa.tuple_(events.c.tenant_id, events.c.id)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -170,11 +169,6 @@ class DeliveryQueue(SqlBase):
         self, conn: sa.Connection, tenant_id: str, records: list[tuple[Event, str]]
     ) -> list[Event]:
         received = self._now()
-        statement = (
-            self._insert(events)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "id"])
-            .returning(events.c.id)
-        )
         rows = [
             {
                 "tenant_id": tenant_id,
@@ -188,10 +182,21 @@ class DeliveryQueue(SqlBase):
                 records, self._arrivals_from(received, len(records)), strict=True
             )
         ]
-        inserted = {row.id for row in conn.execute(statement, rows)}
+        inserted = self._insert_new_events(conn, tenant_id, rows)
         if inserted:
             self._announce(conn, EVENTS)
         return [event for event, _ in records if event.id in inserted]
+
+    def _insert_new_events(
+        self, conn: sa.Connection, tenant_id: str, rows: list[dict[str, Any]]
+    ) -> set[str]:
+        """Insert the events whose id the tenant has not used; return their ids."""
+        statement = (
+            self._insert(events)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "id"])
+            .returning(events.c.id)
+        )
+        return {row.id for row in conn.execute(statement, rows)}
 
     def _arrivals_from(self, received: datetime, count: int) -> list[datetime]:
         """The times events arrive at: from ``received``, each a microsecond after the one
@@ -708,15 +713,15 @@ class DeliveryQueue(SqlBase):
     ) -> dict[str, datetime | None]:
         """Update the deliveries that still exist and add their attempts; return their ids,
         each with its place in an ordered webhook's queue (None for others')."""
-        live: dict[str, datetime | None] = dict(
-            conn.execute(
-                # Locked, so a webhook deleted meanwhile cannot take them away before the
-                # attempts are written.
-                sa.select(deliveries.c.id, deliveries.c.fifo_position)
-                .where(deliveries.c.id.in_([result.delivery_id for result in results]))
-                .with_for_update()
-            ).all()
-        )
+        found = conn.execute(
+            # Locked, so a webhook deleted meanwhile cannot take them away before the
+            # attempts are written.
+            sa.select(deliveries.c.id, deliveries.c.fifo_position, deliveries.c.triggered_at)
+            .where(deliveries.c.id.in_([result.delivery_id for result in results]))
+            .with_for_update()
+        ).all()
+        live = {row.id: row.fifo_position for row in found}
+        triggered = {row.id: row.triggered_at for row in found}
         kept = [result for result in results if result.delivery_id in live]
         if kept:
             conn.execute(
@@ -725,7 +730,7 @@ class DeliveryQueue(SqlBase):
             )
             conn.execute(
                 self._insert(delivery_attempts).on_conflict_do_nothing(),
-                [_attempt_row(result) for result in kept],
+                [_attempt_row(result, triggered[result.delivery_id]) for result in kept],
             )
         return live
 
@@ -875,20 +880,35 @@ class DeliveryQueue(SqlBase):
         de-duplication)."""
 
         def work(conn: sa.Connection) -> Purged:
-            old = sa.select(deliveries.c.id).where(deliveries.c.triggered_at < before).limit(batch)
-            ids = list(conn.execute(old).scalars())
-            if ids:
-                conn.execute(
-                    delivery_attempts.delete().where(delivery_attempts.c.delivery_id.in_(ids))
-                )
-                conn.execute(deliveries.delete().where(deliveries.c.id.in_(ids)))
-            old_events = sa.select(events.c.tenant_id, events.c.id).where(
-                events.c.received_at < before - EVENT_MARGIN, events.c.fanout_at.is_(None)
-            )
-            gone = conn.execute(events.delete().where(_EVENT_KEY.in_(old_events.limit(batch))))
-            return Purged(deliveries=len(ids), events=gone.rowcount)
+            return purge_rows(conn, before, batch, HISTORY_TABLES)
 
         return await self._write(work, Priority.BULK)
+
+
+class HistoryTables(NamedTuple):
+    """The tables (or, on PostgreSQL, the partitions) a purge deletes rows of."""
+
+    events: sa.TableClause
+    deliveries: sa.TableClause
+    attempts: sa.TableClause
+
+
+HISTORY_TABLES = HistoryTables(events, deliveries, delivery_attempts)
+
+
+def purge_rows(conn: sa.Connection, before: datetime, batch: int, tables: HistoryTables) -> Purged:
+    d, a, e = tables.deliveries.c, tables.attempts.c, tables.events.c
+    old = sa.select(d.id).where(d.triggered_at < before).limit(batch)
+    ids = list(conn.execute(old).scalars())
+    if ids:
+        conn.execute(tables.attempts.delete().where(a.delivery_id.in_(ids)))
+        conn.execute(tables.deliveries.delete().where(d.id.in_(ids)))
+    old_events = sa.select(e.tenant_id, e.id).where(
+        e.received_at < before - EVENT_MARGIN, e.fanout_at.is_(None)
+    )
+    key = sa.tuple_(e.tenant_id, e.id)
+    gone = conn.execute(tables.events.delete().where(key.in_(old_events.limit(batch))))
+    return Purged(deliveries=len(ids), events=gone.rowcount)
 
 
 class Lease(NamedTuple):
@@ -1125,11 +1145,12 @@ def _outcome_row(result: Result, at: datetime, position: datetime | None) -> dic
     }
 
 
-def _attempt_row(result: Result) -> dict[str, Any]:
+def _attempt_row(result: Result, triggered_at: datetime) -> dict[str, Any]:
     attempt = result.attempt
     return {
         "delivery_id": result.delivery_id,
         "number": attempt.number,
+        "delivery_triggered_at": triggered_at,
         "started_at": attempt.started_at,
         "duration_ms": attempt.duration_ms,
         "status_code": attempt.status_code,
