@@ -117,6 +117,7 @@ class Result:
     delivery_id: str
     tenant_id: str
     webhook_id: str
+    triggered_at: datetime  # the delivery's (on PostgreSQL, it says which day holds it)
     attempt: Attempt
     status: Literal["success", "fail"]
     status_message: str

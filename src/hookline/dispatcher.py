@@ -138,6 +138,7 @@ class Attempter:
             delivery_id=claimed.delivery_id,
             tenant_id=claimed.tenant_id,
             webhook_id=claimed.webhook_id,
+            triggered_at=claimed.triggered_at,
             attempt=Attempt(
                 number, started, outcome.duration_ms, outcome.status_code, outcome.error
             ),

@@ -69,10 +69,11 @@ WITH ranked AS (
     LIMIT $3
     FOR UPDATE OF h SKIP LOCKED
 ), candidates AS (
-    SELECT h.tenant_id, h.webhook_id, h.due_at AS head_due, c.id, c.next_attempt_at, c.rank
+    SELECT h.tenant_id, h.webhook_id, h.due_at AS head_due, c.id, c.triggered_at,
+           c.next_attempt_at, c.rank
     FROM heads h
     CROSS JOIN LATERAL (
-        SELECT d.id, d.next_attempt_at,
+        SELECT d.id, d.triggered_at, d.next_attempt_at,
                row_number() OVER (ORDER BY d.next_attempt_at) AS rank
         FROM deliveries d
         WHERE d.webhook_id = h.webhook_id AND d.next_attempt_at <= $1
@@ -88,7 +89,7 @@ WITH ranked AS (
     LEFT JOIN unnest($10::text[], $11::int[]) AS busy(tenant_id, n)
            ON busy.tenant_id = c.tenant_id
 ), chosen AS (
-    SELECT id, webhook_id, next_attempt_at
+    SELECT id, triggered_at, webhook_id, next_attempt_at
     FROM turns
     WHERE turn <= tenant_room
     ORDER BY turn, tenant_due, tenant_id
@@ -97,7 +98,8 @@ WITH ranked AS (
     UPDATE deliveries d
     SET lease_until = $2, lease_owner = $12, next_attempt_at = $2
     FROM chosen
-    WHERE d.id = chosen.id AND d.next_attempt_at <= $1
+    WHERE d.id = chosen.id AND d.triggered_at = chosen.triggered_at
+      AND d.next_attempt_at <= $1
     RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.cloud_events,
               d.triggered_at, d.attempt_count, d.trigger, chosen.next_attempt_at AS due_at
 ), refreshed AS (
@@ -178,10 +180,10 @@ WITH v AS (
     SELECT * FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[],
         $7::text[], $8::text[], $9::int[], $10::text[], $11::text[],
-        $12::timestamptz[], $13::float8[], $14::int[], $15::text[]
+        $12::timestamptz[], $13::float8[], $14::int[], $15::text[], $16::timestamptz[]
     ) AS v(id, status, message, number, next_at, ended_at,
            request_url, request_headers, response_status, response_headers, response_body,
-           started_at, duration_ms, status_code, error)
+           started_at, duration_ms, status_code, error, triggered_at)
 ), recorded AS (
     UPDATE deliveries d
     SET status = v.status, status_message = v.message, attempt_count = v.number,
@@ -192,36 +194,36 @@ WITH v AS (
         response_body = v.response_body,
         fifo_position = CASE WHEN v.ended_at IS NULL THEN d.fifo_position END
     FROM (
-        SELECT v.*, (SELECT x.fifo_position FROM deliveries x WHERE x.id = v.id) AS position
+        SELECT v.*, (SELECT x.fifo_position FROM deliveries x
+                     WHERE x.id = v.id AND x.triggered_at = v.triggered_at) AS position
         FROM v
     ) AS v
-    WHERE d.id = v.id
-    RETURNING d.id, d.webhook_id, d.tenant_id, d.triggered_at, v.next_at,
-              v.position IS NOT NULL AS ordered
+    WHERE d.id = v.id AND d.triggered_at = v.triggered_at
+    RETURNING d.id, d.webhook_id, d.tenant_id, v.next_at, v.position IS NOT NULL AS ordered
 ), attempts AS (
     INSERT INTO delivery_attempts (delivery_id, number, delivery_triggered_at, started_at,
                                    duration_ms, status_code, error)
-    SELECT v.id, v.number, recorded.triggered_at, v.started_at, v.duration_ms,
+    SELECT v.id, v.number, v.triggered_at, v.started_at, v.duration_ms,
            v.status_code, v.error
     FROM v JOIN recorded ON recorded.id = v.id
     ON CONFLICT DO NOTHING
 ), due AS (
     INSERT INTO due_webhooks (webhook_id, tenant_id, due_at)
-    SELECT webhook_id, min(tenant_id), min(coalesce(next_at, $17)) FROM recorded
+    SELECT webhook_id, min(tenant_id), min(coalesce(next_at, $18)) FROM recorded
     WHERE next_at IS NOT NULL OR ordered
     GROUP BY webhook_id
     ON CONFLICT (webhook_id) DO UPDATE SET due_at = least(due_webhooks.due_at, excluded.due_at)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM recorded),
-       (SELECT pg_notify($16, '')::text FROM (SELECT 1 FROM due LIMIT 1) AS any_due)
+       (SELECT pg_notify($17, '')::text FROM (SELECT 1 FROM due LIMIT 1) AS any_due)
 """
 
 
 def record_arguments(results: list[Result], at: datetime) -> tuple[Any, ...]:
     """The outcomes as columns (arrays), the channel that announces retries and an
     ordered webhook's next delivery, and the time its next may go."""
-    columns: tuple[list[Any], ...] = tuple([] for _ in range(15))
+    columns: tuple[list[Any], ...] = tuple([] for _ in range(16))
     for result in results:
         attempt = result.attempt
         row = (
@@ -240,6 +242,7 @@ def record_arguments(results: list[Result], at: datetime) -> tuple[Any, ...]:
             attempt.duration_ms,
             attempt.status_code,
             attempt.error,
+            result.triggered_at,
         )
         for column, value in zip(columns, row, strict=True):
             column.append(value)
