@@ -32,9 +32,10 @@ DELIVERIES = History("deliveries", "triggered_at")
 ATTEMPTS = History("delivery_attempts", "delivery_triggered_at")
 HISTORY = (EVENTS, DELIVERIES, ATTEMPTS)
 
-# Days made ahead of today: the maintenance loop runs every few minutes, so three days
-# leave room for it to be down a while before rows fall into the default partition.
-DAYS_AHEAD = 3
+# Days made ahead of today: the maintenance loop runs every few minutes, so a day leaves
+# it many tries before rows fall into the default partition. Few, because a lookup of an
+# event from below (NewDelivery.event_received_at) looks in every later day.
+DAYS_AHEAD = 1
 LOCK_TIMEOUT = "1s"
 _DAY = re.compile(r"_p(\d{8})$")
 

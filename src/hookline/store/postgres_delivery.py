@@ -101,7 +101,8 @@ WITH ranked AS (
     WHERE d.id = chosen.id AND d.triggered_at = chosen.triggered_at
       AND d.next_attempt_at <= $1
     RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.cloud_events,
-              d.triggered_at, d.attempt_count, d.trigger, chosen.next_attempt_at AS due_at
+              d.triggered_at, d.attempt_count, d.trigger, chosen.next_attempt_at AS due_at,
+              d.event_received_at
 ), refreshed AS (
     UPDATE due_webhooks u
     SET due_at = coalesce(
@@ -136,6 +137,7 @@ LEFT JOIN (
     FROM leased l
     JOIN webhooks w ON w.id = l.webhook_id
     LEFT JOIN events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
+                       AND e.received_at >= coalesce(l.event_received_at, '-infinity')
 ) AS l ON true
 ORDER BY l.due_at
 """

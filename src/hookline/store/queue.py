@@ -67,6 +67,7 @@ EVENT_MARGIN = timedelta(days=1)
 # reach, until new work moves it back (cheaper than deleting and inserting it again).
 NOTHING_DUE = datetime(9999, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _events_keyed(keys: Iterable[tuple[str, str]]) -> sa.ColumnElement[bool]:
@@ -313,6 +314,7 @@ class DeliveryQueue(SqlBase):
                 "next_attempt_at": new.next_attempt_at,
                 "fifo_position": new.fifo_position,
                 "task_id": new.task_id,
+                "event_received_at": new.event_received_at,
             }
             for new in planned
         ]
@@ -779,7 +781,13 @@ class DeliveryQueue(SqlBase):
             pace = _pace(conn, webhook_id)
             ordered = pace.ordered and new.trigger != "test"
             position = new.triggered_at if ordered else None
-            queued = dataclasses.replace(new, next_attempt_at=now, fifo_position=position)
+            # The event is renewed to the delivery's time (below).
+            queued = dataclasses.replace(
+                new,
+                next_attempt_at=now,
+                fifo_position=position,
+                event_received_at=new.triggered_at,
+            )
             self._insert_deliveries(conn, [queued])
             # The webhook's entry after the webhook's row (the delivery's key to it), as the
             # record of outcomes takes them; locked, as a claim locks it, on PostgreSQL.
@@ -797,10 +805,15 @@ class DeliveryQueue(SqlBase):
                 self._note_sends(conn, now, sends, Counter({webhook_id: 1}))
             elif not ordered:
                 self._mark_due(conn, [(webhook_id, tenant_id, now)])
-            # The event lives as long as its newest delivery's history.
+            # The event lives as long as its newest delivery's history (and only ever
+            # moves later: deliveries find it from below).
             conn.execute(
                 events.update()
-                .where(events.c.tenant_id == tenant_id, events.c.id == new.event_id)
+                .where(
+                    events.c.tenant_id == tenant_id,
+                    events.c.id == new.event_id,
+                    events.c.received_at < new.triggered_at,
+                )
                 .values(received_at=new.triggered_at)
             )
             return leased
@@ -1160,7 +1173,13 @@ def _attempt_row(result: Result, triggered_at: datetime) -> dict[str, Any]:
 
 _WITH_PAYLOAD = sa.select(deliveries, events.c.payload).join(
     events,
-    sa.and_(events.c.tenant_id == deliveries.c.tenant_id, events.c.id == deliveries.c.event_id),
+    sa.and_(
+        events.c.tenant_id == deliveries.c.tenant_id,
+        events.c.id == deliveries.c.event_id,
+        # From the day it was received on (PostgreSQL looks in those days only).
+        events.c.received_at
+        >= sa.func.coalesce(deliveries.c.event_received_at, sa.literal(_EPOCH, UTCDateTime)),
+    ),
     isouter=True,
 )
 
@@ -1372,13 +1391,18 @@ def _to_live_webhooks(
             .with_for_update(read=True)
         ).all()
     )
-    return [
-        dataclasses.replace(new, fifo_position=received[(new.tenant_id, new.event_id)])
-        if ordering[new.webhook_id] == "fifo" and new.next_attempt_at is not None
-        else new
-        for new in made
-        if new.webhook_id in ordering
-    ]
+    placed = []
+    for new in made:
+        if new.webhook_id not in ordering:
+            continue
+        arrival = received[(new.tenant_id, new.event_id)]
+        ordered = ordering[new.webhook_id] == "fifo" and new.next_attempt_at is not None
+        placed.append(
+            dataclasses.replace(
+                new, event_received_at=arrival, fifo_position=arrival if ordered else None
+            )
+        )
+    return placed
 
 
 def _owned(conn: sa.Connection, owners: list[tuple[str, str]]) -> list[Disable]:

@@ -199,6 +199,9 @@ deliveries = sa.Table(
     sa.Column("fifo_position", UTCDateTime, nullable=True),
     # The recover task that made the delivery (hookline.recover); NULL for every other.
     sa.Column("task_id", sa.String(36), nullable=True),
+    # Its event's arrival when it was made (hookline.deliveries.NewDelivery), NULL if not
+    # known: reads of the event look in that day and later only.
+    sa.Column("event_received_at", UTCDateTime, nullable=True),
     sa.Index(
         "ix_deliveries_due",
         "webhook_id",

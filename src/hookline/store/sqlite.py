@@ -101,8 +101,8 @@ class SqliteStore(SqlStore):
             _driver(conn),
             "INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type,"
             " cloud_events, triggered_at, trigger, status, status_message, attempt_count,"
-            " next_attempt_at, fifo_position, task_id)",
-            "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?, ?, ?)",
+            " next_attempt_at, fifo_position, task_id, event_received_at)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?, ?, ?, ?)",
             [
                 (
                     new.id,
@@ -116,6 +116,7 @@ class SqliteStore(SqlStore):
                     _time(new.next_attempt_at),
                     _time(new.fifo_position),
                     new.task_id,
+                    _time(new.event_received_at),
                 )
                 for new in planned
             ],

@@ -1,5 +1,6 @@
 """history in day partitions: events, deliveries and delivery attempts range-partitioned by
-day on PostgreSQL; an attempt carries its delivery's day and no foreign key (both databases)
+day on PostgreSQL; an attempt carries its delivery's day and no foreign key, a delivery its
+event's arrival (both databases)
 
 Revision ID: 0012
 Revises: 0011
@@ -9,7 +10,7 @@ same columns, keys (with the partition column added) and indexes takes its name,
 default partition and one partition for every day its rows fall on up to a few days ahead,
 and the rows are copied over. This copies the whole history once: on a large database,
 plan for the time a copy of the three tables takes (docs/deployment.md). SQLite keeps its
-tables; delivery_attempts gains the column.
+tables and gains the two columns (a delivery's event arrival stays unknown there: NULL).
 """
 
 import re
@@ -59,6 +60,10 @@ def upgrade() -> None:
         )
         with op.batch_alter_table("delivery_attempts") as batch_op:
             batch_op.alter_column("delivery_triggered_at", nullable=False)
+        op.add_column(
+            "deliveries",
+            sa.Column("event_received_at", sa.DateTime(timezone=True), nullable=True),
+        )
 
 
 def _set_aside(bind: sa.Connection, history: partitions.History) -> list[str]:
@@ -93,6 +98,13 @@ def _partition(bind: sa.Connection, history: partitions.History, indexes: list[s
             " JOIN deliveries_0011 d ON d.id = a.delivery_id"
         )
         day_column = "triggered_at"
+    elif history == partitions.DELIVERIES:
+        extra = ", event_received_at timestamp with time zone"
+        source = (
+            f"SELECT d.*, e.received_at FROM {old} d"  # noqa: S608 (names are ours)
+            " LEFT JOIN events_0011 e ON e.tenant_id = d.tenant_id AND e.id = d.event_id"
+        )
+        day_column = history.column
     else:
         extra, source, day_column = "", f"SELECT * FROM {old}", history.column  # noqa: S608 (names are ours)
     op.execute(
