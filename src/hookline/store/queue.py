@@ -406,24 +406,15 @@ class DeliveryQueue(SqlBase):
             now = self._now()
             until = now + timedelta(seconds=lease_seconds)
             heads, paces = self._heads(conn, now, limit, room, paced_only)
-            free = _lock_tenants(conn, {head.tenant_id for head in heads})
-            heads = [head for head in heads if head.tenant_id in free]
-            # Other processes' attempts count against each webhook's and tenant's bound too.
-            webhook_ids = [head.webhook_id for head in heads]
-            elsewhere = _leased_elsewhere(
-                conn, owner, now, _PER_WEBHOOK, webhook_ids, room.per_webhook
-            )
-            tenants_elsewhere = _leased_elsewhere(
-                conn, owner, now, _PER_TENANT, free, room.per_tenant
-            )
+            heads = _of_free_tenants(conn, heads)
+            everywhere = _with_leases_elsewhere(conn, owner, now, room, heads)
             sends = _recent_sends(conn, now, [w for w, pace in paces.items() if pace.rate_limit])
             taken: Counter[str] = Counter()
             tenants_taken: Counter[str] = Counter()
 
             def webhook_room(webhook_id: str) -> int:
                 pace = paces.get(webhook_id, UNPACED)
-                left = room.webhook_room(webhook_id, pace.bound)
-                left -= elsewhere[webhook_id] + taken[webhook_id]
+                left = everywhere.webhook_room(webhook_id, pace.bound) - taken[webhook_id]
                 if pace.rate_limit is not None:
                     left = min(
                         left, allowance(pace.rate_limit, sends[webhook_id]) - taken[webhook_id]
@@ -438,9 +429,7 @@ class DeliveryQueue(SqlBase):
                     heads,
                     limit - len(leased),
                     webhook_room,
-                    lambda tenant: (
-                        room.tenant_room(tenant) - tenants_elsewhere[tenant] - tenants_taken[tenant]
-                    ),
+                    lambda tenant: everywhere.tenant_room(tenant) - tenants_taken[tenant],
                 )
                 if not shares:
                     break
@@ -1212,18 +1201,35 @@ def _locked_bucket(conn: sa.Connection, tenant_id: str) -> Bucket | None:
     return Bucket(row.events, row.bytes, row.updated_at) if row else None
 
 
-def _lock_tenants(conn: sa.Connection, tenant_ids: set[str]) -> set[str]:
-    """Those of these tenants no other claim is taking from, locked until this claim
-    commits (on PostgreSQL; SQLite's claims take turns anyway): two claims never share a
-    tenant's room, each blind to the leases the other takes."""
-    if not tenant_ids:
-        return set()
-    free = (
-        sa.select(tenants.c.id)
-        .where(tenants.c.id.in_(sorted(tenant_ids)))
-        .with_for_update(skip_locked=True, key_share=True)
+def _of_free_tenants(conn: sa.Connection, heads: list[Head]) -> list[Head]:
+    """The heads whose tenants no other claim is taking from, those tenants locked until
+    this claim commits (on PostgreSQL; SQLite's claims take turns anyway): two claims never
+    share a tenant's room, each blind to the leases the other takes."""
+    if not heads:
+        return []
+    free = set(
+        conn.execute(
+            sa.select(tenants.c.id)
+            .where(tenants.c.id.in_(sorted({head.tenant_id for head in heads})))
+            .with_for_update(skip_locked=True, key_share=True)
+        ).scalars()
     )
-    return set(conn.execute(free).scalars())
+    return [head for head in heads if head.tenant_id in free]
+
+
+def _with_leases_elsewhere(
+    conn: sa.Connection, owner: str, now: datetime, room: Room, heads: list[Head]
+) -> Room:
+    """``room`` with the leases other processes hold on the heads' webhooks and tenants
+    counted in: each webhook's and tenant's bound holds across processes."""
+    return room.with_held(
+        _leased_elsewhere(
+            conn, owner, now, _PER_WEBHOOK, {head.webhook_id for head in heads}, room.per_webhook
+        ),
+        _leased_elsewhere(
+            conn, owner, now, _PER_TENANT, {head.tenant_id for head in heads}, room.per_tenant
+        ),
+    )
 
 
 # What a claim counts other processes' leases by: the deliveries' column, and the ids it holds.
