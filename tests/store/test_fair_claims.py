@@ -4,8 +4,11 @@ delivery found again (a lease run out, a retry come due, a release), through
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import random
 from collections import Counter
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +21,16 @@ from hookline.store import Store
 from hookline.store.base import Expansion
 from tests.store.conftest import Clock
 from tests.store.factories import event, new_delivery, outcome
-from tests.store.queueing import POLICY, ROOMY, claim, history, hook, publish, tenant
+from tests.store.queueing import (
+    POLICY,
+    ROOMY,
+    another_store,
+    claim,
+    history,
+    hook,
+    publish,
+    tenant,
+)
 
 postgres_only = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
@@ -310,6 +322,36 @@ async def test_a_claim_leaves_a_tenant_another_claim_is_taking_from(
     finally:
         await claiming.close()
     assert _per(await claim(store), "tenant_id") == {held: 2}
+
+
+@postgres_only
+async def test_claims_of_two_processes_at_the_same_moment_never_share_a_tenants_room(
+    store: Store, database_url: str
+) -> None:
+    """Two processes claim at once, again and again, the second a moment after the first
+    (up to a millisecond): together they never lease more than the tenant's bound,
+    though neither sees the leases the other commits at its end (the claim's locks, see
+    hookline.store.postgres_delivery)."""
+    tenant_id = await tenant(store)
+    for number in range(4):
+        await hook(store, tenant_id, number)
+    await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(10)))
+    bound = Room(per_webhook=16, per_tenant=3, webhooks={}, tenants={})
+    moments = random.Random(7)
+    async with another_store(database_url) as other:
+        for _ in range(300):
+            first, second = await asyncio.gather(
+                claim(store, owner="worker-a", room=bound),
+                _after(moments.random() / 1000, claim(other, owner="worker-b", room=bound)),
+            )
+            assert len(first) + len(second) <= 3
+            await store.release([item.delivery_id for item in first], "worker-a")
+            await store.release([item.delivery_id for item in second], "worker-b")
+
+
+async def _after(seconds: float, claiming: Awaitable[list[Claimed]]) -> list[Claimed]:
+    await asyncio.sleep(seconds)
+    return await claiming
 
 
 async def test_a_renewal_extends_only_the_leases_its_owner_still_holds(

@@ -24,11 +24,17 @@ vacuum, and walking this process's own recent ones (a backlog drain records thou
 second) made PostgreSQL the bottleneck of the drain (measured: 431 deliveries/s against
 1,843/s without the count).
 
-A tenant's lock keeps two claims from taking its room at once, each blind to the other's
-leases (they commit at its end); a claim that finds the tenant locked leaves its
-webhooks for the next. What neither lock closes: a claim whose statement began before
-another's committed, and takes the lock after, counts with the older snapshot. That
-window lasts from a claim's start to its locks, early in the statement.
+Two claims must not take the same room, each blind to the leases the other commits at
+its end. So one claim at a time takes from each tenant and each webhook: a head is locked
+after its tenant (``SKIP LOCKED``; PostgreSQL takes a row's locks in the order the
+statement names them), and a claim that finds either taken leaves the webhook for its
+next. A claim whose statement began before another committed does not see the other's
+leases either; as every claim changes its heads' ``due_webhooks`` entries, it leaves
+every webhook whose entry changed since it began (the row it locks is not the version it
+ranked: ``ctid``). What stays open: such a claim may still take the room of a tenant the
+other claimed from through other webhooks than its heads (a tenant with more due
+webhooks than one claim takes, or its paced webhooks, which `DeliveryQueue.claim` takes),
+if the other committed in the moment between this one's start and its locks.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ def _held_elsewhere(column: str, key: str, bound: str) -> str:
 
 CLAIM = f"""
 WITH ranked AS (
-    SELECT d.webhook_id, d.due_at,
+    SELECT d.webhook_id, d.due_at, d.ctid,
            row_number() OVER (PARTITION BY d.tenant_id ORDER BY d.due_at) AS turn
     FROM due_webhooks d
     JOIN webhooks w ON w.id = d.webhook_id AND w.rate_limit IS NULL AND w.ordering = 'none'
@@ -72,21 +78,23 @@ WITH ranked AS (
            $8::int - coalesce(busy.n, 0) - {_held_elsewhere("webhook_id", "h.webhook_id", "$8")}
                AS webhook_room
     FROM due_webhooks h
-    JOIN ranked r ON r.webhook_id = h.webhook_id
+    JOIN ranked r ON r.webhook_id = h.webhook_id AND r.ctid = h.ctid
+    JOIN tenants t ON t.id = h.tenant_id
     LEFT JOIN unnest($4::text[], $6::int[]) AS busy(webhook_id, n)
            ON busy.webhook_id = h.webhook_id
     WHERE r.turn <= $3
     ORDER BY r.turn, r.due_at
     LIMIT $3
+    -- In this order: a claim that finds the tenant taken holds none of its webhooks.
+    FOR NO KEY UPDATE OF t SKIP LOCKED
     FOR UPDATE OF h SKIP LOCKED
 ), tenant_rooms AS (
-    SELECT t.id AS tenant_id,
-           $9::int - coalesce(busy.n, 0) - {_held_elsewhere("tenant_id", "t.id", "$9")}
+    SELECT t.tenant_id,
+           $9::int - coalesce(busy.n, 0) - {_held_elsewhere("tenant_id", "t.tenant_id", "$9")}
                AS tenant_room
-    FROM tenants t
-    LEFT JOIN unnest($10::text[], $11::int[]) AS busy(tenant_id, n) ON busy.tenant_id = t.id
-    WHERE t.id IN (SELECT tenant_id FROM heads)
-    FOR NO KEY UPDATE OF t SKIP LOCKED
+    FROM (SELECT DISTINCT tenant_id FROM heads) AS t
+    LEFT JOIN unnest($10::text[], $11::int[]) AS busy(tenant_id, n)
+           ON busy.tenant_id = t.tenant_id
 ), candidates AS (
     SELECT h.tenant_id, h.webhook_id, h.due_at AS head_due, r.tenant_room,
            c.id, c.next_attempt_at, c.rank
