@@ -51,6 +51,7 @@ from hookline.store.schema import (
     due_webhooks,
     events,
     publish_quotas,
+    tenants,
     webhook_event_types,
     webhook_sends,
     webhooks,
@@ -412,16 +413,15 @@ class DeliveryQueue(SqlBase):
             now = self._now()
             until = now + timedelta(seconds=lease_seconds)
             heads, paces = self._heads(conn, now, limit, room, paced_only)
-            # Other processes' attempts count against each webhook's bound too.
-            elsewhere = _leased_elsewhere(conn, owner, now, [head.webhook_id for head in heads])
+            heads = _of_free_tenants(conn, heads)
+            everywhere = _with_leases_elsewhere(conn, owner, now, room, heads)
             sends = _recent_sends(conn, now, [w for w, pace in paces.items() if pace.rate_limit])
             taken: Counter[str] = Counter()
             tenants_taken: Counter[str] = Counter()
 
             def webhook_room(webhook_id: str) -> int:
                 pace = paces.get(webhook_id, UNPACED)
-                left = room.webhook_room(webhook_id, pace.bound)
-                left -= elsewhere[webhook_id] + taken[webhook_id]
+                left = everywhere.webhook_room(webhook_id, pace.bound) - taken[webhook_id]
                 if pace.rate_limit is not None:
                     left = min(
                         left, allowance(pace.rate_limit, sends[webhook_id]) - taken[webhook_id]
@@ -436,7 +436,7 @@ class DeliveryQueue(SqlBase):
                     heads,
                     limit - len(leased),
                     webhook_room,
-                    lambda tenant: room.tenant_room(tenant) - tenants_taken[tenant],
+                    lambda tenant: everywhere.tenant_room(tenant) - tenants_taken[tenant],
                 )
                 if not shares:
                     break
@@ -1241,25 +1241,78 @@ def _locked_bucket(conn: sa.Connection, tenant_id: str) -> Bucket | None:
     return Bucket(row.events, row.bytes, row.updated_at) if row else None
 
 
-def _leased_elsewhere(
-    conn: sa.Connection, owner: str, now: datetime, webhook_ids: list[str]
-) -> Counter[str]:
-    """How many deliveries of each webhook other processes hold leases on: their attempts
-    in flight, and at most a few more (claimed and not started, or done and not yet
-    recorded)."""
-    if not webhook_ids:
-        return Counter()
-    leased = (
-        sa.select(deliveries.c.webhook_id, sa.func.count())
-        .where(
-            deliveries.c.webhook_id.in_(webhook_ids),
-            deliveries.c.lease_owner.is_not(None),
-            deliveries.c.lease_owner != owner,
-            deliveries.c.lease_until > now,
-        )
-        .group_by(deliveries.c.webhook_id)
+def _of_free_tenants(conn: sa.Connection, heads: list[Head]) -> list[Head]:
+    """The heads whose tenants no other claim is taking from, those tenants locked until
+    this claim commits (on PostgreSQL; SQLite's claims take turns anyway): two claims never
+    share a tenant's room, each blind to the leases the other takes."""
+    if not heads:
+        return []
+    free = set(
+        conn.execute(
+            sa.select(tenants.c.id)
+            .where(tenants.c.id.in_(sorted({head.tenant_id for head in heads})))
+            .with_for_update(skip_locked=True, key_share=True)
+        ).scalars()
     )
-    return Counter(dict(conn.execute(leased).all()))
+    return [head for head in heads if head.tenant_id in free]
+
+
+def _with_leases_elsewhere(
+    conn: sa.Connection, owner: str, now: datetime, room: Room, heads: list[Head]
+) -> Room:
+    """``room`` with the leases other processes hold on the heads' webhooks and tenants
+    counted in: each webhook's and tenant's bound holds across processes."""
+    return room.with_held(
+        _leased_elsewhere(
+            conn, owner, now, _PER_WEBHOOK, {head.webhook_id for head in heads}, room.per_webhook
+        ),
+        _leased_elsewhere(
+            conn, owner, now, _PER_TENANT, {head.tenant_id for head in heads}, room.per_tenant
+        ),
+    )
+
+
+# What a claim counts other processes' leases by: the deliveries' column, and the ids it holds.
+_PER_WEBHOOK = (deliveries.c.webhook_id, webhooks.c.id)
+_PER_TENANT = (deliveries.c.tenant_id, tenants.c.id)
+
+
+def _leased_elsewhere(
+    conn: sa.Connection,
+    owner: str,
+    now: datetime,
+    per: tuple[sa.Column[str], sa.Column[str]],
+    ids: Collection[str],
+    bound: int,
+) -> Counter[str]:
+    """How many deliveries of each of these webhooks or tenants (``per``) other processes
+    hold leases on: their attempts in flight, and at most a few more (claimed and not
+    started, or done and not yet recorded). Counted as the one-statement claim counts them
+    (hookline.store.postgres_delivery): up to ``bound``, which leaves no room either way, in
+    the owners on either side of ``owner``."""
+    if not ids:
+        return Counter()
+    counted, id_column = per
+    keys = sa.select(id_column.label("id")).where(id_column.in_(sorted(ids))).subquery()
+
+    def held(side: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
+        leased = (
+            sa.select(counted)
+            .where(
+                counted == keys.c.id,
+                deliveries.c.lease_owner.is_not(None),
+                side,
+                deliveries.c.lease_until > now,
+            )
+            .limit(bound)
+            .correlate(keys)
+            .subquery()
+        )
+        return sa.select(sa.func.count()).select_from(leased).scalar_subquery()
+
+    lease_owner = deliveries.c.lease_owner
+    counts = sa.select(keys.c.id, held(lease_owner < owner) + held(lease_owner > owner))
+    return Counter(dict(conn.execute(counts).all()))
 
 
 def _pace(conn: sa.Connection, webhook_id: str) -> Pace:

@@ -234,6 +234,17 @@ deliveries = sa.Table(
     postgresql_partition_by="RANGE (triggered_at)",
 )
 
+# The attempts each tenant has in flight anywhere: claims count other processes' against
+# HOOKLINE_TENANT_CONCURRENCY as they count a webhook's (migration 0013).
+sa.Index(
+    "ix_deliveries_tenant_leased",
+    deliveries.c.tenant_id,
+    deliveries.c.lease_owner,
+    deliveries.c.lease_until,
+    postgresql_where=sa.text("lease_owner IS NOT NULL"),
+    sqlite_where=sa.text("lease_owner IS NOT NULL"),
+)
+
 # The webhooks that have deliveries with a due time, and a lower bound of the earliest:
 # claims walk this small table (oldest first, fairly between tenants) instead of the queue.
 due_webhooks = sa.Table(
