@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import profile_summary
+from bench import profile_summary, scaling_report
 from bench.common import REPO
 
 DOC = REPO / "docs" / "benchmarks.md"
@@ -769,6 +769,8 @@ def markdown(results: dict[str, Any], chart: str | None = None) -> str:
     lines += ["", "| scenario | figure | value |", "|---|---|---|"]
     for scenario, figure, value in figures(results):
         lines.append(f"| {scenario} | {figure} | {value} |")
+    bare = bare_client(results)
+    lines += scaling_report.markdown(results, bare["cpu_per_request_us"] if bare else None)
     lines += profile_tables(results)
     for note in results.get("notes", []):
         lines += ["", f"Note: {note}."]
