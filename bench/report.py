@@ -825,6 +825,8 @@ def chart(results: dict[str, Any], path: Path) -> bool:
         ("hookline\nPostgreSQL", _get(s, "e2e", "postgres", "per_second"), "#2aa05a"),
     ]
     bars = [b for b in bars if b[1]]
+    if not bars and not any(s.get(name) for name in ("rate", "fanout")):
+        return False  # nothing to draw (the scale-out scenarios have tables only)
     figure, (left, right) = plt.subplots(
         1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 2]}
     )
