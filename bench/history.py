@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.common import EVENT_TYPE, PAD, sign
+from hookline.events import Event, to_record
 
 CHUNK = 20_000
 SPAN = timedelta(days=6)
@@ -44,7 +45,9 @@ def _rows(
                     f'"extensions":{{"tenantId":"{tenant_id}"}},'
                     f'"data":{{"pad":"{PAD}","sentAt":{triggered.timestamp()}}}}}'
                 )
-                events.append((tenant_id, event_id, EVENT_TYPE, triggered))
+                data = {"pad": PAD, "sentAt": triggered.timestamp()}
+                event = Event(event_id, tenant_id, EVENT_TYPE, triggered, "bench", data)
+                events.append((tenant_id, event_id, EVENT_TYPE, triggered, to_record(event)))
                 if headers_template is None:
                     headers_template = sign("x" * 32, event_id, body.encode())
                     headers_template["User-Agent"] = "hookline-webhook/0.1.0"
@@ -62,7 +65,7 @@ def _rows(
                     triggered,
                     "success",
                     "HTTP 200",
-                    body,
+                    False,
                     1,
                     None,
                     ended,
@@ -82,11 +85,11 @@ def _rows(
 
 DELIVERY_COLUMNS = (
     "id, tenant_id, webhook_id, event_id, event_type, triggered_at, status, status_message, "
-    "body, attempt_count, next_attempt_at, ended_at, lease_until, lease_owner, request_url, "
-    "request_headers, response_status, response_headers, response_body"
+    "cloud_events, attempt_count, next_attempt_at, ended_at, lease_until, lease_owner, "
+    "request_url, request_headers, response_status, response_headers, response_body"
 )
 ATTEMPT_COLUMNS = "delivery_id, number, started_at, duration_ms, status_code, error"
-EVENT_COLUMNS = "tenant_id, id, type, received_at"
+EVENT_COLUMNS = "tenant_id, id, type, received_at, payload"
 
 
 def _sqlite_time(value: Any) -> Any:
@@ -108,7 +111,7 @@ def fill_sqlite(path: str, count: int, request_url: str) -> None:
         for deliveries, attempts, events in _rows(tenant_id, webhook_ids, count, request_url):
             with conn:
                 conn.executemany(
-                    f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?)",
+                    f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?,?,?,?,?)",
                     [tuple(_sqlite_time(v) for v in row) for row in events],
                 )
                 conn.executemany(

@@ -17,7 +17,7 @@ import aiohttp
 import orjson
 
 from bench.common import EVENT_TYPE, HOST, PAD, SECRET, VENV_BIN, Tls
-from bench.procs import Database, Hookline
+from bench.procs import Database, Hookline, errors_in
 
 TENANT = "bench"
 
@@ -67,20 +67,35 @@ class Run:
     api: Api
     webhook_ids: list[str] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    worker_logs: list[Path] = field(default_factory=list)
 
-    def start_workers(self, count: int) -> None:
-        """``count`` more ``hookline worker`` processes on the same database."""
-        for number in range(count):
-            log = open(self.hookline.workdir / f"{self.database.name}-worker{number}.log", "ab")  # noqa: SIM115
-            self.workers.append(
-                subprocess.Popen(
-                    [str(VENV_BIN / "hookline"), "worker"],
-                    env=self.hookline.env,
-                    stdout=log,
-                    stderr=log,
-                    cwd=self.hookline.workdir,
+    async def start_workers(self, count: int, timeout: float = 60) -> None:
+        """``count`` more ``hookline worker`` processes on the same database, once each
+        says it is delivering."""
+        logs = []
+        for _ in range(count):
+            path = self.hookline.workdir / f"{self.database.name}-worker{len(self.worker_logs)}.log"
+            self.worker_logs.append(path)
+            logs.append(path)
+            with open(path, "ab") as log:
+                self.workers.append(
+                    subprocess.Popen(
+                        [str(VENV_BIN / "hookline"), "worker"],
+                        env=self.hookline.env,
+                        stdout=log,
+                        stderr=log,
+                        cwd=self.hookline.workdir,
+                    )
                 )
-            )
+        deadline = time.monotonic() + timeout
+        while not all(b"hookline worker delivering" in path.read_bytes() for path in logs):
+            if time.monotonic() > deadline or any(w.poll() is not None for w in self.workers):
+                raise RuntimeError(f"a hookline worker did not start: see {logs}")
+            await asyncio.sleep(0.1)
+
+    def errors_logged(self) -> int:
+        """Lines at level error in the logs of serve and of the workers."""
+        return self.hookline.errors_logged() + sum(errors_in(log) for log in self.worker_logs)
 
     async def stop_workers(self) -> None:
         for worker in self.workers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -173,10 +174,20 @@ def _cpu(procs: list[psutil.Process]) -> float:
     return total
 
 
-def postgres_pids() -> list[int]:
+# A client backend's process title: "postgres: [cluster: ]user database host(port) activity".
+_BACKEND_TITLE = re.compile(r"^postgres: (?:\S+: )?\S+ (\S+) (?:\S+\(\d+\)|\[local\])")
+
+
+def postgres_pids(database: str | None = None) -> list[int]:
+    """The PostgreSQL server's processes; with ``database``, without the client backends
+    of other databases (another engineer's tests on the same server are not the run's)."""
     found = []
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] in ("postgres", "postmaster"):
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if proc.info["name"] not in ("postgres", "postmaster"):
+            continue
+        title = " ".join(proc.info["cmdline"] or ())
+        backend = _BACKEND_TITLE.match(title)
+        if database is None or backend is None or backend.group(1) == database:
             found.append(proc.pid)
     return found
 
@@ -185,9 +196,15 @@ class Monitor:
     """CPU used by each group of processes between start and stop (in % of one core), and
     peak RSS (sampled every ``interval`` seconds), plus the machine's total CPU use."""
 
-    def __init__(self, groups: dict[str, list[int]], interval: float = 0.25) -> None:
+    def __init__(
+        self,
+        groups: dict[str, list[int]],
+        interval: float = 0.25,
+        postgres_database: str | None = None,
+    ) -> None:
         self._groups = [Watched(name, pids) for name, pids in groups.items()]
         self._interval = interval
+        self._postgres_database = postgres_database
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = 0.0
@@ -239,7 +256,7 @@ class Monitor:
         for group in self._groups:
             if group.name == "postgres":  # backends started meanwhile count from their start
                 known = {proc.pid for proc in group.procs}
-                for pid in postgres_pids():
+                for pid in postgres_pids(self._postgres_database):
                     if pid not in known:
                         with contextlib.suppress(psutil.Error):
                             group.procs.append(psutil.Process(pid))
@@ -280,9 +297,9 @@ class Monitor:
 class Database:
     """A fresh, empty database: a SQLite file in ``workdir`` or a new PostgreSQL database."""
 
-    def __init__(self, backend: str, workdir: Path) -> None:
+    def __init__(self, backend: str, workdir: Path, name: str | None = None) -> None:
         self.backend = backend
-        self.name = f"hlbench_{uuid.uuid4().hex[:10]}"
+        self.name = name or f"hlbench_{uuid.uuid4().hex[:10]}"
         if backend == "sqlite":
             self.path = workdir / f"{self.name}.db"
             self.url = f"sqlite:///{self.path}"
@@ -293,6 +310,17 @@ class Database:
     async def create(self) -> None:
         if self.backend == "postgres":
             await _admin(f'CREATE DATABASE "{self.name}"')
+
+    async def exists(self) -> bool:
+        """Whether the PostgreSQL database is there (a run kept it, or was killed)."""
+        import asyncpg
+
+        conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        try:
+            found = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", self.name)
+        finally:
+            await conn.close()
+        return found is not None
 
     async def size(self) -> int:
         """Bytes on disk: the SQLite file and its WAL, or ``pg_database_size`` (PostgreSQL's
@@ -424,11 +452,16 @@ class Hookline:
 
     def errors_logged(self) -> int:
         """Lines at level error in the serve log (a sanity check)."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return 0
-        return sum(1 for line in text.splitlines() if '"level": "error"' in line)
+        return errors_in(self.log_path)
+
+
+def errors_in(log: Path) -> int:
+    """Lines at level error in a hookline log."""
+    try:
+        text = log.read_text(errors="replace")
+    except FileNotFoundError:
+        return 0
+    return sum(1 for line in text.splitlines() if '"level": "error"' in line)
 
 
 # Threads of one process (the profile table) -------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import profile_summary
+from bench import profile_summary, scaling_report
 from bench.common import REPO
 
 DOC = REPO / "docs" / "benchmarks.md"
@@ -769,6 +769,8 @@ def markdown(results: dict[str, Any], chart: str | None = None) -> str:
     lines += ["", "| scenario | figure | value |", "|---|---|---|"]
     for scenario, figure, value in figures(results):
         lines.append(f"| {scenario} | {figure} | {value} |")
+    bare = bare_client(results)
+    lines += scaling_report.markdown(results, bare["cpu_per_request_us"] if bare else None)
     lines += profile_tables(results)
     for note in results.get("notes", []):
         lines += ["", f"Note: {note}."]
@@ -823,6 +825,8 @@ def chart(results: dict[str, Any], path: Path) -> bool:
         ("hookline\nPostgreSQL", _get(s, "e2e", "postgres", "per_second"), "#2aa05a"),
     ]
     bars = [b for b in bars if b[1]]
+    if not bars and not any(s.get(name) for name in ("rate", "fanout")):
+        return False  # nothing to draw (the scale-out scenarios have tables only)
     figure, (left, right) = plt.subplots(
         1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 2]}
     )

@@ -6,6 +6,7 @@ python -m bench --scenario e2e --scenario fanout --backends sqlite
 python -m bench --scenario backlog --backlog 100000
 python -m bench --scenario noisy --backends sqlite --noisy-seconds 20
 python -m bench --scenario raw --scenario e2e --backends sqlite --profile-table
+python -m bench --scenario workers --scenario claims --scenario purge   # scale-out, PostgreSQL
 """
 
 from __future__ import annotations
@@ -26,16 +27,17 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import report, scenarios
+from bench import report, scaling, scenarios
 from bench.common import REPO, VENV_BIN, Tls, machine
 from bench.procs import POSTGRES_ADMIN_URL, child_env, postgres_available
+from bench.scaling import SCALE_SCENARIOS
 from bench.scenarios import FULL, QUICK, SCENARIOS, Bench
 from hookline.runtime import calm_collector
 
 PER_BACKEND = {"e2e", "rate", "fanout", "isolation", "backlog", "history", "noisy"}
 REPEATABLE = {"raw", "celery", "e2e"}
 # Scenarios whose CPU per delivery is set beside the bare client's CPU per request.
-CPU_COMPARED = {"e2e", "rate", "fanout", "isolation", "history"}
+CPU_COMPARED = {"e2e", "rate", "fanout", "isolation", "history", "workers"}
 # Figures of a repeated scenario reported as the median of its runs (beside the median run's).
 MEDIAN_FIGURES = ("cpu_per_delivery_us", "postgres_cpu_per_delivery_us", "cpu_per_request_us")
 
@@ -47,8 +49,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--scenario",
         action="append",
-        choices=SCENARIOS,
-        help="run only this scenario (repeat for several); default: all",
+        choices=SCENARIOS + SCALE_SCENARIOS,
+        help="run only this scenario (repeat for several); default: all but the scale-out "
+        "ones on PostgreSQL (workers, claims, purge), which run only when named",
     )
     parser.add_argument("--quick", action="store_true", help="a small smoke run (under a minute)")
     parser.add_argument(
@@ -86,6 +89,28 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=0,
         help="PostgreSQL end-to-end runs: this many `hookline worker` processes beside "
         "`hookline serve` (their CPU counts as hookline's)",
+    )
+    parser.add_argument(
+        "--worker-counts",
+        help="scenario workers: comma list of `hookline worker` counts beside serve "
+        "(full: 0,1,2,4)",
+    )
+    parser.add_argument(
+        "--claim-history",
+        type=_size,
+        help="scenario claims: deliveries of history (full: 50,000,000)",
+    )
+    parser.add_argument("--claims", type=_size, help="scenario claims: timed claims (full: 2,000)")
+    parser.add_argument(
+        "--purge-day",
+        type=_size,
+        help="scenario purge: deliveries in the day purged (full: 5,000,000)",
+    )
+    parser.add_argument(
+        "--keep-scale-db",
+        action="store_true",
+        help="scenario claims: keep the database with the history (hookline_bench_scale); "
+        "a later run uses it again, and resumes its load if it was stopped",
     )
     parser.add_argument("--receiver-workers", type=int, default=2, help="receiver processes")
     parser.add_argument(
@@ -159,6 +184,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _size(text: str) -> int:
+    return int(text.replace("_", "").replace(",", ""))
+
+
 def _sizes(text: str) -> dict[str, int]:
     """``N`` (every database) or ``sqlite=N,postgres=M``."""
     if "=" not in text:
@@ -186,6 +215,15 @@ def scale_of(args: argparse.Namespace) -> tuple[scenarios.Scale, bool]:
         changes["rate_seconds"] = args.rate_seconds
     if args.noisy_seconds is not None:
         changes["noisy_seconds"] = args.noisy_seconds
+    if args.worker_counts is not None:
+        changes["worker_counts"] = tuple(int(n) for n in args.worker_counts.split(","))
+    for name, option in (
+        ("claim_history", "claim_history"),
+        ("claims", "claims"),
+        ("purge_rows", "purge_day"),
+    ):
+        if getattr(args, option) is not None:
+            changes[name] = getattr(args, option)
     scale = dataclasses.replace(scale, **changes)
     full = all(
         getattr(scale, name) >= getattr(FULL, name)
@@ -263,7 +301,8 @@ async def main_async(args: argparse.Namespace) -> int:
         "notes": notes,
         "scenarios": {},
     }
-    results["machine"].update(await _versions(args, backends))
+    on_postgres = [*backends, "postgres"] if set(chosen) & set(SCALE_SCENARIOS) else backends
+    results["machine"].update(await _versions(args, on_postgres))
     results["machine"]["hookline_source"] = _hookline_source()
     workdir = Path(tempfile.mkdtemp(prefix="hookline-bench-"))
     json_path = args.out / f"{args.stamp}.json"
@@ -284,7 +323,8 @@ async def main_async(args: argparse.Namespace) -> int:
             ]
             runs: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
             for round_number, name in order:
-                run = getattr(scenarios, f"scenario_{name}")
+                module = scaling if name in SCALE_SCENARIOS else scenarios
+                run = getattr(module, f"scenario_{name}")
                 for backend in backends if name in PER_BACKEND else [None]:
                     label = f"{name} {backend}" if backend else name
                     if name in repeated:

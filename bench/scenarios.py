@@ -52,6 +52,11 @@ class Scale:
     noisy_bomb_numbers: int  # numbers in the filter bomb's data.a
     noisy_flood_events: int  # events a flood publish (to 100 webhooks)
     noisy_resends: int  # parallel resends a round
+    # Scale-out on PostgreSQL (bench/scaling.py), run only when chosen:
+    worker_counts: tuple[int, ...]  # `hookline worker` processes beside serve, each point
+    claim_history: int  # deliveries of history the claims are timed with
+    claims: int  # timed claims, with and without the history
+    purge_rows: int  # deliveries in the day that is purged
     backlog_by_backend: dict[str, int] = dataclasses.field(default_factory=dict)
     history_by_backend: dict[str, int] = dataclasses.field(default_factory=dict)
 
@@ -79,6 +84,10 @@ FULL = Scale(
     noisy_bomb_numbers=200_000,
     noisy_flood_events=1_000,
     noisy_resends=300,
+    worker_counts=(0, 1, 2, 4),
+    claim_history=50_000_000,
+    claims=2_000,
+    purge_rows=5_000_000,
 )
 QUICK = Scale(
     raw_count=5_000,
@@ -97,6 +106,10 @@ QUICK = Scale(
     noisy_bomb_numbers=50_000,
     noisy_flood_events=100,
     noisy_resends=100,
+    worker_counts=(0, 1),
+    claim_history=100_000,
+    claims=200,
+    purge_rows=50_000,
 )
 
 
@@ -154,12 +167,14 @@ class Bench:
 
     def monitor(self, run: Run | None = None, **extra: list[int]) -> Monitor:
         groups: dict[str, list[int]] = {"receivers": self.receivers.pids, "bench": [os.getpid()]}
+        database = None
         if run is not None:
             groups["hookline"] = [run.hookline.pid, *(w.pid for w in run.workers)]
             if run.database.backend == "postgres":
-                groups["postgres"] = postgres_pids()
+                database = run.database.name
+                groups["postgres"] = postgres_pids(database)
         groups.update(extra)
-        return Monitor(groups).start()
+        return Monitor(groups, postgres_database=database).start()
 
     @property
     def profiling(self) -> bool:
@@ -539,11 +554,9 @@ async def scenario_celery(bench: Bench) -> dict[str, Any]:
 async def scenario_e2e(bench: Bench, backend: str) -> dict[str, Any]:
     extra = bench.args.extra_workers
     async with bench.run(backend, hooks("ok", 10)) as run:
-        if extra:
-            run.start_workers(extra)
-            await asyncio.sleep(3)  # let them start
+        await run.start_workers(extra)
         result = await measure_throughput(bench, run, bench.scale.e2e_events, 10, f"e2e-{backend}")
-        result["errors_logged"] = run.hookline.errors_logged()
+        result["errors_logged"] = run.errors_logged()
         result["processes"] = 1 + extra
     bench.say(
         f"hookline {backend}: {result['per_second']:.0f} deliveries/s, lag p50 "
