@@ -50,6 +50,7 @@ def _result(claimed: Claimed, *, success: bool) -> Result:
     return Result(
         delivery_id=claimed.delivery_id,
         webhook_id=claimed.webhook_id,
+        triggered_at=claimed.triggered_at,
         attempt=Attempt(1, AT, 3.21, 200 if success else 500, None),
         status="success" if success else "fail",
         status_message="HTTP 200" if success else "HTTP 500; will retry",
