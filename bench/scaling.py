@@ -30,9 +30,9 @@ EMPTY_DATABASE = "hookline_bench_scale_empty"
 PURGE_DATABASE = "hookline_bench_purge"
 HISTORY_DAYS = 7
 # Disk a delivery of history takes with its share of events and attempts, indexes
-# included (measured: 50,000,000 took 37 GB); a load wants a quarter more than that free
-# (WAL, and the estimate's error).
-BYTES_PER_DELIVERY = 800
+# included (measured: 25,000,000 took 37.5 GB); a load wants a quarter more than that
+# free (WAL, and the estimate's error).
+BYTES_PER_DELIVERY = 1_500
 TURN = 50  # claims on one database before the other's turn
 
 
