@@ -364,11 +364,16 @@ async def delete_day(conn: asyncpg.Connection, day: date) -> dict[str, Any]:
 
 async def drop_day(conn: asyncpg.Connection, day: date) -> dict[str, Any]:
     """Drop the day's partition of each partitioned history table (DROP TABLE, no DETACH
-    first), each its own statement."""
+    first), each its own statement: its rows, size and time."""
     tables = await partitioned(conn)
-    names = [partition_name(table, day) for table in reversed(TABLES) if table in tables]
-    rows = {name: await conn.fetchval(f"SELECT count(*) FROM {name}") for name in names}
-    seconds = 0.0
-    for name in names:
-        seconds += await _timed(conn.execute(f"DROP TABLE {name}"))
-    return {"partitions": rows, "drop_seconds": round(seconds, 3)}
+    dropped = {}
+    for table in reversed(TABLES):  # attempts, deliveries, events
+        if table not in tables:
+            continue
+        name = partition_name(table, day)
+        rows = await conn.fetchval(f"SELECT count(*) FROM {name}")
+        size = await conn.fetchval("SELECT pg_total_relation_size($1::regclass)", name)
+        seconds = await _timed(conn.execute(f"DROP TABLE {name}"))
+        dropped[name] = {"rows": rows, "mb": round(size / 2**20), "seconds": seconds}
+    total = sum(part["seconds"] for part in dropped.values())
+    return {"partitions": dropped, "drop_seconds": round(total, 4)}
