@@ -113,8 +113,9 @@ def _purge(results: dict[str, Any], data: dict[str, Any], bare_us: float | None)
         "|---|---|---|",
         f"| DELETE as the store's purge does ({delete['deliveries']:,} deliveries, "
         f"{delete['events']:,} events, batches of 5,000) | {delete['delete_seconds']:,.1f} "
-        f"| {data['database_mb_after_delete']:,} MB (before: {data['database_mb_before']:,} MB) |",
-        f"| then VACUUM of the three tables | {delete['vacuum_seconds']:,.1f} | |",
+        f"| (before: {data['database_mb_before']:,} MB) |",
+        f"| then VACUUM of the three tables | {delete['vacuum_seconds']:,.1f} "
+        f"| {data['database_mb_after_delete']:,} MB |",
     ]
     drop = data.get("drop")
     if drop:
