@@ -126,6 +126,7 @@ async def _record(store: Store, tenant_id: str, webhook: dict[str, Any], sent: S
         delivery_id=new.id,
         tenant_id=tenant_id,
         webhook_id=webhook["id"],
+        triggered_at=new.triggered_at,
         attempt=Attempt(1, started, sent.duration_ms, code, None if code else "timed out"),
         status="success" if sent.succeeded else "fail",
         status_message=f"HTTP {code}" if code else "timed out",
@@ -162,6 +163,7 @@ def _rows(
     attempt = {
         "delivery_id": delivery_id,
         "number": 1,
+        "delivery_triggered_at": started,
         "started_at": started,
         "duration_ms": sent.duration_ms,
         "status_code": sent.status_code,

@@ -507,5 +507,8 @@ def _json(text: str) -> object:
 )
 def purge(settings: Settings) -> None:
     """Delete delivery history older than the retention now, and print how much."""
-    deleted = _run(_with_store(settings, purge_history))
-    click.echo(f"purged {deleted} deliveries older than {settings.history_days} days")
+    purged = _run(_with_store(settings, purge_history))
+    days = f" and {purged.days} whole days of history" if purged.days else ""
+    click.echo(
+        f"purged {purged.deliveries} deliveries{days} older than {settings.history_days} days"
+    )

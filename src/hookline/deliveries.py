@@ -46,6 +46,9 @@ class NewDelivery:
     fifo_position: datetime | None = None
     trigger: Trigger = "event"
     task_id: str | None = None  # the recover task that made it (hookline.recover)
+    # When its event was received, or earlier (None: not known). Events only move later
+    # (a resend renews its event), so it finds the event's day on PostgreSQL from below.
+    event_received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class Result:
     delivery_id: str
     tenant_id: str
     webhook_id: str
+    triggered_at: datetime  # the delivery's (on PostgreSQL, it says which day holds it)
     attempt: Attempt
     status: Literal["success", "fail"]
     status_message: str

@@ -1,7 +1,8 @@
 """Workers: claim due deliveries, send them, record the outcomes in batches.
 
-Concurrency is bounded in total and per webhook; a webhook at its bound is left out of
-claims, so a slow or dead endpoint holds only its own slots and never delays the others.
+Concurrency is bounded in total, per webhook and per tenant (hookline.shares); a webhook
+or tenant at its bound is left out of claims, so a slow or dead endpoint holds only its
+own slots and never delays the others.
 Outcomes are written in batches; a claimed delivery whose outcome is never written (the
 process died) is due again when its lease runs out: at-least-once.
 """
@@ -138,6 +139,7 @@ class Attempter:
             delivery_id=claimed.delivery_id,
             tenant_id=claimed.tenant_id,
             webhook_id=claimed.webhook_id,
+            triggered_at=claimed.triggered_at,
             attempt=Attempt(
                 number, started, outcome.duration_ms, outcome.status_code, outcome.error
             ),

@@ -200,6 +200,7 @@ def delivery(task: Task, event: Looked, cloud_events: bool, at: datetime) -> New
         triggered_at=at,
         next_attempt_at=at,
         task_id=task.id,
+        event_received_at=event.position.received_at,
     )
 
 

@@ -20,6 +20,7 @@ from hookline.errors import StorageUnavailable
 from hookline.fanout import Expander
 from hookline.server import HttpServer
 from hookline.services import Services
+from hookline.store.base import Purged
 from hookline.task_runner import TaskRunner
 
 log = structlog.get_logger()
@@ -147,16 +148,20 @@ class Runtime:
         metrics.FANOUT_PENDING.set(stats.fanout_pending)
 
 
-async def purge_history(services: Services) -> int:
+async def purge_history(services: Services) -> Purged:
     """Delete deliveries, events and finished tasks older than the retention, in bounded
-    batches; return how many deliveries went."""
+    batches (on PostgreSQL, whole days are dropped first); return what went."""
     before = now() - timedelta(days=services.settings.history_days)
     while await services.store.purge_tasks(before, PURGE_BATCH) == PURGE_BATCH:
         pass
-    total = 0
+    total = Purged(deliveries=0, events=0)
     while True:
         purged = await services.store.purge(before, PURGE_BATCH)
-        total += purged.deliveries
+        total = Purged(
+            total.deliveries + purged.deliveries,
+            total.events + purged.events,
+            total.days + purged.days,
+        )
         if max(purged.deliveries, purged.events) < PURGE_BATCH:
             return total
 

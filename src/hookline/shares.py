@@ -2,7 +2,9 @@
 
 Attempts in flight in one process are bounded three ways: in total, per webhook (the
 endpoint bound) and per tenant. `Slots` counts them, for queued attempts and resends
-alike. `allocate` decides how many due deliveries of each webhook a claim takes: from the
+alike; a claim also counts, against the webhook and tenant bounds, the leases other
+processes hold (hookline.store.queue), so those two hold across every process.
+`allocate` decides how many due deliveries of each webhook a claim takes: from the
 webhooks with due work, longest due first, one at a time round-robin over the tenants and
 then over each tenant's webhooks, never past a bound. So a tenant with a hundred busy
 webhooks gets the same turns as a tenant with one, and a hanging endpoint holds only its
@@ -83,11 +85,21 @@ class Room:
 
     def with_taken(self, taken: Iterable[tuple[str, str]]) -> Room:
         """The room once these (tenant, webhook) attempts are in flight too."""
-        webhooks, tenants = Counter(self.webhooks), Counter(self.tenants)
-        for tenant_id, webhook_id in taken:
-            tenants[tenant_id] += 1
-            webhooks[webhook_id] += 1
-        return Room(self.per_webhook, self.per_tenant, dict(webhooks), dict(tenants))
+        pairs = list(taken)
+        return self.with_held(
+            Counter(webhook_id for _, webhook_id in pairs),
+            Counter(tenant_id for tenant_id, _ in pairs),
+        )
+
+    def with_held(self, webhooks: Counter[str], tenants: Counter[str]) -> Room:
+        """The room once these attempts per webhook and per tenant count too (another
+        process's, say)."""
+        return Room(
+            self.per_webhook,
+            self.per_tenant,
+            dict(Counter(self.webhooks) + webhooks),
+            dict(Counter(self.tenants) + tenants),
+        )
 
 
 class Slots:

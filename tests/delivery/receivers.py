@@ -92,7 +92,8 @@ class Receiver:
             return len(self._received[path])
 
     def most_in_flight(self, path: str) -> int:
-        """The most requests to ``path`` that were ever being answered at once."""
+        """The most requests to ``path`` that were ever being answered at once; for a folder
+        (a path ending in "/"), to any path under it."""
         with self._lock:
             return self._most_in_flight[path]
 
@@ -113,13 +114,23 @@ class Receiver:
             )
             script = self._scripts.get(request.path, [Reply()])
             reply = script.pop(0) if len(script) > 1 else script[0]
-            self._in_flight[request.path] += 1
-            most = max(self._most_in_flight[request.path], self._in_flight[request.path])
-            self._most_in_flight[request.path] = most
+            for counted in _counted_as(request.path):
+                self._in_flight[counted] += 1
+                most = max(self._most_in_flight[counted], self._in_flight[counted])
+                self._most_in_flight[counted] = most
         try:
             if reply.delay:
                 await asyncio.sleep(reply.delay)  # cancelled when the client goes away
             return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
         finally:
             with self._lock:
-                self._in_flight[request.path] -= 1
+                for counted in _counted_as(request.path):
+                    self._in_flight[counted] -= 1
+
+
+def _counted_as(path: str) -> list[str]:
+    """What a request to ``path`` counts for: the path and every folder above it ("/a/b":
+    "/a/b", "/a/" and "/")."""
+    parts = path.split("/")
+    folders = ["/".join(parts[:n]) + "/" for n in range(1, len(parts))]
+    return list(dict.fromkeys([path, *folders]))

@@ -71,6 +71,37 @@ def test_workers_sharing_postgres_keep_the_endpoint_bound_together(
         assert receiver.most_in_flight(path) <= 3
 
 
+def test_workers_sharing_postgres_keep_the_tenant_bound_together(
+    templates: Templates,
+    tmp_path: Path,
+    receiver: Receiver,
+    ca_file: Path,
+    processes: list[Process],
+) -> None:
+    """HOOKLINE_TENANT_CONCURRENCY bounds a tenant's attempts, on all its webhooks
+    together, across every process on the database, as a slow receiver counts them, not
+    per process (two would send 6)."""
+    folder = f"/tenant-{time.monotonic_ns()}/"
+    paths = [f"{folder}{number}" for number in range(4)]
+    for path in paths:
+        receiver.script(path, Reply(delay=0.3))
+    with fresh_database("postgres", templates, tmp_path) as database_url:
+        environ = environment(
+            database_url, ca_file, tenant_concurrency="3", endpoint_concurrency="16"
+        )
+        processes += [Process(environ, "worker"), Process(environ, "worker")]
+        key = admin_key(database_url)
+        for path in paths:
+            create_webhook(database_url, key, f"https://{HOST}:{receiver.port}{path}")
+        ids = publish(database_url, 12)
+        for path in paths:
+            wait_all(receiver, path, set(ids))
+        wait_all_ended(database_url)  # what the receiver got by then is all it gets
+        for path in paths:
+            assert delivered(receiver, path) == Counter(dict.fromkeys(ids, 1))
+        assert receiver.most_in_flight(folder) <= 3
+
+
 def test_workers_sharing_postgres_send_a_fifo_webhook_one_at_a_time_in_order(
     templates: Templates,
     tmp_path: Path,

@@ -94,6 +94,7 @@ def outcome(
         delivery_id=claimed.delivery_id,
         tenant_id=claimed.tenant_id,
         webhook_id=claimed.webhook_id,
+        triggered_at=claimed.triggered_at,
         attempt=Attempt(number, started_at, 12.5, code, None),
         status=status,
         status_message=f"attempt {number} answered {code}",

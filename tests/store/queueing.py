@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hookline.clock import now
@@ -17,6 +17,7 @@ from hookline.settings import load_settings
 from hookline.shares import Room
 from hookline.store import Caps, Store, open_store
 from hookline.store.base import DeliveryQuery, Expansion
+from hookline.store.partitions import start_of
 from hookline.webhooks import Webhook
 from tests.databases import TEST_SECRET_KEY
 from tests.store.factories import webhook
@@ -28,6 +29,12 @@ POLICY = FailurePolicy(threshold=1000, window_seconds=24 * 3600)
 NOW = timedelta(0)
 LEASE = 60.0
 EVERYTHING = 100_000  # a claim_fanout limit no test reaches
+
+
+def end_of_day(moment: datetime) -> datetime:
+    """The next UTC midnight: a purge at it may drop the whole day (PostgreSQL drops days of
+    history, hookline.store.partitions; SQLite deletes rows), one before it only rows."""
+    return start_of(moment.astimezone(UTC).date() + timedelta(days=1))
 
 
 async def tenant(store: Store, name: str = "acme") -> str:

@@ -24,7 +24,7 @@ WEEK = WINDOWS["7d"]
 
 async def delivery(
     store: Store, target: Webhook, *, triggered_at: datetime, due_at: datetime | None = None
-) -> str:
+) -> NewDelivery:
     """A delivery of ``target``, leased now (as a resend is): due at the lease's end."""
     new = NewDelivery(
         id=str(uuid.uuid4()),
@@ -37,13 +37,13 @@ async def delivery(
         next_attempt_at=due_at or triggered_at,
     )
     await store.add_delivery(new, owner="tests", lease_seconds=LEASE)
-    return new.id
+    return new
 
 
 async def attempted(
     store: Store,
     target: Webhook,
-    delivery_id: str,
+    made: NewDelivery,
     *,
     started_at: datetime,
     duration_ms: float = 100.0,
@@ -54,9 +54,10 @@ async def attempted(
     """Record attempt ``number`` of a delivery; it ends the delivery unless ``retry_at``."""
     ok = status_code is not None and 200 <= status_code < 300
     result = Result(
-        delivery_id=delivery_id,
+        delivery_id=made.id,
         tenant_id=target.tenant_id,
         webhook_id=target.id,
+        triggered_at=made.triggered_at,
         attempt=Attempt(
             number, started_at, duration_ms, status_code, None if status_code else "timed out"
         ),
@@ -85,7 +86,7 @@ async def sent(
     await attempted(
         store, target, made, started_at=started_at, duration_ms=duration_ms, status_code=status_code
     )
-    return made
+    return made.id
 
 
 async def stats_of(

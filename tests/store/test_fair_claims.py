@@ -4,8 +4,16 @@ delivery found again (a lease run out, a retry come due, a release), through
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import random
 from collections import Counter
+from collections.abc import Awaitable
 from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
 
 from hookline.deliveries import Claimed
 from hookline.shares import Room
@@ -13,7 +21,18 @@ from hookline.store import Store
 from hookline.store.base import Expansion
 from tests.store.conftest import Clock
 from tests.store.factories import event, new_delivery, outcome
-from tests.store.queueing import POLICY, ROOMY, claim, history, hook, publish, tenant
+from tests.store.queueing import (
+    POLICY,
+    ROOMY,
+    another_store,
+    claim,
+    history,
+    hook,
+    publish,
+    tenant,
+)
+
+postgres_only = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 
 def _per(claimed: list[Claimed], key: str) -> Counter[str]:
@@ -239,6 +258,100 @@ async def test_a_webhooks_bound_counts_the_leases_other_processes_hold(
     in_flight = Room(per_webhook=4, per_tenant=100, webhooks={target.id: 3}, tenants={})
     third = await claim(store, owner="worker-b", room=in_flight, lease_seconds=120)
     assert _per(third, "webhook_id") == {target.id: 1, other.id: 4}
+
+
+@pytest.mark.parametrize(
+    "pacing",
+    [{}, {"rate_limit": 1000}],
+    ids=["plain", "rate-limited"],  # (on PostgreSQL: the one-statement claim, the other)
+)
+async def test_a_tenants_bound_counts_the_leases_other_processes_hold(
+    store: Store, store_clock: Clock, pacing: dict[str, Any]
+) -> None:
+    """Per-tenant concurrency holds across processes: a claim takes only what the tenant's
+    bound leaves beyond this process's attempts in flight of the tenant (its room) and the
+    leases other processes hold on the tenant's deliveries now, on any of its webhooks
+    (not those run out)."""
+    busy = await tenant(store, "busy")
+    calm = await tenant(store, "calm")
+    for number in range(3):
+        await hook(store, busy, number, **pacing)
+    await hook(store, calm, 9, **pacing)
+    await publish(store, busy, *(event(busy, f"b{n}") for n in range(4)))  # 12 deliveries
+    await publish(store, calm, *(event(calm, f"c{n}") for n in range(3)))
+    bound = Room(per_webhook=100, per_tenant=5, webhooks={}, tenants={})
+
+    # Two other processes, their names on either side of this one's ("worker-b").
+    first = await claim(store, owner="worker-a", room=dataclasses.replace(bound, per_tenant=3))
+    assert _per(first, "tenant_id") == {busy: 3, calm: 3}
+    second = await claim(store, owner="worker-c", room=bound, lease_seconds=30)
+    assert _per(second, "tenant_id") == {busy: 2}
+    assert await claim(store, owner="worker-b", room=bound) == []
+
+    done = [item for item in first if item.tenant_id == busy][:2]
+    await store.record([outcome(item, status="success") for item in done], POLICY)
+    third = await claim(store, owner="worker-b", room=bound, lease_seconds=120)
+    assert _per(third, "tenant_id") == {busy: 2}
+
+    store_clock.advance(31)  # worker-c's leases ran out: they count no more
+    in_flight = dataclasses.replace(bound, tenants={busy: 2})
+    fourth = await claim(store, owner="worker-b", room=in_flight, lease_seconds=120)
+    assert _per(fourth, "tenant_id") == {busy: 2}  # 5, less worker-a's one and its own two
+
+
+@postgres_only
+async def test_a_claim_leaves_a_tenant_another_claim_is_taking_from(
+    store: Store, database_url: str
+) -> None:
+    """Two claims never share a tenant's room, each blind to the leases the other takes
+    (they are committed at its end): while one holds the tenant, the other takes from the
+    rest. Both claims of PostgreSQL's store, the one-statement one and the general one (a
+    rate-limited webhook's)."""
+    held = await tenant(store, "held")
+    other = await tenant(store, "other")
+    for tenant_id in (held, other):
+        await hook(store, tenant_id, 1)
+        await hook(store, tenant_id, 2, rate_limit=1000)
+        await publish(store, tenant_id, event(tenant_id, "e1"))
+
+    claiming = await asyncpg.connect(database_url)
+    try:
+        async with claiming.transaction():
+            await claiming.execute("SELECT FROM tenants WHERE id = $1 FOR NO KEY UPDATE", held)
+            assert _per(await claim(store), "tenant_id") == {other: 2}
+    finally:
+        await claiming.close()
+    assert _per(await claim(store), "tenant_id") == {held: 2}
+
+
+@postgres_only
+async def test_claims_of_two_processes_at_the_same_moment_never_share_a_tenants_room(
+    store: Store, database_url: str
+) -> None:
+    """Two processes claim at once, again and again, the second a moment after the first
+    (up to a millisecond): together they never lease more than the tenant's bound,
+    though neither sees the leases the other commits at its end (the claim's locks, see
+    hookline.store.postgres_delivery)."""
+    tenant_id = await tenant(store)
+    for number in range(4):
+        await hook(store, tenant_id, number)
+    await publish(store, tenant_id, *(event(tenant_id, f"e{n}") for n in range(10)))
+    bound = Room(per_webhook=16, per_tenant=3, webhooks={}, tenants={})
+    moments = random.Random(7)
+    async with another_store(database_url) as other:
+        for _ in range(300):
+            first, second = await asyncio.gather(
+                claim(store, owner="worker-a", room=bound),
+                _after(moments.random() / 1000, claim(other, owner="worker-b", room=bound)),
+            )
+            assert len(first) + len(second) <= 3
+            await store.release([item.delivery_id for item in first], "worker-a")
+            await store.release([item.delivery_id for item in second], "worker-b")
+
+
+async def _after(seconds: float, claiming: Awaitable[list[Claimed]]) -> list[Claimed]:
+    await asyncio.sleep(seconds)
+    return await claiming
 
 
 async def test_a_renewal_extends_only_the_leases_its_owner_still_holds(

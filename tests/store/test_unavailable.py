@@ -26,6 +26,7 @@ def _success(delivery_id: str) -> Result:
         delivery_id=delivery_id,
         tenant_id="t1",
         webhook_id="w1",
+        triggered_at=START,
         attempt=Attempt(1, START, 12.5, 200, None),
         status="success",
         status_message="HTTP 200",

@@ -76,6 +76,20 @@ def test_a_room_snapshot_says_how_much_room_is_left() -> None:
     assert (room.full_webhooks(), room.full_tenants()) == (["a/1"], [])
 
 
+def test_a_room_counts_what_is_taken_and_what_others_hold_against_the_bounds() -> None:
+    room = Room(per_webhook=3, per_tenant=5, webhooks={"a/1": 1}, tenants={"a": 1})
+    taken = room.with_taken([("a", "a/1"), ("a", "a/2")])
+    assert (taken.webhook_room("a/1"), taken.webhook_room("a/2"), taken.tenant_room("a")) == (
+        1,
+        2,
+        2,
+    )
+    held = taken.with_held(Counter({"a/2": 2, "b/1": 1}), Counter({"a": 2, "b": 1}))
+    assert (held.webhook_room("a/2"), held.webhook_room("b/1")) == (0, 2)
+    assert (held.tenant_room("a"), held.tenant_room("b")) == (0, 4)
+    assert (held.full_webhooks(), held.full_tenants()) == (["a/2"], ["a"])
+
+
 _problems = st.lists(st.tuples(st.sampled_from("abcdef"), st.integers(-1, 6)), max_size=25).flatmap(
     lambda webhooks: st.tuples(
         st.just([(f"{tenant}/{n}", room) for n, (tenant, room) in enumerate(webhooks)]),

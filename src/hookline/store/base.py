@@ -103,10 +103,12 @@ class DeliveryQuery:
 
 @dataclass(frozen=True)
 class Purged:
-    """How many rows one purge call deleted."""
+    """How many rows one purge call deleted, and how many whole days of history it dropped
+    (PostgreSQL, hookline.store.partitions)."""
 
     deliveries: int
     events: int
+    days: int = 0
 
 
 @dataclass(frozen=True)

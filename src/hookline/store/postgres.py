@@ -10,7 +10,7 @@ as the database being unavailable, and the worker tries again.
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -21,17 +21,23 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookline.deliveries import Claimed, FailurePolicy, Result
 from hookline.shares import Room
-from hookline.store import bounds, postgres_delivery
-from hookline.store.queue import to_claimed
-from hookline.store.schema import tenants
+from hookline.store import bounds, partitions, postgres_delivery
+from hookline.store.base import Purged
+from hookline.store.partitions import ATTEMPTS, DELIVERIES, EVENTS
+from hookline.store.queue import EVENT_MARGIN, HistoryTables, purge_rows, to_claimed
+from hookline.store.schema import UTCDateTime, events, tenants
 from hookline.store.sql import SqlStore
 from hookline.store.sql_base import (
     CHANNELS,
     UNAVAILABLE_SQLSTATES,
     Insert,
+    Priority,
     available,
     unavailable,
 )
+
+# The advisory locks of a tenant's publishing: (this, hashtext(tenant id)).
+PUBLISHING_LOCK = 7_262_737
 
 
 class PostgresStore(SqlStore):
@@ -156,12 +162,75 @@ class PostgresStore(SqlStore):
                 raise unavailable(error) from error
             return rows
 
+    def _insert_new_events(
+        self, conn: sa.Connection, tenant_id: str, rows: list[dict[str, Any]]
+    ) -> set[str]:
+        """Events' primary keys hold their day (they are partitioned by it), so a key
+        conflict no longer says an id was used: the ids are looked up in every day, under
+        a lock on the tenant's publishing that concurrent publishes wait for."""
+        conn.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(PUBLISHING_LOCK, sa.func.hashtext(tenant_id)))
+        )
+        used = set(
+            conn.execute(
+                sa.select(events.c.id).where(
+                    events.c.tenant_id == tenant_id,
+                    events.c.id.in_([row["id"] for row in rows]),
+                )
+            ).scalars()
+        )
+        new = [row for row in rows if row["id"] not in used]
+        if new:
+            conn.execute(events.insert(), new)
+        return {row["id"] for row in new}
+
+    async def purge(self, before: datetime, batch: int) -> Purged:
+        """Make the coming days' partitions, drop the days wholly past the retention (each
+        table's), and delete in batches what the default partitions hold of the rest."""
+
+        def work(conn: sa.Connection) -> Purged:
+            partitions.lock_briefly(conn)
+            for history in partitions.HISTORY:
+                partitions.create_days(conn, history, partitions.days_ahead(self._now()))
+            days = _drop_expired(conn, DELIVERIES, before)
+            _drop_expired(conn, ATTEMPTS, before)
+            _drop_expired(conn, EVENTS, before - EVENT_MARGIN)
+            rows = purge_rows(conn, before, batch, _DEFAULT_PARTITIONS)
+            return Purged(rows.deliveries, rows.events, len(days))
+
+        return await self._write(work, Priority.BULK)
+
     def _lock_tenant(self, conn: sa.Connection, tenant_id: str) -> None:
         conn.execute(sa.select(tenants.c.id).where(tenants.c.id == tenant_id).with_for_update())
 
     def _text_sort_key(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         # Byte order, as on SQLite, whatever collation the database was created with.
         return sa.func.lower(column).collate("C")
+
+
+def _drop_expired(conn: sa.Connection, history: partitions.History, before: datetime) -> list[date]:
+    """Drop the days of ``history`` wholly before ``before``; events' only once none of
+    them waits for fan-out (however old, they are not history yet)."""
+    days = partitions.expired(partitions.partition_days(conn, history), before)
+    if history == EVENTS:
+        waiting = partitions.waiting_event_days(conn, days)
+        days = [day for day in days if day not in waiting]
+    return partitions.drop_days(conn, history, days)
+
+
+def _default_partition(history: partitions.History, *columns: str) -> sa.TableClause:
+    times = {history.column, "received_at", "triggered_at", "fanout_at"}
+    return sa.table(
+        partitions.default_name(history),
+        *(sa.column(name, UTCDateTime if name in times else sa.String) for name in columns),
+    )
+
+
+_DEFAULT_PARTITIONS = HistoryTables(
+    events=_default_partition(EVENTS, "tenant_id", "id", "received_at", "fanout_at"),
+    deliveries=_default_partition(DELIVERIES, "id", "triggered_at"),
+    attempts=_default_partition(ATTEMPTS, "delivery_id"),
+)
 
 
 def _with(room: Room, claimed: list[Claimed]) -> Room:

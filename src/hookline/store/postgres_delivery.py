@@ -6,22 +6,35 @@ connection.
 
 The claim does in SQL what `DeliveryQueue.claim` does in a few statements with Python
 between them: the webhooks due longest that have room, locked (``SKIP LOCKED``: one claim
-at a time takes from each), each one's due deliveries up to its room (its bound, less
-this process's attempts in flight and the leases other processes hold), taken round-robin
-over tenants and then their webhooks up to each tenant's room and the limit, leased, the
-webhooks' ``due_webhooks`` entries moved to their next due time, and the leased rows
-returned with their webhooks' settings and their events' payloads. Rate-limited and ordered
+at a time takes from each), and their tenants, locked the same way; each webhook's due
+deliveries up to its room and its tenant's (a bound, less this process's attempts in
+flight and the leases other processes hold), taken round-robin over tenants and then
+their webhooks up to each tenant's room and the limit, leased, the webhooks'
+``due_webhooks`` entries moved to their next due time, and the leased rows returned with
+their webhooks' settings and their events' payloads. Rate-limited and ordered
 webhooks are left to `DeliveryQueue.claim` (hookline.pacing); the statement says whether
 any is due, in a row of its own when it leases nothing. The statements of one
 query see one snapshot, so the next due time leaves out the rows the same statement
 leases and counts the lease's end for the webhooks that had some.
 
 Other processes' leases are counted up to the bound only (``LIMIT``), in the owners'
-ranges of the partial index of leased rows on either side of this process's own: the
-index keeps an entry of every lease recorded since the last vacuum, and walking this
-process's own recent ones (a backlog drain records thousands a second) made PostgreSQL
-the bottleneck of the drain (measured: 431 deliveries/s against 1,843/s without the
-count).
+ranges of a partial index of leased rows (by webhook, and by tenant) on either side of
+this process's own: the index keeps an entry of every lease recorded since the last
+vacuum, and walking this process's own recent ones (a backlog drain records thousands a
+second) made PostgreSQL the bottleneck of the drain (measured: 431 deliveries/s against
+1,843/s without the count).
+
+Two claims must not take the same room, each blind to the leases the other commits at
+its end. So one claim at a time takes from each tenant and each webhook: a head is locked
+after its tenant (``SKIP LOCKED``; PostgreSQL takes a row's locks in the order the
+statement names them), and a claim that finds either taken leaves the webhook for its
+next. A claim whose statement began before another committed does not see the other's
+leases either; as every claim changes its heads' ``due_webhooks`` entries, it leaves
+every webhook whose entry changed since it began (the row it locks is not the version it
+ranked: ``ctid``). What stays open: such a claim may still take the room of a tenant the
+other claimed from through other webhooks than its heads (a tenant with more due
+webhooks than one claim takes, or its paced webhooks, which `DeliveryQueue.claim` takes),
+if the other committed in the moment between this one's start and its locks.
 """
 
 from __future__ import annotations
@@ -37,9 +50,24 @@ from hookline.shares import Room
 from hookline.store.queue import NOTHING_DUE, Leased, Target
 from hookline.store.sql_base import WORK
 
-CLAIM = """
+
+def _held_elsewhere(column: str, key: str, bound: str) -> str:
+    """SQL: how many deliveries whose ``column`` is ``key`` owners other than this claim's
+    ($12) hold unexpired leases on, counted up to ``bound``, in the owners' ranges on
+    either side of this one (the module's docstring says why)."""
+    held = [
+        f"""(SELECT FROM deliveries x
+             WHERE x.{column} = {key} AND x.lease_owner IS NOT NULL
+               AND x.lease_owner {side} $12 AND x.lease_until > $1
+             LIMIT {bound})"""
+        for side in ("<", ">")
+    ]
+    return f"(SELECT count(*) FROM ({' UNION ALL '.join(held)}) AS held)"  # noqa: S608 (ours)
+
+
+CLAIM = f"""
 WITH ranked AS (
-    SELECT d.webhook_id, d.due_at,
+    SELECT d.webhook_id, d.due_at, d.ctid,
            row_number() OVER (PARTITION BY d.tenant_id ORDER BY d.due_at) AS turn
     FROM due_webhooks d
     JOIN webhooks w ON w.id = d.webhook_id AND w.rate_limit IS NULL AND w.ordering = 'none'
@@ -47,48 +75,46 @@ WITH ranked AS (
       AND d.webhook_id <> ALL($5::text[]) AND d.tenant_id <> ALL($7::text[])
 ), heads AS (
     SELECT h.webhook_id, h.tenant_id, r.turn, r.due_at,
-           $8::int - coalesce(busy.n, 0) - (
-               SELECT count(*) FROM (
-                   (SELECT FROM deliveries x
-                    WHERE x.webhook_id = h.webhook_id AND x.lease_owner IS NOT NULL
-                      AND x.lease_owner < $12 AND x.lease_until > $1
-                    LIMIT $8)
-                   UNION ALL
-                   (SELECT FROM deliveries x
-                    WHERE x.webhook_id = h.webhook_id AND x.lease_owner IS NOT NULL
-                      AND x.lease_owner > $12 AND x.lease_until > $1
-                    LIMIT $8)
-               ) AS held
-           ) AS webhook_room
+           $8::int - coalesce(busy.n, 0) - {_held_elsewhere("webhook_id", "h.webhook_id", "$8")}
+               AS webhook_room
     FROM due_webhooks h
-    JOIN ranked r ON r.webhook_id = h.webhook_id
+    JOIN ranked r ON r.webhook_id = h.webhook_id AND r.ctid = h.ctid
+    JOIN tenants t ON t.id = h.tenant_id
     LEFT JOIN unnest($4::text[], $6::int[]) AS busy(webhook_id, n)
            ON busy.webhook_id = h.webhook_id
     WHERE r.turn <= $3
     ORDER BY r.turn, r.due_at
     LIMIT $3
+    -- In this order: a claim that finds the tenant taken holds none of its webhooks.
+    FOR NO KEY UPDATE OF t SKIP LOCKED
     FOR UPDATE OF h SKIP LOCKED
+), tenant_rooms AS (
+    SELECT t.tenant_id,
+           $9::int - coalesce(busy.n, 0) - {_held_elsewhere("tenant_id", "t.tenant_id", "$9")}
+               AS tenant_room
+    FROM (SELECT DISTINCT tenant_id FROM heads) AS t
+    LEFT JOIN unnest($10::text[], $11::int[]) AS busy(tenant_id, n)
+           ON busy.tenant_id = t.tenant_id
 ), candidates AS (
-    SELECT h.tenant_id, h.webhook_id, h.due_at AS head_due, c.id, c.next_attempt_at, c.rank
+    SELECT h.tenant_id, h.webhook_id, h.due_at AS head_due, r.tenant_room,
+           c.id, c.triggered_at, c.next_attempt_at, c.rank
     FROM heads h
+    JOIN tenant_rooms r ON r.tenant_id = h.tenant_id
     CROSS JOIN LATERAL (
-        SELECT d.id, d.next_attempt_at,
+        SELECT d.id, d.triggered_at, d.next_attempt_at,
                row_number() OVER (ORDER BY d.next_attempt_at) AS rank
         FROM deliveries d
         WHERE d.webhook_id = h.webhook_id AND d.next_attempt_at <= $1
         ORDER BY d.next_attempt_at
-        LIMIT greatest(h.webhook_room, 0)
+        LIMIT greatest(least(h.webhook_room, r.tenant_room), 0)
     ) c
 ), turns AS (
     SELECT c.*,
            row_number() OVER (PARTITION BY c.tenant_id ORDER BY c.rank, c.head_due) AS turn,
-           min(c.head_due) OVER (PARTITION BY c.tenant_id) AS tenant_due,
-           $9::int - coalesce(busy.n, 0) AS tenant_room
+           min(c.head_due) OVER (PARTITION BY c.tenant_id) AS tenant_due
     FROM candidates c
-    LEFT JOIN unnest($10::text[], $11::int[]) AS busy(tenant_id, n)
-           ON busy.tenant_id = c.tenant_id
 ), chosen AS (
-    SELECT id, webhook_id, next_attempt_at
+    SELECT id, triggered_at, webhook_id, next_attempt_at
     FROM turns
     WHERE turn <= tenant_room
     ORDER BY turn, tenant_due, tenant_id
@@ -97,9 +123,11 @@ WITH ranked AS (
     UPDATE deliveries d
     SET lease_until = $2, lease_owner = $12, next_attempt_at = $2
     FROM chosen
-    WHERE d.id = chosen.id AND d.next_attempt_at <= $1
+    WHERE d.id = chosen.id AND d.triggered_at = chosen.triggered_at
+      AND d.next_attempt_at <= $1
     RETURNING d.id, d.tenant_id, d.webhook_id, d.event_id, d.event_type, d.cloud_events,
-              d.triggered_at, d.attempt_count, d.trigger, chosen.next_attempt_at AS due_at
+              d.triggered_at, d.attempt_count, d.trigger, chosen.next_attempt_at AS due_at,
+              d.event_received_at
 ), refreshed AS (
     UPDATE due_webhooks u
     SET due_at = coalesce(
@@ -134,9 +162,10 @@ LEFT JOIN (
     FROM leased l
     JOIN webhooks w ON w.id = l.webhook_id
     LEFT JOIN events e ON e.tenant_id = l.tenant_id AND e.id = l.event_id
+                       AND e.received_at >= coalesce(l.event_received_at, '-infinity')
 ) AS l ON true
 ORDER BY l.due_at
-"""
+"""  # noqa: S608 (only our own SQL is formatted in)
 
 
 def claim_arguments(
@@ -178,10 +207,10 @@ WITH v AS (
     SELECT * FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[],
         $7::text[], $8::text[], $9::int[], $10::text[], $11::text[],
-        $12::timestamptz[], $13::float8[], $14::int[], $15::text[]
+        $12::timestamptz[], $13::float8[], $14::int[], $15::text[], $16::timestamptz[]
     ) AS v(id, status, message, number, next_at, ended_at,
            request_url, request_headers, response_status, response_headers, response_body,
-           started_at, duration_ms, status_code, error)
+           started_at, duration_ms, status_code, error, triggered_at)
 ), recorded AS (
     UPDATE deliveries d
     SET status = v.status, status_message = v.message, attempt_count = v.number,
@@ -192,34 +221,36 @@ WITH v AS (
         response_body = v.response_body,
         fifo_position = CASE WHEN v.ended_at IS NULL THEN d.fifo_position END
     FROM (
-        SELECT v.*, (SELECT x.fifo_position FROM deliveries x WHERE x.id = v.id) AS position
+        SELECT v.*, (SELECT x.fifo_position FROM deliveries x
+                     WHERE x.id = v.id AND x.triggered_at = v.triggered_at) AS position
         FROM v
     ) AS v
-    WHERE d.id = v.id
+    WHERE d.id = v.id AND d.triggered_at = v.triggered_at
     RETURNING d.id, d.webhook_id, d.tenant_id, v.next_at, v.position IS NOT NULL AS ordered
 ), attempts AS (
-    INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms,
-                                   status_code, error)
-    SELECT v.id, v.number, v.started_at, v.duration_ms, v.status_code, v.error
+    INSERT INTO delivery_attempts (delivery_id, number, delivery_triggered_at, started_at,
+                                   duration_ms, status_code, error)
+    SELECT v.id, v.number, v.triggered_at, v.started_at, v.duration_ms,
+           v.status_code, v.error
     FROM v JOIN recorded ON recorded.id = v.id
     ON CONFLICT DO NOTHING
 ), due AS (
     INSERT INTO due_webhooks (webhook_id, tenant_id, due_at)
-    SELECT webhook_id, min(tenant_id), min(coalesce(next_at, $17)) FROM recorded
+    SELECT webhook_id, min(tenant_id), min(coalesce(next_at, $18)) FROM recorded
     WHERE next_at IS NOT NULL OR ordered
     GROUP BY webhook_id
     ON CONFLICT (webhook_id) DO UPDATE SET due_at = least(due_webhooks.due_at, excluded.due_at)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM recorded),
-       (SELECT pg_notify($16, '')::text FROM (SELECT 1 FROM due LIMIT 1) AS any_due)
+       (SELECT pg_notify($17, '')::text FROM (SELECT 1 FROM due LIMIT 1) AS any_due)
 """
 
 
 def record_arguments(results: list[Result], at: datetime) -> tuple[Any, ...]:
     """The outcomes as columns (arrays), the channel that announces retries and an
     ordered webhook's next delivery, and the time its next may go."""
-    columns: tuple[list[Any], ...] = tuple([] for _ in range(15))
+    columns: tuple[list[Any], ...] = tuple([] for _ in range(16))
     for result in results:
         attempt = result.attempt
         row = (
@@ -238,6 +269,7 @@ def record_arguments(results: list[Result], at: datetime) -> tuple[Any, ...]:
             attempt.duration_ms,
             attempt.status_code,
             attempt.error,
+            result.triggered_at,
         )
         for column, value in zip(columns, row, strict=True):
             column.append(value)

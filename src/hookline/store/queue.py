@@ -51,6 +51,7 @@ from hookline.store.schema import (
     due_webhooks,
     events,
     publish_quotas,
+    tenants,
     webhook_event_types,
     webhook_sends,
     webhooks,
@@ -66,8 +67,8 @@ EVENT_MARGIN = timedelta(days=1)
 # The due time of a webhook with nothing queued: its entry stays, out of every claim's
 # reach, until new work moves it back (cheaper than deleting and inserting it again).
 NOTHING_DUE = datetime(9999, 1, 1, tzinfo=UTC)
-_EVENT_KEY = sa.tuple_(events.c.tenant_id, events.c.id)
 _MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _events_keyed(keys: Iterable[tuple[str, str]]) -> sa.ColumnElement[bool]:
@@ -170,11 +171,6 @@ class DeliveryQueue(SqlBase):
         self, conn: sa.Connection, tenant_id: str, records: list[tuple[Event, str]]
     ) -> list[Event]:
         received = self._now()
-        statement = (
-            self._insert(events)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "id"])
-            .returning(events.c.id)
-        )
         rows = [
             {
                 "tenant_id": tenant_id,
@@ -188,10 +184,21 @@ class DeliveryQueue(SqlBase):
                 records, self._arrivals_from(received, len(records)), strict=True
             )
         ]
-        inserted = {row.id for row in conn.execute(statement, rows)}
+        inserted = self._insert_new_events(conn, tenant_id, rows)
         if inserted:
             self._announce(conn, EVENTS)
         return [event for event, _ in records if event.id in inserted]
+
+    def _insert_new_events(
+        self, conn: sa.Connection, tenant_id: str, rows: list[dict[str, Any]]
+    ) -> set[str]:
+        """Insert the events whose id the tenant has not used; return their ids."""
+        statement = (
+            self._insert(events)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "id"])
+            .returning(events.c.id)
+        )
+        return {row.id for row in conn.execute(statement, rows)}
 
     def _arrivals_from(self, received: datetime, count: int) -> list[datetime]:
         """The times events arrive at: from ``received``, each a microsecond after the one
@@ -308,6 +315,7 @@ class DeliveryQueue(SqlBase):
                 "next_attempt_at": new.next_attempt_at,
                 "fifo_position": new.fifo_position,
                 "task_id": new.task_id,
+                "event_received_at": new.event_received_at,
             }
             for new in planned
         ]
@@ -405,16 +413,15 @@ class DeliveryQueue(SqlBase):
             now = self._now()
             until = now + timedelta(seconds=lease_seconds)
             heads, paces = self._heads(conn, now, limit, room, paced_only)
-            # Other processes' attempts count against each webhook's bound too.
-            elsewhere = _leased_elsewhere(conn, owner, now, [head.webhook_id for head in heads])
+            heads = _of_free_tenants(conn, heads)
+            everywhere = _with_leases_elsewhere(conn, owner, now, room, heads)
             sends = _recent_sends(conn, now, [w for w, pace in paces.items() if pace.rate_limit])
             taken: Counter[str] = Counter()
             tenants_taken: Counter[str] = Counter()
 
             def webhook_room(webhook_id: str) -> int:
                 pace = paces.get(webhook_id, UNPACED)
-                left = room.webhook_room(webhook_id, pace.bound)
-                left -= elsewhere[webhook_id] + taken[webhook_id]
+                left = everywhere.webhook_room(webhook_id, pace.bound) - taken[webhook_id]
                 if pace.rate_limit is not None:
                     left = min(
                         left, allowance(pace.rate_limit, sends[webhook_id]) - taken[webhook_id]
@@ -429,7 +436,7 @@ class DeliveryQueue(SqlBase):
                     heads,
                     limit - len(leased),
                     webhook_room,
-                    lambda tenant: room.tenant_room(tenant) - tenants_taken[tenant],
+                    lambda tenant: everywhere.tenant_room(tenant) - tenants_taken[tenant],
                 )
                 if not shares:
                     break
@@ -708,15 +715,15 @@ class DeliveryQueue(SqlBase):
     ) -> dict[str, datetime | None]:
         """Update the deliveries that still exist and add their attempts; return their ids,
         each with its place in an ordered webhook's queue (None for others')."""
-        live: dict[str, datetime | None] = dict(
-            conn.execute(
-                # Locked, so a webhook deleted meanwhile cannot take them away before the
-                # attempts are written.
-                sa.select(deliveries.c.id, deliveries.c.fifo_position)
-                .where(deliveries.c.id.in_([result.delivery_id for result in results]))
-                .with_for_update()
-            ).all()
-        )
+        found = conn.execute(
+            # Locked, so a webhook deleted meanwhile cannot take them away before the
+            # attempts are written.
+            sa.select(deliveries.c.id, deliveries.c.fifo_position, deliveries.c.triggered_at)
+            .where(deliveries.c.id.in_([result.delivery_id for result in results]))
+            .with_for_update()
+        ).all()
+        live = {row.id: row.fifo_position for row in found}
+        triggered = {row.id: row.triggered_at for row in found}
         kept = [result for result in results if result.delivery_id in live]
         if kept:
             conn.execute(
@@ -725,7 +732,7 @@ class DeliveryQueue(SqlBase):
             )
             conn.execute(
                 self._insert(delivery_attempts).on_conflict_do_nothing(),
-                [_attempt_row(result) for result in kept],
+                [_attempt_row(result, triggered[result.delivery_id]) for result in kept],
             )
         return live
 
@@ -774,7 +781,13 @@ class DeliveryQueue(SqlBase):
             pace = _pace(conn, webhook_id)
             ordered = pace.ordered and new.trigger != "test"
             position = new.triggered_at if ordered else None
-            queued = dataclasses.replace(new, next_attempt_at=now, fifo_position=position)
+            # The event is renewed to the delivery's time (below).
+            queued = dataclasses.replace(
+                new,
+                next_attempt_at=now,
+                fifo_position=position,
+                event_received_at=new.triggered_at,
+            )
             self._insert_deliveries(conn, [queued])
             # The webhook's entry after the webhook's row (the delivery's key to it), as the
             # record of outcomes takes them; locked, as a claim locks it, on PostgreSQL.
@@ -792,10 +805,15 @@ class DeliveryQueue(SqlBase):
                 self._note_sends(conn, now, sends, Counter({webhook_id: 1}))
             elif not ordered:
                 self._mark_due(conn, [(webhook_id, tenant_id, now)])
-            # The event lives as long as its newest delivery's history.
+            # The event lives as long as its newest delivery's history (and only ever
+            # moves later: deliveries find it from below).
             conn.execute(
                 events.update()
-                .where(events.c.tenant_id == tenant_id, events.c.id == new.event_id)
+                .where(
+                    events.c.tenant_id == tenant_id,
+                    events.c.id == new.event_id,
+                    events.c.received_at < new.triggered_at,
+                )
                 .values(received_at=new.triggered_at)
             )
             return leased
@@ -875,20 +893,35 @@ class DeliveryQueue(SqlBase):
         de-duplication)."""
 
         def work(conn: sa.Connection) -> Purged:
-            old = sa.select(deliveries.c.id).where(deliveries.c.triggered_at < before).limit(batch)
-            ids = list(conn.execute(old).scalars())
-            if ids:
-                conn.execute(
-                    delivery_attempts.delete().where(delivery_attempts.c.delivery_id.in_(ids))
-                )
-                conn.execute(deliveries.delete().where(deliveries.c.id.in_(ids)))
-            old_events = sa.select(events.c.tenant_id, events.c.id).where(
-                events.c.received_at < before - EVENT_MARGIN, events.c.fanout_at.is_(None)
-            )
-            gone = conn.execute(events.delete().where(_EVENT_KEY.in_(old_events.limit(batch))))
-            return Purged(deliveries=len(ids), events=gone.rowcount)
+            return purge_rows(conn, before, batch, HISTORY_TABLES)
 
         return await self._write(work, Priority.BULK)
+
+
+class HistoryTables(NamedTuple):
+    """The tables (or, on PostgreSQL, the partitions) a purge deletes rows of."""
+
+    events: sa.TableClause
+    deliveries: sa.TableClause
+    attempts: sa.TableClause
+
+
+HISTORY_TABLES = HistoryTables(events, deliveries, delivery_attempts)
+
+
+def purge_rows(conn: sa.Connection, before: datetime, batch: int, tables: HistoryTables) -> Purged:
+    d, a, e = tables.deliveries.c, tables.attempts.c, tables.events.c
+    old = sa.select(d.id).where(d.triggered_at < before).limit(batch)
+    ids = list(conn.execute(old).scalars())
+    if ids:
+        conn.execute(tables.attempts.delete().where(a.delivery_id.in_(ids)))
+        conn.execute(tables.deliveries.delete().where(d.id.in_(ids)))
+    old_events = sa.select(e.tenant_id, e.id).where(
+        e.received_at < before - EVENT_MARGIN, e.fanout_at.is_(None)
+    )
+    key = sa.tuple_(e.tenant_id, e.id)
+    gone = conn.execute(tables.events.delete().where(key.in_(old_events.limit(batch))))
+    return Purged(deliveries=len(ids), events=gone.rowcount)
 
 
 class Lease(NamedTuple):
@@ -1125,11 +1158,12 @@ def _outcome_row(result: Result, at: datetime, position: datetime | None) -> dic
     }
 
 
-def _attempt_row(result: Result) -> dict[str, Any]:
+def _attempt_row(result: Result, triggered_at: datetime) -> dict[str, Any]:
     attempt = result.attempt
     return {
         "delivery_id": result.delivery_id,
         "number": attempt.number,
+        "delivery_triggered_at": triggered_at,
         "started_at": attempt.started_at,
         "duration_ms": attempt.duration_ms,
         "status_code": attempt.status_code,
@@ -1139,7 +1173,13 @@ def _attempt_row(result: Result) -> dict[str, Any]:
 
 _WITH_PAYLOAD = sa.select(deliveries, events.c.payload).join(
     events,
-    sa.and_(events.c.tenant_id == deliveries.c.tenant_id, events.c.id == deliveries.c.event_id),
+    sa.and_(
+        events.c.tenant_id == deliveries.c.tenant_id,
+        events.c.id == deliveries.c.event_id,
+        # From the day it was received on (PostgreSQL looks in those days only).
+        events.c.received_at
+        >= sa.func.coalesce(deliveries.c.event_received_at, sa.literal(_EPOCH, UTCDateTime)),
+    ),
     isouter=True,
 )
 
@@ -1201,25 +1241,78 @@ def _locked_bucket(conn: sa.Connection, tenant_id: str) -> Bucket | None:
     return Bucket(row.events, row.bytes, row.updated_at) if row else None
 
 
-def _leased_elsewhere(
-    conn: sa.Connection, owner: str, now: datetime, webhook_ids: list[str]
-) -> Counter[str]:
-    """How many deliveries of each webhook other processes hold leases on: their attempts
-    in flight, and at most a few more (claimed and not started, or done and not yet
-    recorded)."""
-    if not webhook_ids:
-        return Counter()
-    leased = (
-        sa.select(deliveries.c.webhook_id, sa.func.count())
-        .where(
-            deliveries.c.webhook_id.in_(webhook_ids),
-            deliveries.c.lease_owner.is_not(None),
-            deliveries.c.lease_owner != owner,
-            deliveries.c.lease_until > now,
-        )
-        .group_by(deliveries.c.webhook_id)
+def _of_free_tenants(conn: sa.Connection, heads: list[Head]) -> list[Head]:
+    """The heads whose tenants no other claim is taking from, those tenants locked until
+    this claim commits (on PostgreSQL; SQLite's claims take turns anyway): two claims never
+    share a tenant's room, each blind to the leases the other takes."""
+    if not heads:
+        return []
+    free = set(
+        conn.execute(
+            sa.select(tenants.c.id)
+            .where(tenants.c.id.in_(sorted({head.tenant_id for head in heads})))
+            .with_for_update(skip_locked=True, key_share=True)
+        ).scalars()
     )
-    return Counter(dict(conn.execute(leased).all()))
+    return [head for head in heads if head.tenant_id in free]
+
+
+def _with_leases_elsewhere(
+    conn: sa.Connection, owner: str, now: datetime, room: Room, heads: list[Head]
+) -> Room:
+    """``room`` with the leases other processes hold on the heads' webhooks and tenants
+    counted in: each webhook's and tenant's bound holds across processes."""
+    return room.with_held(
+        _leased_elsewhere(
+            conn, owner, now, _PER_WEBHOOK, {head.webhook_id for head in heads}, room.per_webhook
+        ),
+        _leased_elsewhere(
+            conn, owner, now, _PER_TENANT, {head.tenant_id for head in heads}, room.per_tenant
+        ),
+    )
+
+
+# What a claim counts other processes' leases by: the deliveries' column, and the ids it holds.
+_PER_WEBHOOK = (deliveries.c.webhook_id, webhooks.c.id)
+_PER_TENANT = (deliveries.c.tenant_id, tenants.c.id)
+
+
+def _leased_elsewhere(
+    conn: sa.Connection,
+    owner: str,
+    now: datetime,
+    per: tuple[sa.Column[str], sa.Column[str]],
+    ids: Collection[str],
+    bound: int,
+) -> Counter[str]:
+    """How many deliveries of each of these webhooks or tenants (``per``) other processes
+    hold leases on: their attempts in flight, and at most a few more (claimed and not
+    started, or done and not yet recorded). Counted as the one-statement claim counts them
+    (hookline.store.postgres_delivery): up to ``bound``, which leaves no room either way, in
+    the owners on either side of ``owner``."""
+    if not ids:
+        return Counter()
+    counted, id_column = per
+    keys = sa.select(id_column.label("id")).where(id_column.in_(sorted(ids))).subquery()
+
+    def held(side: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
+        leased = (
+            sa.select(counted)
+            .where(
+                counted == keys.c.id,
+                deliveries.c.lease_owner.is_not(None),
+                side,
+                deliveries.c.lease_until > now,
+            )
+            .limit(bound)
+            .correlate(keys)
+            .subquery()
+        )
+        return sa.select(sa.func.count()).select_from(leased).scalar_subquery()
+
+    lease_owner = deliveries.c.lease_owner
+    counts = sa.select(keys.c.id, held(lease_owner < owner) + held(lease_owner > owner))
+    return Counter(dict(conn.execute(counts).all()))
 
 
 def _pace(conn: sa.Connection, webhook_id: str) -> Pace:
@@ -1351,13 +1444,18 @@ def _to_live_webhooks(
             .with_for_update(read=True)
         ).all()
     )
-    return [
-        dataclasses.replace(new, fifo_position=received[(new.tenant_id, new.event_id)])
-        if ordering[new.webhook_id] == "fifo" and new.next_attempt_at is not None
-        else new
-        for new in made
-        if new.webhook_id in ordering
-    ]
+    placed = []
+    for new in made:
+        if new.webhook_id not in ordering:
+            continue
+        arrival = received[(new.tenant_id, new.event_id)]
+        ordered = ordering[new.webhook_id] == "fifo" and new.next_attempt_at is not None
+        placed.append(
+            dataclasses.replace(
+                new, event_received_at=arrival, fifo_position=arrival if ordered else None
+            )
+        )
+    return placed
 
 
 def _owned(conn: sa.Connection, owners: list[tuple[str, str]]) -> list[Disable]:

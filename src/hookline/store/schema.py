@@ -118,6 +118,10 @@ webhook_event_types = sa.Table(
     sa.Index(None, "tenant_id", "event_type"),
 )
 
+# The history tables (events, deliveries and their attempts) are range-partitioned by day
+# on PostgreSQL, so that retention drops whole days (hookline.store.partitions). PostgreSQL
+# wants the partition key in every unique key: there, each primary key below also holds
+# the table's partition column (migration 0012). SQLite keeps plain tables.
 events = sa.Table(
     "events",
     metadata,
@@ -159,6 +163,7 @@ events = sa.Table(
         postgresql_where=sa.text("fanout_at IS NOT NULL"),
         sqlite_where=sa.text("fanout_at IS NOT NULL"),
     ),
+    postgresql_partition_by="RANGE (received_at)",
 )
 
 deliveries = sa.Table(
@@ -194,6 +199,9 @@ deliveries = sa.Table(
     sa.Column("fifo_position", UTCDateTime, nullable=True),
     # The recover task that made the delivery (hookline.recover); NULL for every other.
     sa.Column("task_id", sa.String(36), nullable=True),
+    # Its event's arrival when it was made (hookline.deliveries.NewDelivery), NULL if not
+    # known: reads of the event look in that day and later only.
+    sa.Column("event_received_at", UTCDateTime, nullable=True),
     sa.Index(
         "ix_deliveries_due",
         "webhook_id",
@@ -223,6 +231,18 @@ deliveries = sa.Table(
     # A recover looks up, for each event of a batch, its deliveries to the webhook.
     sa.Index(None, "webhook_id", "event_id"),
     sa.Index(None, "triggered_at"),
+    postgresql_partition_by="RANGE (triggered_at)",
+)
+
+# The attempts each tenant has in flight anywhere: claims count other processes' against
+# HOOKLINE_TENANT_CONCURRENCY as they count a webhook's (migration 0013).
+sa.Index(
+    "ix_deliveries_tenant_leased",
+    deliveries.c.tenant_id,
+    deliveries.c.lease_owner,
+    deliveries.c.lease_until,
+    postgresql_where=sa.text("lease_owner IS NOT NULL"),
+    sqlite_where=sa.text("lease_owner IS NOT NULL"),
 )
 
 # The webhooks that have deliveries with a due time, and a lower bound of the earliest:
@@ -296,13 +316,18 @@ tasks = sa.Table(
     sa.Index(None, "finished_at"),
 )
 
+# No foreign key to deliveries: on PostgreSQL it would make dropping a day of deliveries
+# scan the attempts. Attempts go with their delivery's day instead (their partition column
+# is its triggered_at), and a deleted webhook's are deleted with it.
 delivery_attempts = sa.Table(
     "delivery_attempts",
     metadata,
-    sa.Column("delivery_id", sa.ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("delivery_id", sa.String(36), primary_key=True),
     sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("delivery_triggered_at", UTCDateTime, nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("duration_ms", sa.Float, nullable=False),
     sa.Column("status_code", sa.Integer, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    postgresql_partition_by="RANGE (delivery_triggered_at)",
 )

@@ -15,7 +15,15 @@ from hookline.errors import InvalidInput, LimitReached
 from hookline.paging import Page, Sort
 from hookline.store.base import ApiKey, Caps, Tenant, WebhookQuery
 from hookline.store.keyset import read_page
-from hookline.store.schema import api_keys, tenants, users, webhook_event_types, webhooks
+from hookline.store.schema import (
+    api_keys,
+    deliveries,
+    delivery_attempts,
+    tenants,
+    users,
+    webhook_event_types,
+    webhooks,
+)
 from hookline.store.sql_base import Priority
 from hookline.store.stats import EndpointStatsQueries
 from hookline.store.tasks import TaskQueries
@@ -159,6 +167,15 @@ class SqlStore(TaskQueries, EndpointStatsQueries):
 
     async def delete_webhook(self, tenant_id: str, webhook_id: str) -> bool:
         def work(conn: sa.Connection) -> bool:
+            # Its deliveries go with it (a foreign key), their attempts here.
+            its_deliveries = sa.select(deliveries.c.id).where(
+                deliveries.c.tenant_id == tenant_id, deliveries.c.webhook_id == webhook_id
+            )
+            conn.execute(
+                delivery_attempts.delete().where(
+                    delivery_attempts.c.delivery_id.in_(its_deliveries)
+                )
+            )
             conn.execute(
                 webhook_event_types.delete().where(
                     webhook_event_types.c.tenant_id == tenant_id,

@@ -101,8 +101,8 @@ class SqliteStore(SqlStore):
             _driver(conn),
             "INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type,"
             " cloud_events, triggered_at, trigger, status, status_message, attempt_count,"
-            " next_attempt_at, fifo_position, task_id)",
-            "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?, ?, ?)",
+            " next_attempt_at, fifo_position, task_id, event_received_at)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, 'pending', '', 0, ?, ?, ?, ?)",
             [
                 (
                     new.id,
@@ -116,6 +116,7 @@ class SqliteStore(SqlStore):
                     _time(new.next_attempt_at),
                     _time(new.fifo_position),
                     new.task_id,
+                    _time(new.event_received_at),
                 )
                 for new in planned
             ],
@@ -185,12 +186,11 @@ class SqliteStore(SqlStore):
             for result in results
         ]
         positions = _fifo_positions(driver, [result.delivery_id for result in results])
-        live: dict[str, datetime | None] = {}
+        triggered: dict[str, str] = {}
         for chunk in _chunks(rows, OUTCOMES_PER_STATEMENT):
             values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-            live |= {
-                row[0]: positions.get(row[0])
-                for row in driver.execute(
+            triggered |= dict(
+                driver.execute(
                     "UPDATE deliveries SET status = v.column2, status_message = v.column3,"  # noqa: S608 (only placeholders are formatted in)
                     " attempt_count = v.column4, next_attempt_at = v.column5,"
                     " ended_at = v.column6, lease_until = NULL, lease_owner = NULL,"
@@ -199,30 +199,32 @@ class SqliteStore(SqlStore):
                     " response_body = v.column11,"
                     " fifo_position = CASE WHEN v.column6 IS NULL THEN fifo_position END"
                     f" FROM (VALUES {values}) AS v"
-                    " WHERE deliveries.id = v.column1 RETURNING deliveries.id",
+                    " WHERE deliveries.id = v.column1"
+                    " RETURNING deliveries.id, deliveries.triggered_at",
                     [value for row in chunk for value in row],
                 )
-            }
+            )
         _insert_rows(
             driver,
-            "INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms,"
-            " status_code, error)",
-            "(?, ?, ?, ?, ?, ?)",
+            "INSERT INTO delivery_attempts (delivery_id, number, delivery_triggered_at,"
+            " started_at, duration_ms, status_code, error)",
+            "(?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     result.delivery_id,
                     result.attempt.number,
+                    triggered[result.delivery_id],
                     _time(result.attempt.started_at),
                     result.attempt.duration_ms,
                     result.attempt.status_code,
                     result.attempt.error,
                 )
                 for result in results
-                if result.delivery_id in live
+                if result.delivery_id in triggered
             ],
             " ON CONFLICT DO NOTHING",
         )
-        return live
+        return {delivery_id: positions.get(delivery_id) for delivery_id in triggered}
 
     async def close(self) -> None:
         await super().close()
