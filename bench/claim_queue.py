@@ -116,6 +116,7 @@ def _answered(claimed: Claimed, started: datetime) -> Result:
         delivery_id=claimed.delivery_id,
         tenant_id=claimed.tenant_id,
         webhook_id=claimed.webhook_id,
+        triggered_at=claimed.triggered_at,
         attempt=Attempt(claimed.attempt_count + 1, started, 12.5, 200, None),
         status="success",
         status_message="HTTP 200",
