@@ -148,6 +148,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "response_status": f"CASE WHEN {FAILED} THEN 500 ELSE 200 END",
         "response_headers": f"{_text(RESPONSE_HEADERS)}::json",
         "response_body": "'ok'",
+        "event_received_at": "at",  # the event's arrival: which day its row is in
     },
     "delivery_attempts": {
         "delivery_id": DELIVERY_ID,
@@ -212,24 +213,29 @@ async def make_partitions(conn: asyncpg.Connection, days: list[date]) -> int:
     return made
 
 
+async def begun(conn: asyncpg.Connection) -> int | None:
+    """The number of deliveries a load into this database was begun for (None: none was)."""
+    if await conn.fetchval("SELECT to_regclass('bench_history')") is None:
+        return None
+    found = await conn.fetchval("SELECT deliveries FROM bench_history")
+    return None if found is None else int(found)
+
+
 async def resumable(
     conn: asyncpg.Connection, webhooks: dict[str, list[str]], deliveries: int, days: int
-) -> History | None:
+) -> History:
     """The history this database is to hold: the one a stopped load began (its span is
-    kept in the table ``bench_history``), or a new one of ``days`` ending now; None if the
-    database was begun for another number of deliveries."""
+    kept in the table ``bench_history``), or a new one of ``days`` ending now."""
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS bench_history (deliveries bigint NOT NULL, "
         "start_at timestamptz NOT NULL, end_at timestamptz NOT NULL)"
     )
-    row = await conn.fetchrow("SELECT deliveries, start_at, end_at FROM bench_history")
+    row = await conn.fetchrow("SELECT start_at, end_at FROM bench_history")
     if row is None:
         end = datetime.now(UTC).replace(second=0, microsecond=0)
         start = end - timedelta(days=days)
         await conn.execute("INSERT INTO bench_history VALUES ($1, $2, $3)", deliveries, start, end)
         return History(webhooks, deliveries, start, end)
-    if row["deliveries"] != deliveries:
-        return None
     return History(webhooks, deliveries, row["start_at"], row["end_at"])
 
 
@@ -364,11 +370,16 @@ async def delete_day(conn: asyncpg.Connection, day: date) -> dict[str, Any]:
 
 async def drop_day(conn: asyncpg.Connection, day: date) -> dict[str, Any]:
     """Drop the day's partition of each partitioned history table (DROP TABLE, no DETACH
-    first), each its own statement."""
+    first), each its own statement: its rows, size and time."""
     tables = await partitioned(conn)
-    names = [partition_name(table, day) for table in reversed(TABLES) if table in tables]
-    rows = {name: await conn.fetchval(f"SELECT count(*) FROM {name}") for name in names}
-    seconds = 0.0
-    for name in names:
-        seconds += await _timed(conn.execute(f"DROP TABLE {name}"))
-    return {"partitions": rows, "drop_seconds": round(seconds, 3)}
+    dropped = {}
+    for table in reversed(TABLES):  # attempts, deliveries, events
+        if table not in tables:
+            continue
+        name = partition_name(table, day)
+        rows = await conn.fetchval(f"SELECT count(*) FROM {name}")
+        size = await conn.fetchval("SELECT pg_total_relation_size($1::regclass)", name)
+        seconds = await _timed(conn.execute(f"DROP TABLE {name}"))
+        dropped[name] = {"rows": rows, "mb": round(size / 2**20), "seconds": seconds}
+    total = sum(part["seconds"] for part in dropped.values())
+    return {"partitions": dropped, "drop_seconds": round(total, 4)}

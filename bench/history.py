@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.bulk_history import make_partitions
 from bench.common import EVENT_TYPE, PAD, sign
 from hookline.events import Event, to_record
 
@@ -76,9 +77,11 @@ def _rows(
                     200,
                     '{"Content-Type": "text/plain; charset=utf-8", "Content-Length": "2"}',
                     "ok",
+                    triggered,
                 )
             )
-            attempts.append((delivery_id, 1, triggered, round(rng.uniform(2, 60), 3), 200, None))
+            duration = round(rng.uniform(2, 60), 3)
+            attempts.append((delivery_id, 1, triggered, triggered, duration, 200, None))
             made += 1
         yield deliveries, attempts, events
 
@@ -86,9 +89,12 @@ def _rows(
 DELIVERY_COLUMNS = (
     "id, tenant_id, webhook_id, event_id, event_type, triggered_at, status, status_message, "
     "cloud_events, attempt_count, next_attempt_at, ended_at, lease_until, lease_owner, "
-    "request_url, request_headers, response_status, response_headers, response_body"
+    "request_url, request_headers, response_status, response_headers, response_body, "
+    "event_received_at"
 )
-ATTEMPT_COLUMNS = "delivery_id, number, started_at, duration_ms, status_code, error"
+ATTEMPT_COLUMNS = (
+    "delivery_id, number, delivery_triggered_at, started_at, duration_ms, status_code, error"
+)
 EVENT_COLUMNS = "tenant_id, id, type, received_at, payload"
 
 
@@ -115,11 +121,11 @@ def fill_sqlite(path: str, count: int, request_url: str) -> None:
                     [tuple(_sqlite_time(v) for v in row) for row in events],
                 )
                 conn.executemany(
-                    f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ({','.join('?' * 19)})",
+                    f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ({','.join('?' * 20)})",
                     [tuple(_sqlite_time(v) for v in row) for row in deliveries],
                 )
                 conn.executemany(
-                    f"INSERT INTO delivery_attempts ({ATTEMPT_COLUMNS}) VALUES (?,?,?,?,?,?)",
+                    f"INSERT INTO delivery_attempts ({ATTEMPT_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
                     [tuple(_sqlite_time(v) for v in row) for row in attempts],
                 )
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -140,6 +146,9 @@ async def fill_postgres(url: str, count: int, request_url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
         tenant_id, webhook_ids = _owner(await conn.fetch("SELECT id, tenant_id FROM webhooks"))
+        end = datetime.now(UTC)
+        days = (SPAN + timedelta(days=1)).days
+        await make_partitions(conn, [(end - timedelta(days=n)).date() for n in range(days + 1)])
         for deliveries, attempts, events in _rows(tenant_id, webhook_ids, count, request_url):
             async with conn.transaction():
                 await conn.copy_records_to_table(

@@ -26,8 +26,7 @@ from hookline.store.postgres import PostgresStore
 
 SCALE_SCENARIOS = ("workers", "claims", "purge")
 HISTORY_DATABASE = "hookline_bench_scale"
-EMPTY_DATABASE = "hookline_bench_scale_empty"
-PURGE_DATABASE = "hookline_bench_purge"
+IN_USE = 0x686C62656E6368  # the advisory lock a run holds on HISTORY_DATABASE
 HISTORY_DAYS = 7
 # Disk a delivery of history takes with its share of events and attempts, indexes
 # included (measured: 25,000,000 took 37.5 GB); a load wants a quarter more than that
@@ -82,8 +81,8 @@ async def scenario_claims(bench: Bench) -> dict[str, Any]:
     }
     keep = bench.args.keep_scale_db
     async with (
-        _database(bench, EMPTY_DATABASE) as empty_database,
-        _database(bench, HISTORY_DATABASE, resume=True, keep=keep) as history_database,
+        _fresh_database(bench) as empty_database,
+        _history_database(bench, rows, keep) as history_database,
         _store(empty_database) as empty_store,
         _store(history_database) as history_store,
     ):
@@ -147,11 +146,6 @@ async def _load_history(
 ) -> dict[str, Any]:
     ids = claim_queue.webhook_ids(fleet)
     history = await bulk_history.resumable(conn, ids, rows, HISTORY_DAYS)
-    if history is None:
-        raise RuntimeError(
-            f"database {database.name} holds another size of history: drop it (DROP DATABASE "
-            f"{database.name}) or load that size"
-        )
     await _check_disk(conn, rows, await database.size())
     bench.say(f"claims: loading {rows:,} deliveries of history into {database.name}")
     return await bulk_history.load(database.url, history, bench.say)
@@ -183,7 +177,7 @@ async def scenario_purge(bench: Bench) -> dict[str, Any]:
     today = now().date()
     deleted, dropped = today - timedelta(days=4), today - timedelta(days=3)
     out: dict[str, Any] = {"rows_per_day": rows}
-    async with _database(bench, PURGE_DATABASE) as database:
+    async with _fresh_database(bench) as database:
         async with _store(database) as store:
             ids = claim_queue.webhook_ids(await claim_queue.fleet(store))
         conn = await asyncpg.connect(database.url)
@@ -227,23 +221,43 @@ def _purge_ratios(out: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def _database(
-    bench: Bench, name: str, resume: bool = False, keep: bool = False
-) -> AsyncIterator[Database]:
-    """The scenario's own PostgreSQL database, dropped afterwards unless ``keep``. One a
-    stopped or kept run left is used again with ``resume`` (its load goes on where it
-    stopped), else made anew."""
-    database = Database("postgres", bench.workdir, name)
-    if await database.exists() and not resume:
-        await database.drop()
-    if await database.exists():
-        bench.say(f"database {name} is there: using it again")
-    else:
-        await database.create()
+async def _fresh_database(bench: Bench) -> AsyncIterator[Database]:
+    """A new PostgreSQL database of the run's own (``hlbench_…``), dropped afterwards."""
+    database = Database("postgres", bench.workdir)
+    await database.create()
     try:
         yield database
     finally:
-        if keep:
-            bench.say(f"database {name} kept (--keep-scale-db)")
-        else:
-            await database.drop()
+        await database.drop()
+
+
+@contextlib.asynccontextmanager
+async def _history_database(bench: Bench, rows: int, keep: bool) -> AsyncIterator[Database]:
+    """HISTORY_DATABASE, dropped afterwards unless ``keep``. One that a stopped or kept run
+    began for the same number of deliveries is used again (its load goes on where it
+    stopped); one begun for another number, or that another run is using, is left alone."""
+    database = Database("postgres", bench.workdir, HISTORY_DATABASE)
+    if await database.exists():
+        bench.say(f"database {database.name} is there: using it again")
+    else:
+        await database.create()
+    conn = await asyncpg.connect(database.url)
+    try:
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", IN_USE):
+            raise RuntimeError(f"another run is using the database {database.name}")
+        begun = await bulk_history.begun(conn)
+        if begun not in (None, rows):
+            raise RuntimeError(
+                f"the database {database.name} was begun for {begun:,} deliveries of history: "
+                f"run with --claim-history {begun:_}, or drop it (DROP DATABASE {database.name})"
+            )
+        try:
+            yield database
+        finally:
+            if keep:
+                bench.say(f"database {database.name} kept (--keep-scale-db)")
+            else:
+                await conn.close()
+                await database.drop()
+    finally:
+        await conn.close()

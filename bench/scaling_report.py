@@ -113,14 +113,18 @@ def _purge(results: dict[str, Any], data: dict[str, Any], bare_us: float | None)
         "|---|---|---|",
         f"| DELETE as the store's purge does ({delete['deliveries']:,} deliveries, "
         f"{delete['events']:,} events, batches of 5,000) | {delete['delete_seconds']:,.1f} "
-        f"| {data['database_mb_after_delete']:,} MB (before: {data['database_mb_before']:,} MB) |",
-        f"| then VACUUM of the three tables | {delete['vacuum_seconds']:,.1f} | |",
+        f"| (before: {data['database_mb_before']:,} MB) |",
+        f"| then VACUUM of the three tables | {delete['vacuum_seconds']:,.1f} "
+        f"| {data['database_mb_after_delete']:,} MB |",
     ]
     drop = data.get("drop")
     if drop:
-        rows = ", ".join(f"{name} {count:,}" for name, count in drop["partitions"].items())
+        parts = ", ".join(
+            f"{name}: {part['rows']:,} rows, {part['mb']:,} MB, {part['seconds']} s"
+            for name, part in drop["partitions"].items()
+        )
         lines.append(
-            f"| DROP TABLE of the day's partitions ({rows} rows) | {drop['drop_seconds']} "
+            f"| DROP TABLE of the day's partitions ({parts}) | {drop['drop_seconds']} "
             f"| {data['database_mb_after_drop']:,} MB |"
         )
         met = "met" if data["delete_vs_drop"] >= 100 else "NOT met"
