@@ -88,7 +88,7 @@ WITH ranked AS (
     -- In this order: a claim that finds the tenant taken holds none of its webhooks.
     FOR NO KEY UPDATE OF t SKIP LOCKED
     FOR UPDATE OF h SKIP LOCKED
-), tenant_rooms AS (
+), tenant_rooms AS MATERIALIZED (
     SELECT t.tenant_id,
            $9::int - coalesce(busy.n, 0) - {_held_elsewhere("tenant_id", "t.tenant_id", "$9")}
                AS tenant_room
