@@ -54,8 +54,16 @@ class PostgresStore(SqlStore):
         super().__init__(engine)
         # The dispatcher claims and records concurrently: two connections, two more for
         # a second dispatcher's worth of overlap.
+        # Generic plans: a plan made for each execution covers every day partition of the
+        # history, which cost the median claim 4 times its time with ten days (measured:
+        # 102 ms against 27 ms with 10,000,000 deliveries of history); a generic plan
+        # prunes the days at run time.
         self._delivery_engine = create_async_engine(
-            asyncpg_url(url), pool_size=2, max_overflow=2, hide_parameters=True
+            asyncpg_url(url),
+            pool_size=2,
+            max_overflow=2,
+            hide_parameters=True,
+            connect_args={"server_settings": {"plan_cache_mode": "force_generic_plan"}},
         )
         sa.event.listen(self._delivery_engine.sync_engine, "connect", _check_for_the_client)
         self._listener_url = asyncpg_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
