@@ -238,32 +238,23 @@ async def _old_history(
                     "at": at,
                     "payload": to_record(event(tenant_id, f"e{n}")),
                 }
-                await conn.execute(
-                    sa.text(
-                        "INSERT INTO events (tenant_id, id, type, received_at, payload)"
-                        " VALUES (:tenant, :event, 'com.qlik.v1.app.created', :at, :payload)"
-                    ).bindparams(sa.bindparam("at", type_=_TIME)),
-                    values,
-                )
-                await conn.execute(
-                    sa.text(
-                        "INSERT INTO deliveries (id, tenant_id, webhook_id, event_id,"
-                        " event_type, triggered_at, status, status_message, cloud_events,"
-                        " trigger, attempt_count, ended_at, response_status)"
-                        " VALUES (:id, :tenant, :webhook, :event, 'com.qlik.v1.app.created',"
-                        " :at, 'success', '', false, 'event', 1, :at, 200)"
-                    ).bindparams(sa.bindparam("at", type_=_TIME)),
-                    values,
-                )
-                await conn.execute(
-                    sa.text(
-                        "INSERT INTO delivery_attempts (delivery_id, number, started_at,"
-                        " duration_ms, status_code) VALUES (:id, 1, :at, 12.5, 200)"
-                    ).bindparams(sa.bindparam("at", type_=_TIME)),
-                    values,
-                )
+                for insert in _OLD_ROWS:
+                    await conn.execute(
+                        sa.text(insert).bindparams(sa.bindparam("at", type_=_TIME)), values
+                    )
     finally:
         await engine.dispose()
 
 
 _TIME = UTCDateTime()
+# An event, its ended delivery and that delivery's attempt, as 0011 stored them.
+_OLD_ROWS = (
+    "INSERT INTO events (tenant_id, id, type, received_at, payload)"
+    " VALUES (:tenant, :event, 'com.qlik.v1.app.created', :at, :payload)",
+    "INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, triggered_at,"
+    " status, status_message, cloud_events, trigger, attempt_count, ended_at,"
+    " response_status) VALUES (:id, :tenant, :webhook, :event, 'com.qlik.v1.app.created',"
+    " :at, 'success', '', false, 'event', 1, :at, 200)",
+    "INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms,"
+    " status_code) VALUES (:id, 1, :at, 12.5, 200)",
+)
