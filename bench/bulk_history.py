@@ -25,11 +25,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
+import psutil
 
 from bench.common import EVENT_TYPE, PAD
+from bench.procs import cpu_seconds, postgres_pids
 from hookline.events import Event, to_record
 from hookline.runtime import PURGE_BATCH
 
@@ -38,6 +40,7 @@ CHUNK_EVENTS = 20_000  # events a transaction, with their deliveries and attempt
 FAILED_ONE_IN = 50  # every 50th delivery failed (500), the others succeeded (200)
 
 Say = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -317,18 +320,31 @@ def _day_range(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-async def _timed(work: Awaitable[Any]) -> float:
-    started = time.monotonic()
-    await work
-    return round(time.monotonic() - started, 4)
+async def _costed(conn: asyncpg.Connection, work: Awaitable[T]) -> tuple[T, dict[str, float]]:
+    """``work``'s result and what it cost: seconds, CPU seconds of the PostgreSQL server
+    (this database's backends and the server's own processes: WAL writer, checkpointer)
+    and bytes of WAL written."""
+    database = await conn.fetchval("SELECT current_database()")
+    server = [psutil.Process(pid) for pid in postgres_pids(database)]
+    wal = await conn.fetchval("SELECT pg_current_wal_lsn()")
+    cpu, started = cpu_seconds(server), time.monotonic()
+    result = await work
+    seconds, cpu = time.monotonic() - started, cpu_seconds(server) - cpu
+    written = await conn.fetchval("SELECT pg_current_wal_lsn() - $1::pg_lsn", wal)
+    cost = {"seconds": round(seconds, 4), "cpu_seconds": round(cpu, 3), "wal_bytes": int(written)}
+    return result, cost
 
 
 async def delete_day(conn: asyncpg.Connection, day: date) -> dict[str, Any]:
     """Delete the day's deliveries (their attempts first) and events as the store's purge
     does, a batch of PURGE_BATCH at a time, each batch its own transaction; then VACUUM
-    the tables, timed apart."""
-    low, high = _day_range(day)
-    started = time.monotonic()
+    the tables, costed apart."""
+    (deliveries, events), delete = await _costed(conn, _delete_rows(conn, *_day_range(day)))
+    _, vacuum = await _costed(conn, conn.execute(f"VACUUM {', '.join(TABLES)}"))
+    return {"deliveries": deliveries, "events": events, "delete": delete, "vacuum": vacuum}
+
+
+async def _delete_rows(conn: asyncpg.Connection, low: datetime, high: datetime) -> tuple[int, int]:
     deliveries = events = 0
     while True:
         async with conn.transaction():
@@ -358,28 +374,23 @@ async def delete_day(conn: asyncpg.Connection, day: date) -> dict[str, Any]:
         events += count
         if count < PURGE_BATCH:
             break
-    deleted = round(time.monotonic() - started, 2)
-    vacuum = await _timed(conn.execute(f"VACUUM {', '.join(TABLES)}"))
-    return {
-        "deliveries": deliveries,
-        "events": events,
-        "delete_seconds": deleted,
-        "vacuum_seconds": vacuum,
-    }
+    return deliveries, events
 
 
 async def drop_day(conn: asyncpg.Connection, day: date) -> dict[str, Any]:
     """Drop the day's partition of each partitioned history table (DROP TABLE, no DETACH
-    first), each its own statement: its rows, size and time."""
+    first), each its own statement: their rows and sizes, and what the drops cost."""
     tables = await partitioned(conn)
+    names = [partition_name(table, day) for table in reversed(TABLES) if table in tables]
     dropped = {}
-    for table in reversed(TABLES):  # attempts, deliveries, events
-        if table not in tables:
-            continue
-        name = partition_name(table, day)
+    for name in names:  # attempts, deliveries, events
         rows = await conn.fetchval(f"SELECT count(*) FROM {name}")
         size = await conn.fetchval("SELECT pg_total_relation_size($1::regclass)", name)
-        seconds = await _timed(conn.execute(f"DROP TABLE {name}"))
-        dropped[name] = {"rows": rows, "mb": round(size / 2**20), "seconds": seconds}
-    total = sum(part["seconds"] for part in dropped.values())
-    return {"partitions": dropped, "drop_seconds": round(total, 4)}
+        dropped[name] = {"rows": rows, "mb": round(size / 2**20)}
+    _, drop = await _costed(conn, _drop(conn, names))
+    return {"partitions": dropped, "drop": drop}
+
+
+async def _drop(conn: asyncpg.Connection, names: list[str]) -> None:
+    for name in names:
+        await conn.execute(f"DROP TABLE {name}")

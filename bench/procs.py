@@ -165,7 +165,8 @@ class Watched:
     rss_samples: list[tuple[float, int]] = field(default_factory=list)
 
 
-def _cpu(procs: list[psutil.Process]) -> float:
+def cpu_seconds(procs: list[psutil.Process]) -> float:
+    """User and system CPU the processes have used so far (those gone count 0)."""
     total = 0.0
     for proc in procs:
         with contextlib.suppress(psutil.Error):
@@ -218,7 +219,7 @@ class Monitor:
             for pid in group.pids:
                 with contextlib.suppress(psutil.Error):
                     group.procs.append(psutil.Process(pid))
-            group.cpu_start = _cpu(group.procs)
+            group.cpu_start = cpu_seconds(group.procs)
         self._sys_start = psutil.cpu_times()
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -260,7 +261,7 @@ class Monitor:
                     if pid not in known:
                         with contextlib.suppress(psutil.Error):
                             group.procs.append(psutil.Process(pid))
-            group.cpu_end = _cpu(group.procs)
+            group.cpu_end = cpu_seconds(group.procs)
         return self.summary()
 
     def summary(self) -> dict[str, Any]:
@@ -297,8 +298,11 @@ class Monitor:
 class Database:
     """A fresh, empty database: a SQLite file in ``workdir`` or a new PostgreSQL database."""
 
-    def __init__(self, backend: str, workdir: Path, name: str | None = None) -> None:
+    def __init__(
+        self, backend: str, workdir: Path, name: str | None = None, tablespace: str | None = None
+    ) -> None:
         self.backend = backend
+        self.tablespace = tablespace  # PostgreSQL: the database's files go there
         self.name = name or f"hlbench_{uuid.uuid4().hex[:10]}"
         if backend == "sqlite":
             self.path = workdir / f"{self.name}.db"
@@ -309,7 +313,8 @@ class Database:
 
     async def create(self) -> None:
         if self.backend == "postgres":
-            await _admin(f'CREATE DATABASE "{self.name}"')
+            where = f' TABLESPACE "{self.tablespace}"' if self.tablespace else ""
+            await _admin(f'CREATE DATABASE "{self.name}"{where}')
 
     async def exists(self) -> bool:
         """Whether the PostgreSQL database is there (a run kept it, or was killed)."""

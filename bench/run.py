@@ -107,6 +107,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="scenario purge: deliveries in the day purged (full: 5,000,000)",
     )
     parser.add_argument(
+        "--purge-tablespace",
+        help="scenario purge: make its database in this PostgreSQL tablespace (e.g. one on a "
+        "file system without synchronous discard; docs/benchmarks.md)",
+    )
+    parser.add_argument(
         "--keep-scale-db",
         action="store_true",
         help="scenario claims: keep the database with the history (hookline_bench_scale); "

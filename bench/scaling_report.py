@@ -107,32 +107,39 @@ def _purge(results: dict[str, Any], data: dict[str, Any], bare_us: float | None)
     lines = [
         f"**Purge of one day, PostgreSQL**: {data['rows_per_day']:,} deliveries (one event per "
         "10, one attempt each) in the day; partitioned tables: "
-        f"{', '.join(data['partitioned']) or 'none'}.",
+        f"{', '.join(data['partitioned']) or 'none'}; tablespace "
+        f"{data.get('tablespace') or 'the default'}. CPU is the PostgreSQL server's (the "
+        "database's backends and the server's own processes).",
         "",
-        "| how | seconds | database after |",
-        "|---|---|---|",
+        "| how | seconds | CPU seconds | WAL MB | database after |",
+        "|---|---|---|---|---|",
         f"| DELETE as the store's purge does ({delete['deliveries']:,} deliveries, "
-        f"{delete['events']:,} events, batches of 5,000) | {delete['delete_seconds']:,.1f} "
+        f"{delete['events']:,} events, batches of 5,000) | {_cost(delete['delete'])} "
         f"| (before: {data['database_mb_before']:,} MB) |",
-        f"| then VACUUM of the three tables | {delete['vacuum_seconds']:,.1f} "
+        f"| then VACUUM of the three tables | {_cost(delete['vacuum'])} "
         f"| {data['database_mb_after_delete']:,} MB |",
     ]
     drop = data.get("drop")
-    if drop:
-        parts = ", ".join(
-            f"{name}: {part['rows']:,} rows, {part['mb']:,} MB, {part['seconds']} s"
-            for name, part in drop["partitions"].items()
-        )
+    if not drop:
+        return [*lines, f"| dropping the day | not available: {data['drop_not_available']} | |"]
+    parts = ", ".join(
+        f"{name}: {part['rows']:,} rows, {part['mb']:,} MB"
+        for name, part in drop["partitions"].items()
+    )
+    lines += [
+        f"| DROP TABLE of the day's partitions ({parts}) | {_cost(drop['drop'])} "
+        f"| {data['database_mb_after_drop']:,} MB |",
+        "",
+        "Deleting (with the VACUUM) / dropping, target ≥ 100 ×:",
+    ]
+    for measure, ratios in data["ratios"].items():
+        met = "met" if ratios["delete"] >= 100 else "NOT met"
         lines.append(
-            f"| DROP TABLE of the day's partitions ({parts}) | {drop['drop_seconds']} "
-            f"| {data['database_mb_after_drop']:,} MB |"
+            f"- {measure.replace('_', ' ')}: {ratios['delete']:,} × "
+            f"({ratios['delete_and_vacuum']:,} ×): {met}"
         )
-        met = "met" if data["delete_vs_drop"] >= 100 else "NOT met"
-        lines += [
-            "",
-            f"Deleting / dropping: {data['delete_vs_drop']:,} ×; with the VACUUM: "
-            f"{data['delete_and_vacuum_vs_drop']:,} × (target ≥ 100: {met}).",
-        ]
-    else:
-        lines.append(f"| dropping the day | not available: {data['drop_not_available']} | |")
     return lines
+
+
+def _cost(cost: dict[str, float]) -> str:
+    return f"{cost['seconds']:,.2f} | {cost['cpu_seconds']:,.2f} | {cost['wal_bytes'] / 2**20:,.1f}"
