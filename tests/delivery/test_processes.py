@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tests.databases import Templates, fresh_database
 from tests.delivery.receivers import HOST, Receiver, Reply
@@ -22,6 +25,28 @@ from tests.processes import (
 )
 
 
+@contextlib.contextmanager
+def workers_on_postgres(
+    templates: Templates,
+    tmp_path: Path,
+    ca_file: Path,
+    processes: list[Process],
+    count: int = 2,
+    **settings: str,
+) -> Iterator[str]:
+    """A fresh PostgreSQL database with ``count`` ``hookline worker`` processes on it (with
+    ``settings``); its URL."""
+    with fresh_database("postgres", templates, tmp_path) as database_url:
+        environ = environment(database_url, ca_file, **settings)
+        processes += [Process(environ, "worker") for _ in range(count)]
+        yield database_url
+
+
+def webhook_to(database_url: str, key: str, receiver: Receiver, path: str, **fields: Any) -> None:
+    """A webhook of ``key``'s tenant to ``path`` on ``receiver``."""
+    create_webhook(database_url, key, f"https://{HOST}:{receiver.port}{path}", **fields)
+
+
 def test_workers_sharing_postgres_never_send_an_attempt_twice(
     templates: Templates,
     tmp_path: Path,
@@ -31,16 +56,8 @@ def test_workers_sharing_postgres_never_send_an_attempt_twice(
 ) -> None:
     path = f"/workers-{time.monotonic_ns()}"
     receiver.script(path)
-    with fresh_database("postgres", templates, tmp_path) as database_url:
-        environ = environment(database_url, ca_file)
-        processes += [
-            Process(environ, "worker"),
-            Process(environ, "worker"),
-            Process(environ, "worker"),
-        ]
-        create_webhook(
-            database_url, admin_key(database_url), f"https://{HOST}:{receiver.port}{path}"
-        )
+    with workers_on_postgres(templates, tmp_path, ca_file, processes, 3) as database_url:
+        webhook_to(database_url, admin_key(database_url), receiver, path)
         ids = publish(database_url, 500)
         got = wait_all(receiver, path, set(ids))
         wait_all_ended(database_url)  # what the receiver got by then is all it gets
@@ -59,12 +76,10 @@ def test_workers_sharing_postgres_keep_the_endpoint_bound_together(
     the database, as a slow receiver counts them, not per process (two would send 6)."""
     path = f"/bound-{time.monotonic_ns()}"
     receiver.script(path, Reply(delay=0.3))
-    with fresh_database("postgres", templates, tmp_path) as database_url:
-        environ = environment(database_url, ca_file, endpoint_concurrency="3")
-        processes += [Process(environ, "worker"), Process(environ, "worker")]
-        create_webhook(
-            database_url, admin_key(database_url), f"https://{HOST}:{receiver.port}{path}"
-        )
+    with workers_on_postgres(
+        templates, tmp_path, ca_file, processes, endpoint_concurrency="3"
+    ) as database_url:
+        webhook_to(database_url, admin_key(database_url), receiver, path)
         ids = publish(database_url, 30)
         wait_all(receiver, path, set(ids))
         assert delivered(receiver, path) == Counter(dict.fromkeys(ids, 1))
@@ -85,14 +100,12 @@ def test_workers_sharing_postgres_keep_the_tenant_bound_together(
     paths = [f"{folder}{number}" for number in range(4)]
     for path in paths:
         receiver.script(path, Reply(delay=0.3))
-    with fresh_database("postgres", templates, tmp_path) as database_url:
-        environ = environment(
-            database_url, ca_file, tenant_concurrency="3", endpoint_concurrency="16"
-        )
-        processes += [Process(environ, "worker"), Process(environ, "worker")]
+    with workers_on_postgres(
+        templates, tmp_path, ca_file, processes, tenant_concurrency="3", endpoint_concurrency="16"
+    ) as database_url:
         key = admin_key(database_url)
         for path in paths:
-            create_webhook(database_url, key, f"https://{HOST}:{receiver.port}{path}")
+            webhook_to(database_url, key, receiver, path)
         ids = publish(database_url, 12)
         for path in paths:
             wait_all(receiver, path, set(ids))
@@ -111,15 +124,8 @@ def test_workers_sharing_postgres_send_a_fifo_webhook_one_at_a_time_in_order(
 ) -> None:
     path = f"/fifo-{time.monotonic_ns()}"
     receiver.script(path, Reply(delay=0.02))
-    with fresh_database("postgres", templates, tmp_path) as database_url:
-        environ = environment(database_url, ca_file)
-        processes += [Process(environ, "worker"), Process(environ, "worker")]
-        create_webhook(
-            database_url,
-            admin_key(database_url),
-            f"https://{HOST}:{receiver.port}{path}",
-            ordering="fifo",
-        )
+    with workers_on_postgres(templates, tmp_path, ca_file, processes) as database_url:
+        webhook_to(database_url, admin_key(database_url), receiver, path, ordering="fifo")
         ids = publish(database_url, 40)
         wait_all(receiver, path, set(ids))
         assert [json.loads(got.body)["eventId"] for got in receiver.received(path)] == ids
@@ -135,15 +141,8 @@ def test_workers_sharing_postgres_keep_a_webhooks_rate_limit_together(
 ) -> None:
     path = f"/limited-{time.monotonic_ns()}"
     receiver.script(path)
-    with fresh_database("postgres", templates, tmp_path) as database_url:
-        environ = environment(database_url, ca_file)
-        processes += [Process(environ, "worker"), Process(environ, "worker")]
-        create_webhook(
-            database_url,
-            admin_key(database_url),
-            f"https://{HOST}:{receiver.port}{path}",
-            rate_limit=5,
-        )
+    with workers_on_postgres(templates, tmp_path, ca_file, processes) as database_url:
+        webhook_to(database_url, admin_key(database_url), receiver, path, rate_limit=5)
         # Connections first (see tests/delivery/test_pacing.py).
         warm = publish(database_url, 10)
         wait_all(receiver, path, set(warm))
