@@ -168,11 +168,13 @@ class Claims:
         self._sizes: list[int] = []
 
     async def start(self) -> None:
-        """Fill the queue, ANALYZE it (as autovacuum would have) and make ``WARMUP``
+        """Fill the queue, VACUUM and ANALYZE it (as autovacuum would have: a kept
+        database holds the dead rows of an earlier run's claims) and make ``WARMUP``
         untimed claims (statements prepared, caches warm)."""
         await top_up(self.store, self.hooks, DEPTH)
         conn = await asyncpg.connect(self.url)
         try:
+            await conn.execute("VACUUM (ANALYZE) deliveries, due_webhooks")
             await conn.execute("ANALYZE")
         finally:
             await conn.close()

@@ -40,6 +40,12 @@ from hookline.store.sql_base import (
 PUBLISHING_LOCK = 7_262_737
 
 
+# No JIT compilation: hookline's statements are short, and PostgreSQL's estimate for one
+# over every day partition of a big history passes `jit_above_cost`; compiling then took
+# 477 ms of a 571 ms claim (measured with 24,000,000 deliveries of history).
+SERVER_SETTINGS = {"jit": "off"}
+
+
 class PostgresStore(SqlStore):
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         engine = create_async_engine(
@@ -48,6 +54,7 @@ class PostgresStore(SqlStore):
             max_overflow=max_overflow,
             pool_pre_ping=True,
             hide_parameters=True,  # errors are logged: keep the values out
+            connect_args={"server_settings": SERVER_SETTINGS},
         )
         sa.event.listen(engine.sync_engine, "connect", _check_for_the_client)
         sa.event.listen(engine.sync_engine, "begin", _bound_transaction)
@@ -63,7 +70,9 @@ class PostgresStore(SqlStore):
             pool_size=2,
             max_overflow=2,
             hide_parameters=True,
-            connect_args={"server_settings": {"plan_cache_mode": "force_generic_plan"}},
+            connect_args={
+                "server_settings": {**SERVER_SETTINGS, "plan_cache_mode": "force_generic_plan"}
+            },
         )
         sa.event.listen(self._delivery_engine.sync_engine, "connect", _check_for_the_client)
         self._listener_url = asyncpg_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
