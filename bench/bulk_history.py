@@ -323,12 +323,15 @@ def _day_range(day: date) -> tuple[datetime, datetime]:
 async def _costed(conn: asyncpg.Connection, work: Awaitable[T]) -> tuple[T, dict[str, float]]:
     """``work``'s result and what it cost: seconds, CPU seconds of the PostgreSQL server
     (this database's backends and the server's own processes: WAL writer, checkpointer)
-    and bytes of WAL written."""
+    and bytes of WAL written. A checkpoint before it, so that it pays for no earlier
+    work, and one after it, counted, so that it pays for writing out its own pages."""
     database = await conn.fetchval("SELECT current_database()")
     server = [psutil.Process(pid) for pid in postgres_pids(database)]
+    await conn.execute("CHECKPOINT")
     wal = await conn.fetchval("SELECT pg_current_wal_lsn()")
     cpu, started = cpu_seconds(server), time.monotonic()
     result = await work
+    await conn.execute("CHECKPOINT")
     seconds, cpu = time.monotonic() - started, cpu_seconds(server) - cpu
     written = await conn.fetchval("SELECT pg_current_wal_lsn() - $1::pg_lsn", wal)
     cost = {"seconds": round(seconds, 4), "cpu_seconds": round(cpu, 3), "wal_bytes": int(written)}
