@@ -49,13 +49,15 @@ def sort_choices(allowed: tuple[str, ...]) -> list[str]:
 
 
 def parse_sort(text: str | None, allowed: tuple[str, ...], default: Sort) -> Sort:
-    if not text:
+    """The sort ``text`` asks for; ``default`` when there is none. An empty ``sort=`` is
+    not one of the published values, so it is a 400 like any other."""
+    if text is None:
         return default
     if text.startswith(" "):  # "?sort=+name" arrives as " name": "+" decodes to a space
         text = "+" + text[1:]
     descending = text.startswith("-")
-    key = text.lstrip("+-") if text[0] in "+-" else text
-    if key not in allowed or len(text) - len(key) > 1:
+    key = text[1:] if text.startswith(("+", "-")) else text
+    if key not in allowed:
         choices = ", ".join(allowed)
         raise InvalidInput.one("sort", f"must be one of {choices}, optionally prefixed by + or -")
     return Sort(key, descending)
