@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import trustme
 from aiohttp import web
-from structlog.testing import capture_logs
 
 from hookline.sender import (
     MAX_BODY_BYTES,
@@ -33,6 +32,7 @@ from hookline.sender import (
 from hookline.settings import Settings
 from hookline.urls import url_problem
 from tests.integration.conftest import LOCAL
+from tests.logcapture import capture_own_logs
 
 HOST = "hooks.example.test"
 IDS = {"tenant": "t1", "webhook": "w1", "delivery": "d1"}
@@ -269,7 +269,7 @@ async def test_a_refused_connection_is_an_error_naming_no_address(sender: Sender
     with socket.socket() as bound:  # bound, never listening: connections are refused
         bound.bind((LOCAL, 0))
         port = bound.getsockname()[1]
-        with capture_logs() as logs:
+        with capture_own_logs() as logs:
             outcome = await send(sender, f"https://{HOST}:{port}/", context=IDS)
     assert outcome.status_code is None
     assert not outcome.succeeded
@@ -303,7 +303,7 @@ async def test_a_failure_without_an_error_number_names_no_address(
     monkeypatch.setattr(asyncio.get_running_loop(), "sock_connect", failing)
     sender = await make_sender(local_settings(ca_file))
 
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         outcome = await send(sender, f"https://{HOST}:8443/")
 
     assert outcome.error == "cannot connect: network error"
@@ -556,7 +556,7 @@ async def test_the_guard_refuses_before_connecting(
 ) -> None:
     sender = await make_sender(local_settings(ca_file, allow_networks=()))
     receiver = await serve(answer(200))
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         outcome = await send(sender, receiver.url(), context=IDS)
     assert outcome.status_code is None
     assert outcome.error == "refused by the egress guard"
@@ -588,7 +588,7 @@ async def test_ip_literal_hosts_are_checked(
     reason: str,
 ) -> None:
     sender = await make_sender(local_settings(ca_file, allow_networks=()))
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         outcome = await send(sender, f"https://{host}:9/")
     assert outcome.error == "refused by the egress guard"
     assert logs[0]["detail"].endswith(reason)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 from hookline import telemetry
 from hookline.deliveries import Attempt, Claimed, Disable, Result
@@ -25,6 +24,7 @@ from hookline.sender import Sender
 from hookline.settings import AttemptLogMode, load_settings
 from hookline.telemetry import SUMMARY_SECONDS, AttemptObserver, SuccessSummaries, observe
 from hookline.vault import Vault
+from tests.logcapture import capture_own_logs
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -133,7 +133,7 @@ def test_an_attempt_is_one_info_line_with_its_ids_and_outcome() -> None:
         response_headers={},
         response_body="",
     )
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         observe(claimed, result)
     assert logs == [
         {
@@ -156,7 +156,7 @@ def test_an_attempt_is_one_info_line_with_its_ids_and_outcome() -> None:
 def test_every_failed_attempt_is_one_line_with_all_its_fields() -> None:
     observer, _ = _observer("failures")
     claimed = _claimed()
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         observer.observe(claimed, _result(claimed, 500, retry=True))
         observer.observe(claimed, _result(claimed, None, number=2, retry=True))
         observer.observe(claimed, _result(claimed, 503, number=3))
@@ -172,7 +172,7 @@ def test_every_failed_attempt_is_one_line_with_all_its_fields() -> None:
 def test_successes_are_summed_up_per_webhook_once_the_window_is_over() -> None:
     observer, clock = _observer("failures")
     first, second = _claimed(webhook_id="w1"), _claimed(webhook_id="w2", tenant_id="t2")
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         for duration in (10.0, 30.0, 20.0, 96.04):
             observer.observe(first, _result(first, 200, duration_ms=duration))
             clock.seconds += 1
@@ -212,7 +212,7 @@ def test_successes_are_summed_up_per_webhook_once_the_window_is_over() -> None:
 def test_a_success_after_the_window_writes_its_summary_and_opens_the_next() -> None:
     observer, clock = _observer("failures")
     claimed = _claimed()
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         observer.observe(claimed, _result(claimed, 200))
         clock.seconds += SUMMARY_SECONDS
         observer.observe(claimed, _result(claimed, 200))
@@ -228,7 +228,7 @@ def test_a_success_after_the_window_writes_its_summary_and_opens_the_next() -> N
 def test_flush_writes_the_pending_summary_once() -> None:
     observer, clock = _observer("failures")
     claimed = _claimed()
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         observer.observe(claimed, _result(claimed, 200))
         observer.observe(claimed, _result(claimed, 200))
         clock.seconds += 2.5
@@ -241,7 +241,7 @@ def test_flush_writes_the_pending_summary_once() -> None:
 
 def test_many_successes_keep_a_bounded_sample_for_the_median() -> None:
     summaries = SuccessSummaries(clock=Clock())
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         for number in range(telemetry.SAMPLE_SIZE * 3):
             summaries.add("t1", "w1", float(number % 100))
         summaries.flush()
@@ -255,7 +255,7 @@ def test_many_successes_keep_a_bounded_sample_for_the_median() -> None:
 def test_all_logs_every_attempt() -> None:
     observer, clock = _observer("all")
     claimed = _claimed()
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         observer.observe(claimed, _result(claimed, 500, retry=True))
         observer.observe(claimed, _result(claimed, 200, number=2))
         clock.seconds += SUMMARY_SECONDS
@@ -266,7 +266,7 @@ def test_all_logs_every_attempt() -> None:
 def test_none_logs_no_attempt() -> None:
     observer, _ = _observer("none")
     claimed = _claimed()
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         observer.observe(claimed, _result(claimed, 500, retry=True))
         observer.observe(claimed, _result(claimed, 200, number=2))
         observer.flush()
@@ -276,7 +276,7 @@ def test_none_logs_no_attempt() -> None:
 def test_changing_the_mode_writes_the_successes_summed_so_far() -> None:
     observer, _ = _observer("failures")
     claimed = _claimed()
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         observer.observe(claimed, _result(claimed, 200))
         observer.configure("all")
         observer.observe(claimed, _result(claimed, 200, number=2))
@@ -330,7 +330,7 @@ def test_a_refused_attempt_tells_the_tenant_no_address_and_the_operator_all() ->
                 _claimed(url="https://10.0.0.5:8443/in", sealed_secret=None)
             )
 
-    with capture_logs() as logs:
+    with capture_own_logs() as logs:
         result = asyncio.run(attempt())
 
     assert result.attempt.error == "refused by the egress guard"
