@@ -174,7 +174,7 @@ class Claims:
         await top_up(self.store, self.hooks, DEPTH)
         conn = await asyncpg.connect(self.url)
         try:
-            await conn.execute("VACUUM (ANALYZE) deliveries, due_webhooks")
+            await conn.execute("VACUUM deliveries, due_webhooks")
             await conn.execute("ANALYZE")
         finally:
             await conn.close()

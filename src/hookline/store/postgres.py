@@ -62,11 +62,9 @@ class PostgresStore(SqlStore):
         # The dispatcher claims and records concurrently: two connections, two more for
         # a second dispatcher's worth of overlap.
         # Generic plans: a plan made for each execution covers every day partition of the
-        # history, which cost the median claim 4 times its time with ten days (measured:
-        # 102 ms against 27 ms with 10,000,000 deliveries of history); a generic plan
-        # prunes the days at run time. They cost a small database 100-180 us of server
-        # CPU a delivery end to end (measured; docs/benchmarks.md), less than re-planning
-        # costs a big one (claim p50 170 ms against 32 with 24,000,000 deliveries).
+        # history (claim p50 170 ms against 32 ms with a generic plan, which prunes the
+        # days at run time, with 24,000,000 deliveries of history). They cost a small
+        # database 100-180 us of server CPU a delivery end to end (docs/benchmarks.md).
         self._delivery_engine = create_async_engine(
             asyncpg_url(url),
             pool_size=2,
