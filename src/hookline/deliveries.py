@@ -13,7 +13,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 Status = Literal["pending", "success", "fail"]
@@ -102,6 +102,15 @@ class Claimed:
     may_recover: bool = False
     # A test send: sent even to a disabled webhook, attempted once, and never disabling it.
     test: bool = False
+    # A rate-limited webhook's delivery starts by then or goes back to the queue unsent
+    # (hookline.pacing).
+    send_by: datetime | None = None
+
+    def late_by(self, at: datetime) -> timedelta | None:
+        """How far ``at`` is past ``send_by``; None when it is not."""
+        if self.send_by is None or at <= self.send_by:
+            return None
+        return at - self.send_by
 
 
 @dataclass(frozen=True)

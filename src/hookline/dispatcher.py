@@ -210,6 +210,7 @@ class Dispatcher:
         self._waiting: deque[Claimed] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[Result] = []
+        self._late: list[str] = []  # handed back, to be released
         # Outcomes gathered or being written. They hold their share of the total until
         # written, so a crash repeats at most `total` attempts: the ones sent but not yet
         # recorded.
@@ -298,6 +299,9 @@ class Dispatcher:
     async def _attempt(self, claimed: Claimed) -> None:
         started = now()
         try:
+            if (late := claimed.late_by(started)) is not None:
+                self._hand_back(claimed, late)
+                return
             result = await self._attempter.attempt(claimed)
             self._gather(claimed, result)
         except asyncio.CancelledError:  # the shutdown grace ran out
@@ -311,6 +315,18 @@ class Dispatcher:
             if self._waiting:
                 self._start_waiting()
 
+    def _hand_back(self, claimed: Claimed, late: timedelta) -> None:
+        """A rate-limited webhook's delivery that could not start in time goes back to the
+        queue unsent (the next flush releases it)."""
+        log.warning(
+            "rate-limited delivery could not start in time; back to the queue",
+            delivery=claimed.delivery_id,
+            webhook=claimed.webhook_id,
+            late_ms=round(late.total_seconds() * 1000),
+        )
+        self._lease_ends.pop(claimed.delivery_id, None)
+        self._late.append(claimed.delivery_id)
+
     def _gather(self, claimed: Claimed, result: Result) -> None:
         self._results.append(result)
         self._unrecorded += 1
@@ -320,13 +336,25 @@ class Dispatcher:
         """Flush outcomes until stopped and nothing is left; when stopping, give up after a
         few failed flushes (the leases run out and the deliveries are attempted again)."""
         failures_left = SHUTDOWN_FLUSH_TRIES
-        while not stopping.is_set() or self._tasks or (self._results and failures_left):
+        while (
+            not stopping.is_set() or self._tasks or self._late or (self._results and failures_left)
+        ):
             await asyncio.sleep(self._limits.flush_seconds)
             if not await self._flush() and stopping.is_set():
                 failures_left -= 1
+            await self._release_late()
             await self._renew_leases()
         if self._results:
             log.warning("outcomes not recorded at shutdown", count=len(self._results))
+
+    async def _release_late(self) -> None:
+        if not self._late:
+            return
+        late, self._late = self._late, []
+        try:
+            await self._store.release(late, self._owner)
+        except StorageUnavailable as error:  # their leases run out instead
+            log.warning("handing back late deliveries failed", error=str(error), count=len(late))
 
     async def _renew_leases(self) -> None:
         """Every quarter of a lease, renew the leases that end within half of one."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 
 from hookline.auth import Principal
 from hookline.clock import now
@@ -21,6 +22,7 @@ from hookline.envelopes import render
 from hookline.errors import NotFound
 from hookline.events import Event
 from hookline.examples import example_event, type_to_send
+from hookline.pacing import SEND_WITHIN
 from hookline.paging import Page
 from hookline.registry import Registry
 from hookline.shares import Slots
@@ -91,7 +93,9 @@ class History:
         It takes a slot like any queued attempt (per webhook, per tenant, in total),
         waiting up to ``slot_wait_seconds`` for one; if none comes free, it joins the
         queue instead and is answered pending. So does a resend to an ordered webhook (it
-        goes last in its queue) or one to a rate-limited webhook at its limit."""
+        goes last in its queue) or one to a rate-limited webhook at its limit, or one that
+        could not start within its limit's time (hookline.pacing)."""
+        asked = now()
         if not await self.store.add_delivery(
             new, owner=self.owner, lease_seconds=self.lease_seconds, example=example
         ):
@@ -100,7 +104,11 @@ class History:
             await self.store.release([new.id], self.owner)
             return await self._delivery(webhook, new.id)
         try:
-            claimed = _claimed(new, webhook, body)
+            send_by = asked + SEND_WITHIN if webhook.rate_limit is not None else None
+            claimed = _claimed(new, webhook, body, send_by)
+            if claimed.late_by(now()) is not None:
+                await self.store.release([new.id], self.owner)
+                return await self._delivery(webhook, new.id)
             result = await self.attempter.attempt(claimed)
             observe(claimed, result)
             await self.store.record([result], self.failures)
@@ -132,7 +140,7 @@ def _new_delivery(
     )
 
 
-def _claimed(new: NewDelivery, webhook: Webhook, body: bytes) -> Claimed:
+def _claimed(new: NewDelivery, webhook: Webhook, body: bytes, send_by: datetime | None) -> Claimed:
     return Claimed(
         delivery_id=new.id,
         tenant_id=new.tenant_id,
@@ -154,4 +162,5 @@ def _claimed(new: NewDelivery, webhook: Webhook, body: bytes) -> Claimed:
         # of each success checks whether it ends a failing run.
         may_recover=True,
         test=new.trigger == "test",
+        send_by=send_by,
     )

@@ -3,11 +3,13 @@
 A rate-limited webhook is never sent more than ``rateLimit`` deliveries within any window
 of ``WINDOW``, across every process on one database: each claim (and each resend) notes
 what it took in ``webhook_sends``, under the lock one claim at a time holds on the
-webhook's entry in the queue. The window is a second and a fifth: requests reach the
-receiver a little after their claim, and not all equally late (a new connection's TLS
-handshake, a busy event loop), so a receiver counting by the second still sees no more
-than the limit; a saturated webhook is sent about ``rateLimit / 1.2`` a second. What is
-over the limit waits in the queue; it is not a failure.
+webhook's entry in the queue. A claimed delivery must start within ``SEND_WITHIN`` of
+that note, or it goes back to the queue unsent (a worker too busy to start it in time
+would otherwise send it together with a later claim's). The window is a second, that
+tenth, and a tenth for the way to the receiver, which is not equally long for every
+request; so a receiver counting by the second sees no more than the limit, and a
+saturated webhook is sent about ``rateLimit / 1.2`` a second. What is over the limit
+waits in the queue; it is not a failure.
 
 An ordered webhook has one attempt in flight at most, anywhere, and its next delivery is
 the one first in its queue: deliveries of events by the time hookline received them
@@ -23,7 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-WINDOW = timedelta(seconds=1.2)
+SEND_WITHIN = timedelta(seconds=0.1)
+WINDOW = timedelta(seconds=1) + 2 * SEND_WITHIN
 # An ordered webhook whose next delivery waits for an earlier event's fan-out looks again
 # this much later (fan-out takes milliseconds; it does not say which webhooks it reached).
 FAN_OUT_RECHECK = timedelta(milliseconds=100)

@@ -134,3 +134,8 @@ def _counted_as(path: str) -> list[str]:
     parts = path.split("/")
     folders = ["/".join(parts[:n]) + "/" for n in range(1, len(parts))]
     return list(dict.fromkeys([path, *folders]))
+
+
+def most_within_a_second(times: list[float]) -> int:
+    """The most of ``times`` (seconds) within any one second."""
+    return max((sum(1 for t in times if start <= t < start + 1) for start in times), default=0)

@@ -1,5 +1,6 @@
 """A worker renews the leases of the deliveries it holds, so an attempt that waits (for a
-slot, or for its outcome to be written) is never taken by another worker meanwhile. Both
+slot, or for its outcome to be written) is never taken by another worker meanwhile; and it
+hands back, unsent, a rate-limited webhook's delivery it could not start in time. Both
 databases; the store's time and the worker's are moved on by the test, not waited for."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hookline.services import Services
 from hookline.settings import load_settings
 from tests.databases import BACKENDS, TEST_SECRET_KEY, Templates, fresh_database
 from tests.delivery.receivers import FAST, HOST, Receiver, Reply
+from tests.logcapture import capture_own_logs
 from tests.store.factories import event
 from tests.store.queueing import ROOMY, hook, only, publish, tenant
 
@@ -80,6 +82,18 @@ async def _until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.02)
 
 
+def _dispatcher(services: Services, clocks: Clocks) -> Dispatcher:
+    return Dispatcher(
+        services.store,
+        services.attempter,
+        dataclasses.replace(services.limits, shutdown_grace=0),
+        services.history.failures,
+        services.slots,
+        services.history.owner,
+        clock=clocks.worker_now,
+    )
+
+
 async def test_a_worker_renews_the_lease_of_an_attempt_it_still_holds(
     services: Services, clocks: Clocks, receiver: Receiver
 ) -> None:
@@ -89,15 +103,7 @@ async def test_a_worker_renews_the_lease_of_an_attempt_it_still_holds(
     tenant_id = await tenant(store)
     target = await hook(store, tenant_id, url=f"https://{HOST}:{receiver.port}{path}")
     await publish(store, tenant_id, event(tenant_id, "e1"))
-    dispatcher = Dispatcher(
-        store,
-        services.attempter,
-        dataclasses.replace(services.limits, shutdown_grace=0),
-        services.history.failures,
-        services.slots,
-        services.history.owner,
-        clock=clocks.worker_now,
-    )
+    dispatcher = _dispatcher(services, clocks)
     stopping = asyncio.Event()
     running = asyncio.create_task(dispatcher.run(stopping))
     try:
@@ -119,4 +125,39 @@ async def test_a_worker_renews_the_lease_of_an_attempt_it_still_holds(
     finally:
         stopping.set()
         await running
+    assert receiver.count(path) == 1
+
+
+async def test_a_rate_limited_delivery_that_cannot_start_in_time_goes_back_unsent(
+    services: Services, clocks: Clocks, receiver: Receiver
+) -> None:
+    store = services.store
+    path = f"/late-{time.monotonic_ns()}"
+    receiver.script(path)
+    tenant_id = await tenant(store)
+    url = f"https://{HOST}:{receiver.port}{path}"
+    target = await hook(store, tenant_id, url=url, rate_limit=5)
+    # The store's time a second behind the worker's: every claim's note of its sends is
+    # already more than a tenth of a second old when the worker would start them.
+    clocks.advance(-1.0)
+    await publish(store, tenant_id, event(tenant_id, "e1"))
+    stopping = asyncio.Event()
+    with capture_own_logs() as logs:
+        running = asyncio.create_task(_dispatcher(services, clocks).run(stopping))
+        try:
+            await _until(lambda: any(line["event"].startswith("rate-limited") for line in logs))
+            await asyncio.sleep(0.3)  # claimed again and handed back again, never sent
+            assert receiver.count(path) == 0
+            assert (await only(store, tenant_id, target.id)).attempt_count == 0
+
+            clocks.advance(1.0)  # in time again
+            await _until(lambda: receiver.count(path) == 1)
+        finally:
+            stopping.set()
+            await running
+    late = next(line for line in logs if line["event"].startswith("rate-limited"))
+    assert late["webhook"] == target.id
+    assert late["late_ms"] >= 800
+    delivered = await only(store, tenant_id, target.id)
+    assert (delivered.status, delivered.attempt_count) == ("success", 1)
     assert receiver.count(path) == 1

@@ -50,6 +50,11 @@ async def test_a_claim_takes_no_more_than_the_rate_limit_within_a_window(
     first = await claim(store)
     assert sum(item.webhook_id == limited.id for item in first) == 3
     assert sum(item.webhook_id == free.id for item in first) == 10
+    # Each must start within a tenth of a second of the claim, or go back unsent.
+    assert {item.send_by for item in first if item.webhook_id == limited.id} == {
+        store_clock.now() + timedelta(seconds=0.1)
+    }
+    assert {item.send_by for item in first if item.webhook_id == free.id} == {None}
     await _succeed(store, *first)
     store_clock.advance(1.1)  # within the window of 1.2 s
     assert await claim(store) == []

@@ -38,7 +38,14 @@ from hookline.deliveries import (
 )
 from hookline.events import Event, from_record, to_record, webhook_disabled
 from hookline.operational import Ended, Run, Subject, follow_all, raised, takes_part
-from hookline.pacing import FAN_OUT_RECHECK, WINDOW, Pace, allowance, room_again_at
+from hookline.pacing import (
+    FAN_OUT_RECHECK,
+    SEND_WITHIN,
+    WINDOW,
+    Pace,
+    allowance,
+    room_again_at,
+)
 from hookline.paging import Page
 from hookline.quotas import Bucket, Quota, QuotaExceeded, take
 from hookline.shares import Head, Room, allocate
@@ -455,14 +462,18 @@ class DeliveryQueue(SqlBase):
                     for head in heads
                     if counts[head.webhook_id] == shares.get(head.webhook_id, 0)
                 ]
-            self._note_sends(conn, now, sends, taken)
+            claimed = _claimed(conn, leased) if leased else []
+            # Sends are noted as late as the transaction allows: each must start within
+            # SEND_WITHIN of its note.
+            noted_at = self._now()
+            self._note_sends(conn, noted_at, sends, taken)
             if plain := sorted(touched - paces.keys()):
                 self._refresh_heads(conn, plain)
             next_due = [
                 self._refresh_paced(conn, now, webhook_id, pace, sends.get(webhook_id, []))
                 for webhook_id, pace in paces.items()
             ]
-            return (_claimed(conn, leased) if leased else []), next_due
+            return _sent_by(claimed, sends.keys(), noted_at + SEND_WITHIN), next_due
 
         claimed, next_due = await self._write(work, Priority.DELIVERY)
         # A paced webhook due again in a moment (its rate limit's window, an ordered one
@@ -1320,6 +1331,17 @@ def _pace(conn: sa.Connection, webhook_id: str) -> Pace:
         sa.select(webhooks.c.rate_limit, webhooks.c.ordering).where(webhooks.c.id == webhook_id)
     ).first()
     return UNPACED if row is None else Pace(row.rate_limit, row.ordering == "fifo")
+
+
+def _sent_by(
+    claimed: list[Claimed], rate_limited: Iterable[str], send_by: datetime
+) -> list[Claimed]:
+    """The claimed deliveries, those of rate-limited webhooks to start by ``send_by``."""
+    limited = set(rate_limited)
+    return [
+        dataclasses.replace(item, send_by=send_by) if item.webhook_id in limited else item
+        for item in claimed
+    ]
 
 
 def _recent_sends(
