@@ -12,6 +12,7 @@ from hookline.store import ApiKey, Store, Tenant
 
 BOOTSTRAP_TENANT = "default"
 BOOTSTRAP_USER = "admin"
+MAX_TENANT_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,10 @@ class IssuedKey:
 
 
 async def create_tenant(store: Store, name: str) -> Tenant:
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidInput.one("/name", "a tenant name is 1 to 200 characters")
+    if len(name) > MAX_TENANT_NAME_LENGTH or not (name := name.strip()):
+        raise InvalidInput.one(
+            "/name", f"a tenant name is 1 to {MAX_TENANT_NAME_LENGTH} characters"
+        )
     return await store.create_tenant(name)
 
 

@@ -9,6 +9,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
+from hookline.accounts import MAX_TENANT_NAME_LENGTH
 from hookline.catalog import EventType, Level
 from hookline.clock import now
 from hookline.deliveries import Delivery, Trigger
@@ -182,7 +183,11 @@ class EventTypeList(BaseModel):
 
 
 class TenantIn(BaseModel):
-    name: Text
+    name: Text = Field(
+        description=f"1 to {MAX_TENANT_NAME_LENGTH} characters, not all of them spaces "
+        "(leading and trailing spaces are dropped).",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_TENANT_NAME_LENGTH, "pattern": r"\S"},
+    )
 
 
 class TenantOut(WireModel):
