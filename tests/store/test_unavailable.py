@@ -18,7 +18,7 @@ from hookline.store.postgres import _unavailable as postgres_unavailable
 from tests.databases import POSTGRES_ADMIN_URL, TEST_SECRET_KEY, postgres_missing
 from tests.ports import refused_port
 from tests.store.factories import START, event
-from tests.store.queueing import ROOMY
+from tests.store.queueing import ROOMY, claim, hook, publish, tenant
 
 
 def _success(delivery_id: str) -> Result:
@@ -116,6 +116,25 @@ async def test_a_sqlite_database_locked_by_another_process_is_unavailable(
         assert (await store.claim_fanout(limit=10, per_tenant=5, lease_seconds=60)).events == []
     finally:
         holder.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_claim_waits_its_turn_while_another_process_briefly_holds_sqlite(
+    database_url: str, store: Store
+) -> None:
+    """Within the busy timeout, a claim waits for the write lock another process holds
+    for a moment, and succeeds."""
+    tenant_id = await tenant(store)
+    await hook(store, tenant_id)
+    await publish(store, tenant_id, event(tenant_id, "e1"))
+    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.3, holder.execute, "ROLLBACK")
+        claimed = await asyncio.wait_for(claim(store), 10)
+    finally:
+        holder.close()
+    assert [item.event_id for item in claimed] == ["e1"]
 
 
 def test_a_missing_postgres_database_is_unavailable() -> None:
