@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import uvloop
@@ -27,15 +27,16 @@ from hookline.errors import (
     StorageUnavailable,
     describe,
 )
-from hookline.listen import Options, Tally
-from hookline.listen import listen as listening
 from hookline.paging import Sort
-from hookline.runtime import Runtime, calm_collector, purge_history
-from hookline.server import CannotListen
-from hookline.services import Services
 from hookline.settings import Settings, load_settings
 from hookline.store import ApiKey, WebhookQuery
 from hookline.webhooks import Webhook
+
+# The engine, the API and `listen` are imported by the commands that run them: importing
+# them all took 1.4 s of CPU, which every command (`--help` too) paid before it began.
+if TYPE_CHECKING:
+    from hookline.listen import Tally
+    from hookline.services import Services
 
 T = TypeVar("T")
 Command = Callable[..., None]
@@ -193,6 +194,9 @@ def worker(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings, *, serve_api: bool) -> None:
+    from hookline.runtime import Runtime, calm_collector
+    from hookline.services import Services
+
     services = Services.build(settings)
     try:
         await services.start()
@@ -266,6 +270,8 @@ def migrate(settings: Settings) -> None:
 
 
 async def _with_store(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    from hookline.services import Services
+
     services = Services.build(settings)
     try:
         await services.store.migrate()
@@ -428,6 +434,10 @@ def listen(
     and http://) and, with --https, trust the local CA (the line printed says how). A
     delivery whose signature does not verify is answered 401.
     """
+    from hookline.listen import Options
+    from hookline.listen import listen as listening
+    from hookline.server import CannotListen
+
     console = Console(highlight=False)
     options = Options(secret, status, quiet, progress_seconds)
     try:
@@ -507,6 +517,8 @@ def _json(text: str) -> object:
 )
 def purge(settings: Settings) -> None:
     """Delete delivery history older than the retention now, and print how much."""
+    from hookline.runtime import purge_history
+
     purged = _run(_with_store(settings, purge_history))
     days = f" and {purged.days} whole days of history" if purged.days else ""
     click.echo(
