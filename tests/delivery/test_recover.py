@@ -13,7 +13,7 @@ import pytest
 
 from tests.delivery.receivers import Receiver, Reply
 from tests.delivery.test_delivery import APP_CREATED, Setup, _path
-from tests.servers import RunningServer
+from tests.servers import RunningServer, eventually
 
 APP_DELETED = "com.qlik.v1.app.deleted"
 
@@ -71,6 +71,8 @@ def test_after_an_outage_recover_sends_the_failed_events_again_once_each(setup: 
     assert {d["eventId"] for d in deliveries if d["status"] == "fail"} == set(failed)
     _switch(setup, hook["id"], enabled=False)  # its owner stops it meanwhile
     [never_sent] = setup.publish(_event(6))  # while disabled: no delivery at all
+    # (The webhooks an event reaches are decided when it is fanned out, just after.)
+    assert eventually(setup.hookline.fanned_out), "events never fanned out"
     setup.receiver.script(path, Reply(200))  # the endpoint is back
     _switch(setup, hook["id"], enabled=True)
     before = setup.receiver.count(path)
@@ -100,6 +102,7 @@ def test_recover_missing_sends_what_the_webhook_matches_now_and_never_got(setup:
     hook = setup.webhook(path, enabled=False, filter="data.n ne 2")
     since = _moment()
     missed = setup.publish(_event(1), _event(2), _event(3), _event(4, APP_DELETED))
+    assert eventually(setup.hookline.fanned_out), "events never fanned out"
     _switch(setup, hook["id"], enabled=True)
     [live] = setup.publish(_event(5))
     setup.receiver.wait_for(path, 1)
