@@ -122,9 +122,11 @@ async def hookline_run(
     paths: list[str],
     extra_env: dict[str, str] | None = None,
     start: bool = True,
+    keep: bool = False,
 ) -> AsyncIterator[Run]:
     """A fresh database, a tenant and a tenant-admin key made with the CLI, ``hookline
-    serve`` running, and one webhook (with a secret) per path, made through the API."""
+    serve`` running, and one webhook (with a secret) per path, made through the API; the
+    database is dropped afterwards unless ``keep``."""
     database = Database(backend, workdir)
     await database.create()
     hookline = Hookline(database, tls, workdir, extra_env)
@@ -148,7 +150,10 @@ async def hookline_run(
         if "run" in locals():
             await run.stop_workers()
         await hookline.stop()
-        await database.drop()
+        if keep:
+            print(f"database kept: {database.url}")
+        else:
+            await database.drop()
 
 
 async def restart(run: Run) -> None:

@@ -163,6 +163,7 @@ class Bench:
             paths,
             {**env, **(extra_env or {})},
             start,
+            keep=self.args.keep,
         )
 
     def monitor(self, run: Run | None = None, **extra: list[int]) -> Monitor:
