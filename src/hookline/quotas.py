@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from hookline.errors import RateLimited
 from hookline.events import MAX_EVENTS
 from hookline.ratelimit import retry_after_seconds
+
+if TYPE_CHECKING:
+    from hookline.settings import Settings
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
@@ -35,6 +39,17 @@ class Quota:
 
     def full(self, at: datetime) -> Bucket:
         return Bucket(self.event_capacity, self.byte_capacity, at)
+
+
+def publishing_quota(settings: Settings) -> Quota | None:
+    """The per-tenant publishing quota the settings give; none when both rates are 0."""
+    if not (settings.publish_events_per_second or settings.publish_bytes_per_second):
+        return None
+    return Quota(
+        settings.publish_events_per_second,
+        settings.publish_bytes_per_second,
+        settings.publish_burst_seconds,
+    )
 
 
 @dataclass(frozen=True)

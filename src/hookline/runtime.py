@@ -20,6 +20,7 @@ from hookline.errors import StorageUnavailable
 from hookline.fanout import Expander
 from hookline.server import HttpServer
 from hookline.services import Services
+from hookline.store import Store
 from hookline.store.base import Purged
 from hookline.task_runner import TaskRunner
 
@@ -135,7 +136,7 @@ class Runtime:
                 await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _purge(self) -> None:
-        await purge_history(self.services)
+        await purge_history(self.services.store, self.services.settings.history_days)
         # Secrets no longer signing leave storage too (hookline.rotation).
         await self.services.store.end_rotations(now())
 
@@ -148,15 +149,15 @@ class Runtime:
         metrics.FANOUT_PENDING.set(stats.fanout_pending)
 
 
-async def purge_history(services: Services) -> Purged:
+async def purge_history(store: Store, history_days: int) -> Purged:
     """Delete deliveries, events and finished tasks older than the retention, in bounded
     batches (on PostgreSQL, whole days are dropped first); return what went."""
-    before = now() - timedelta(days=services.settings.history_days)
-    while await services.store.purge_tasks(before, PURGE_BATCH) == PURGE_BATCH:
+    before = now() - timedelta(days=history_days)
+    while await store.purge_tasks(before, PURGE_BATCH) == PURGE_BATCH:
         pass
     total = Purged(deliveries=0, events=0)
     while True:
-        purged = await services.store.purge(before, PURGE_BATCH)
+        purged = await store.purge(before, PURGE_BATCH)
         total = Purged(
             total.deliveries + purged.deliveries,
             total.events + purged.events,

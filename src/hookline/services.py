@@ -13,7 +13,7 @@ from hookline.endpoint_health import Health
 from hookline.fanout import FanoutLimits
 from hookline.history import History
 from hookline.publishing import Publisher
-from hookline.quotas import Quota
+from hookline.quotas import publishing_quota
 from hookline.ratelimit import RateLimiter
 from hookline.recover import TaskCaps
 from hookline.registry import Registry
@@ -80,7 +80,7 @@ class Services:
             vault=vault,
             catalog=catalog,
             registry=registry,
-            publisher=Publisher(store, catalog, _quota(settings)),
+            publisher=Publisher(store, catalog, publishing_quota(settings)),
             sender=sender,
             attempter=attempter,
             history=history,
@@ -127,14 +127,3 @@ class Services:
     async def close(self) -> None:
         await self.sender.close()
         await self.store.close()
-
-
-def _quota(settings: Settings) -> Quota | None:
-    """The per-tenant publishing quota; none when both rates are 0."""
-    if not (settings.publish_events_per_second or settings.publish_bytes_per_second):
-        return None
-    return Quota(
-        settings.publish_events_per_second,
-        settings.publish_bytes_per_second,
-        settings.publish_burst_seconds,
-    )
