@@ -3,8 +3,8 @@
 No answer may be a 5xx, and every answer must match the document (status, content type,
 headers, body schema, ``Allow``), with the API's real keys: a tenant admin's for the
 webhooks API, an operator's for the operator API. Runs on SQLite, with a bounded number
-of examples per operation (``HOOKLINE_FUZZ_EXAMPLES``, default 10: about 30 s); set it
-higher for a soak, and ``HOOKLINE_FUZZ_SEED`` to replay a run.
+of examples per operation (``HOOKLINE_FUZZ_EXAMPLES``, default 10: 20-50 s a part); set
+it higher for a soak, and ``HOOKLINE_FUZZ_SEED`` to replay a run.
 """
 
 from __future__ import annotations
@@ -14,13 +14,25 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.api.helpers import APP_CREATED, create, deliveries_made
 from tests.servers import RunningServer
 
 EXAMPLES = int(os.environ.get("HOOKLINE_FUZZ_EXAMPLES", "10"))
+# The operations in three parts of about the same cost, each fuzzed by a test of its own so
+# that the suite's workers share them; together they are every path, whatever is added: the
+# webhooks' own paths, what hangs off a webhook, and the rest (events, tenants, users,
+# probes, metrics).
+PARTS = {
+    "webhooks": ["--include-path-regex", r"^/api/v1/webhooks(/[^/]+)?$"],
+    "webhook-actions": ["--include-path-regex", r"^/api/v1/webhooks/[^/]+/"],
+    "the-rest": ["--exclude-path-regex", r"^/api/v1/webhooks(/|$)"],
+}
 SCHEMATHESIS = Path(sys.executable).with_name("st")
 
 # Valid values the generator draws from half of the time, so that schema-valid requests
@@ -44,6 +56,8 @@ urls = {{ values = {urls} }}
 filters = {{ values = {filters} }}
 tenant-ids = {{ values = {tenant_ids} }}
 event-types = {{ values = {event_types} }}
+task-ids = {{ values = {task_ids} }}
+moments = {{ values = {moments} }}
 
 [parameters]
 "path.id" = {{ dictionary = "webhook-ids", probability = 0.5 }}
@@ -53,6 +67,8 @@ event-types = {{ values = {event_types} }}
 "body.url" = {{ dictionary = "urls", probability = 0.5 }}
 "body.filter" = {{ dictionary = "filters", probability = 0.5 }}
 "body.type" = {{ dictionary = "event-types", probability = 0.5 }}
+"path.taskId" = {{ dictionary = "task-ids", probability = 0.5 }}
+"body.since" = {{ dictionary = "moments", probability = 0.5 }}
 
 [[operations]]
 include-path-regex = "^/api/v1/tenants"
@@ -67,6 +83,12 @@ def _config(server: RunningServer, path: Path) -> Path:
     webhook = create(admin, eventTypes=[APP_CREATED], url="https://hooks.example.test/fuzz")
     admin.post("/api/v1/events", json={"type": APP_CREATED, "data": {"id": "a1"}})
     deliveries = deliveries_made(admin, webhook["id"])
+    # A recover's window starts within the history's retention; a real task to read.
+    moments = [(datetime.now(UTC) - timedelta(hours=1)).isoformat()]
+    recovered = admin.post(
+        f"/api/v1/webhooks/{webhook['id']}/actions/recover", json={"since": moments[0]}
+    )
+    assert recovered.status_code == 202, recovered.text
     values = {
         "admin_authorization": f"Bearer {admin_key}",
         "operator_authorization": f"Bearer {server.operator_key}",
@@ -76,13 +98,18 @@ def _config(server: RunningServer, path: Path) -> Path:
         "filters": FILTERS,
         "tenant_ids": [tenant.id],
         "event_types": [event_type.name for event_type in server.services.catalog.all()],
+        "task_ids": [recovered.json()["id"]],
+        "moments": moments,
     }
     path.write_text(CONFIG.format(**{name: json.dumps(value) for name, value in values.items()}))
     return path
 
 
-def _run(server: RunningServer, config: Path, report: Path) -> subprocess.CompletedProcess[str]:
-    """The schemathesis CLI, run in the report's folder so that its cache stays there."""
+def _run(
+    server: RunningServer, config: Path, report: Path, part: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """The schemathesis CLI on ``part`` of the operations, run in the report's folder so
+    that its cache stays there."""
     seed = os.environ.get("HOOKLINE_FUZZ_SEED")
     command = [
         str(SCHEMATHESIS),
@@ -91,6 +118,7 @@ def _run(server: RunningServer, config: Path, report: Path) -> subprocess.Comple
         "--no-color",
         "run",
         f"{server.url}/openapi.json",
+        *part,
         "--checks",
         "all",
         "--max-examples",
@@ -116,19 +144,20 @@ def _accepted_positive_cases(report: dict[str, Any]) -> dict[str, int]:
     }
 
 
+@pytest.mark.parametrize("part", PARTS)
 def test_every_operation_answers_as_documented(
-    make_server: Callable[..., RunningServer], tmp_path: Path
+    make_server: Callable[..., RunningServer], tmp_path: Path, part: str
 ) -> None:
     server = make_server(rate_limit=0)
     report_path = tmp_path / "report.json"
 
-    run = _run(server, _config(server, tmp_path / "schemathesis.toml"), report_path)
+    run = _run(server, _config(server, tmp_path / "schemathesis.toml"), report_path, PARTS[part])
 
     (tmp_path / "output.txt").write_text(run.stdout)
     summary = run.stdout[-6000:]
     assert run.returncode == 0, summary
     report = json.loads(report_path.read_text())
-    assert report["operations"]["tested"] == report["operations"]["total"], summary
+    assert report["operations"]["tested"] == report["operations"]["selected"] > 0, summary
     assert report["test_cases"]["errored"] == 0, summary
     accepted = _accepted_positive_cases(report)
     starved = [operation for operation, count in accepted.items() if count == 0]
