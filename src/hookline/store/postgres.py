@@ -10,6 +10,7 @@ as the database being unavailable, and the worker tries again.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hookline.deliveries import Claimed, FailurePolicy, Result
+from hookline.deliveries import Claimed, FailurePolicy, NewDelivery, Result
 from hookline.shares import Room
 from hookline.store import bounds, partitions, postgres_delivery
 from hookline.store.base import Purged
@@ -81,6 +82,13 @@ class PostgresStore(SqlStore):
 
     def _insert(self, table: sa.Table) -> Insert:
         return postgresql.insert(table)
+
+    def _insert_deliveries(self, conn: sa.Connection, planned: Sequence[NewDelivery]) -> None:
+        if planned:
+            conn.execute(
+                postgres_delivery.INSERT_DELIVERIES,
+                postgres_delivery.insert_deliveries_arguments(planned),
+            )
 
     def _announce(self, conn: sa.Connection, channel: str) -> None:
         conn.execute(sa.select(sa.func.pg_notify(channel, "")))
