@@ -221,13 +221,9 @@ WITH v AS (
         response_status = v.response_status, response_headers = v.response_headers::json,
         response_body = v.response_body,
         fifo_position = CASE WHEN v.ended_at IS NULL THEN d.fifo_position END
-    FROM (
-        SELECT v.*, (SELECT x.fifo_position FROM deliveries x
-                     WHERE x.id = v.id AND x.triggered_at = v.triggered_at) AS position
-        FROM v
-    ) AS v
-    WHERE d.id = v.id AND d.triggered_at = v.triggered_at
-    RETURNING d.id, d.webhook_id, d.tenant_id, v.next_at, v.position IS NOT NULL AS ordered
+    FROM v, webhooks w
+    WHERE d.id = v.id AND d.triggered_at = v.triggered_at AND w.id = d.webhook_id
+    RETURNING d.id, d.webhook_id, d.tenant_id, v.next_at, w.ordering = 'fifo' AS ordered
 ), attempts AS (
     INSERT INTO delivery_attempts (delivery_id, number, delivery_triggered_at, started_at,
                                    duration_ms, status_code, error)
