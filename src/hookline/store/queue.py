@@ -13,6 +13,7 @@ tenant's backlog is never scanned for another's due work.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import itertools
 from collections import Counter
@@ -120,7 +121,7 @@ PACED = sa.or_(webhooks.c.rate_limit.is_not(None), webhooks.c.ordering != "none"
 _CLAIM_PASSES = 3
 
 
-class DeliveryQueue(SqlBase):
+class DeliveryQueue(SqlBase, abc.ABC):
     # Publishing ------------------------------------------------------------------------
 
     async def publish(
@@ -305,10 +306,10 @@ class DeliveryQueue(SqlBase):
             self._arrived(WORK)
         return made
 
+    @abc.abstractmethod
     def _insert_deliveries(self, conn: sa.Connection, planned: Sequence[NewDelivery]) -> None:
         """Insert ``planned`` as pending deliveries, in as few statements as the database
         allows (each store has its own: the hot path of a fan-out)."""
-        raise NotImplementedError
 
     def _mark_due(
         self, conn: sa.Connection, due: Iterable[tuple[str, str, datetime | None]]
