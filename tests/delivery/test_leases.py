@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -75,11 +76,17 @@ async def services(database_url: str, ca_file: Path) -> AsyncIterator[Services]:
         await built.close()
 
 
-async def _until(condition: Callable[[], bool]) -> None:
+async def _until(condition: Callable[[], bool | Awaitable[bool]]) -> None:
+    """Wait until ``condition`` holds: a check, or a coroutine function (the store's)."""
     deadline = time.monotonic() + 20
-    while not condition():
+    while not await _holds(condition):
         assert time.monotonic() < deadline, "it never happened"
         await asyncio.sleep(0.02)
+
+
+async def _holds(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
+    held = condition()
+    return await held if inspect.isawaitable(held) else held
 
 
 def _dispatcher(services: Services, clocks: Clocks) -> Dispatcher:
@@ -151,10 +158,11 @@ async def test_a_rate_limited_delivery_that_cannot_start_in_time_goes_back_unsen
             assert (await only(store, tenant_id, target.id)).attempt_count == 0
 
             clocks.advance(1.0)  # in time again
-            deadline = time.monotonic() + 20
-            while (await only(store, tenant_id, target.id)).status != "success":
-                assert time.monotonic() < deadline, "it was never delivered"
-                await asyncio.sleep(0.02)
+
+            async def succeeded() -> bool:
+                return (await only(store, tenant_id, target.id)).status == "success"
+
+            await _until(succeeded)
         finally:
             stopping.set()
             await running
