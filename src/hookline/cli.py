@@ -499,15 +499,15 @@ def emit(
     settings: Settings, tenant_name: str, event_type: str, data: object, event_id: str | None
 ) -> None:
     """Publish one event of EVENT_TYPE and print its id."""
+    from hookline.catalog import load_catalog
+    from hookline.publishing import Publisher
+    from hookline.quotas import publishing_quota
+
     payload = {"type": event_type, "data": data, "id": event_id}
+    catalog = load_catalog(settings.catalog_file)  # a bad file refused before the database
 
     async def work(store: Store) -> list[str]:
-        from hookline.catalog import load_catalog
-        from hookline.publishing import Publisher
-        from hookline.quotas import publishing_quota
-
         found = await accounts.tenant_by_name(store, tenant_name)
-        catalog = load_catalog(settings.catalog_file)
         return await Publisher(store, catalog, publishing_quota(settings)).publish(
             found.id, payload
         )

@@ -163,6 +163,18 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(
     assert result.stderr.startswith("hookline: ")
 
 
+def test_emit_refuses_a_bad_catalog_before_it_touches_the_database(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text("{nope", encoding="utf-8")
+    database = tmp_path / "hookline.db"
+    env = {"HOOKLINE_DATABASE_URL": f"sqlite:///{database}", "HOOKLINE_CATALOG_FILE": str(catalog)}
+    result = hookline("emit", "--tenant", "acme", APP_CREATED, env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"hookline: invalid event catalog {catalog}: ")
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert not database.exists()
+
+
 def test_every_command_is_in_the_help() -> None:
     result = hookline("--help")
     assert result.returncode == 0
