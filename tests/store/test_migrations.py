@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -30,26 +32,27 @@ def _not_a_partition(name: str | None, type_: str, parent_names: dict[str, str |
     return table is None or not (partitions.day_of(table) is not None or table.endswith("_default"))
 
 
-def _alembic_head() -> str | None:
-    return ScriptDirectory.from_config(migrations.alembic_config()).get_current_head()
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(migrations.alembic_config())
 
 
 def test_revisions_are_numbered_by_their_files_one_after_another() -> None:
     """What lets a process see the newest revision without importing Alembic."""
-    scripts = ScriptDirectory.from_config(migrations.alembic_config())
+    scripts = _scripts()
     revisions = sorted(scripts.walk_revisions(), key=lambda script: script.revision)
     for number, script in enumerate(revisions, start=1):
         assert script.revision == f"{number:04d}"
-        assert script.path.rsplit("/", 1)[-1].startswith(script.revision + "_")
+        assert Path(script.path).name.startswith(script.revision + "_")
         assert script.down_revision == (f"{number - 1:04d}" if number > 1 else None)
-    assert migrations.newest_revision() == _alembic_head() == revisions[-1].revision
+    assert migrations.newest_revision() == scripts.get_current_head() == revisions[-1].revision
 
 
 async def test_migrated_schema_matches_the_declared_schema(database_url: str) -> None:
     engine = create_async_engine(_async_url(database_url))
     try:
         async with engine.connect() as connection:
-            assert await connection.run_sync(migrations.current_revision) == _alembic_head()
+            head = _scripts().get_current_head()
+            assert await connection.run_sync(migrations.current_revision) == head
             assert await connection.run_sync(_differences) == []
     finally:
         await engine.dispose()
