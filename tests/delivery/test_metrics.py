@@ -69,3 +69,19 @@ def test_readyz_fails_while_the_database_is_unreachable_and_recovers(
         assert response.json()["errors"][0]["code"] == "unavailable"
         assert probe.get("/healthz").status_code == 200
     assert eventually(lambda: probe.get("/readyz").status_code == 200)
+
+
+def test_requests_are_counted_by_route_behind_a_public_url_too(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server(public_url="https://hooks.example.com/")
+    admin = server.new_tenant().client()
+    metrics = server.client(None)
+    route = {"method": "GET", "route": "/api/v1/webhooks", "status": "200"}
+    before = _total(metrics.get("/metrics").text, "hookline_api_requests_total", **route)
+
+    for _ in range(3):
+        admin.get("/api/v1/webhooks").raise_for_status()
+
+    after = _total(metrics.get("/metrics").text, "hookline_api_requests_total", **route)
+    assert after - before == 3

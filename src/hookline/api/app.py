@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic.alias_generators import to_camel
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yarl import URL
 
 from hookline import __version__, metrics
@@ -81,8 +81,8 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(BodyLimit)
     if services.settings.public_url is not None:
         app.add_middleware(PublicUrl, public_url=services.settings.public_url)
-    app.middleware("http")(_refuse_nul)
-    app.middleware("http")(_trace_id)
+    app.add_middleware(RefuseNul)
+    app.add_middleware(TraceIds)
     # added last, so it runs first: the whole request is bounded and cancellable
     app.add_middleware(RequestBounds, statement_timeout=services.settings.statement_timeout)
     app.include_router(webhooks.router)
@@ -113,35 +113,70 @@ class PublicUrl:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            # In place: the middlewares around read what the router adds to this scope.
             headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
-            scope = {**scope, "scheme": self.scheme, "headers": [*headers, (b"host", self.host)]}
+            scope["scheme"] = self.scheme
+            scope["headers"] = [*headers, (b"host", self.host)]
         await self.app(scope, receive, send)
 
 
-async def _trace_id(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    request.state.trace_id = uuid.uuid4().hex
-    try:
-        response = await call_next(request)
-    except Exception as error:  # answered here, so the connection stays usable
-        response = errors.respond_unexpected(request, error)
-    route = request.scope.get("route")
-    metrics.API_REQUESTS.labels(
-        request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-    ).inc()
-    response.headers["X-Trace-Id"] = request.state.trace_id
-    response.headers.update(SECURITY_HEADERS)
-    if request.url.path.startswith("/console"):
-        response.headers["Content-Security-Policy"] = console.CONTENT_SECURITY_POLICY
-    return response
+class TraceIds:
+    """Give each request a trace id (in its errors and logs, and its ``X-Trace-Id``), add
+    the security headers to every answer, count it in the metrics, and answer an error
+    nobody handled with a 500 in the API's format, so the connection stays usable."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        trace_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["trace_id"] = trace_id
+        status: int | None = None  # until the answer begins
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Trace-Id"] = trace_id
+                headers.update(SECURITY_HEADERS)
+                if scope["path"].startswith("/console"):
+                    headers["Content-Security-Policy"] = console.CONTENT_SECURITY_POLICY
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as error:
+            if status is not None:
+                raise  # an answer has begun: too late for another
+            answer = errors.respond_unexpected(Request(scope), error)
+            await answer(scope, receive, send_with_headers)
+        finally:
+            if status is not None:  # a request cancelled before its answer is not counted
+                route = getattr(scope.get("route"), "path", "unmatched")
+                metrics.API_REQUESTS.labels(scope["method"], route, str(status)).inc()
 
 
-async def _refuse_nul(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
+class RefuseNul:
     """A NUL character is never part of an id, a name or a cursor, and PostgreSQL cannot
     even compare text holding one: refuse it in the path or the query (400)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = _nul_refusal(Request(scope))
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_refusal(request: Request) -> Response | None:
     if "\x00" in request.url.path:
         detail = "the URL path must not contain NUL characters"
         return respond(
@@ -152,9 +187,7 @@ async def _refuse_nul(
         for name, value in request.query_params.multi_items()
         if "\x00" in name + value
     ]
-    if problems:
-        return respond_invalid(request, problems)
-    return await call_next(request)
+    return respond_invalid(request, problems) if problems else None
 
 
 _ANNOTATIONS = ("title", "description", "default")
