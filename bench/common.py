@@ -145,7 +145,6 @@ def machine() -> dict[str, Any]:
                 "uvicorn",
                 "fastapi",
                 "sqlalchemy",
-                "aiosqlite",
                 "asyncpg",
                 "orjson",
                 "celery",

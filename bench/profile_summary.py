@@ -80,6 +80,7 @@ STORE_NAMES: dict[str, str] = {
     **dict.fromkeys(("publish", "_take_quota", "_insert_events"), API),
     **dict.fromkeys(("subscribed", "_subscribed"), FANOUT),
     **dict.fromkeys(("queue_stats",), METRICS),
+    **dict.fromkeys(("_read", "_read_transaction"), READS),
     # the store's wake-ups: a worker waiting for work, a transaction saying it made some
     **dict.fromkeys(
         ("wait_for_work", "wait_for_events", "_wait_for", "_arrived", "_announce", "_listen"),
@@ -188,7 +189,7 @@ LOOP_FILES = (
 )
 # A stack with one of these is a thread waiting for work, not working.
 IDLE = (
-    "aiosqlite/core.py:59)",
+    "_worker (concurrent/futures/thread.py:81)",
     "Queue.get (",
     "Condition.wait (",
     "Event.wait (threading.py",
@@ -226,8 +227,6 @@ def classify(frames: list[str]) -> str:
         if part is not None:
             return part
     files = [file for _, file in parsed]
-    if any(f.startswith("aiosqlite/") for f in files):
-        return READS
     if any(f.startswith(("sqlalchemy/", "asyncpg/")) for f in files):
         return TRANSACTION
     if any(f.startswith("asyncio/runners.py") for f in files) and all(

@@ -27,8 +27,7 @@ def _backend(database_url: str) -> str:
 
 async def _read(store: Store, statement: str) -> object:
     assert isinstance(store, SqlBase)
-    async with store._reading() as conn:
-        return (await conn.execute(sa.text(statement))).scalar()
+    return await store._read(lambda conn: conn.execute(sa.text(statement)).scalar())
 
 
 async def test_a_read_past_its_bound_is_cut_and_frees_its_connection(
@@ -37,7 +36,7 @@ async def test_a_read_past_its_bound_is_cut_and_frees_its_connection(
     slow = SLOW_READ[_backend(database_url)]
 
     with bounded(0.3):
-        for _ in range(6):  # more than the SQLite store's 4 pooled readers
+        for _ in range(6):  # more than the SQLite store's 4 reading threads
             with pytest.raises(StorageUnavailable):
                 # cut by its bound: a read left to run would take minutes, past this deadline
                 await asyncio.wait_for(_read(store, slow), 60)

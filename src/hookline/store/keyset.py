@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookline.paging import Cursor, Sort
 
@@ -20,8 +19,8 @@ class Window:
     prev: Cursor | None
 
 
-async def read_page(
-    conn: AsyncConnection,
+def read_page(
+    conn: sa.Connection,
     statement: sa.Select[Any],
     *,
     sort_value: sa.ColumnElement[Any],
@@ -37,7 +36,7 @@ async def read_page(
         statement = statement.where(_beyond(sort_value, row_id, cursor))
     descending = sort.descending != backward
     order = (sort_value.desc(), row_id.desc()) if descending else (sort_value, row_id)
-    rows = list((await conn.execute(statement.order_by(*order).limit(limit + 1))).all())
+    rows = list(conn.execute(statement.order_by(*order).limit(limit + 1)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     if backward:

@@ -33,6 +33,8 @@ from hookline.store.sql_base import (
     UNAVAILABLE_SQLSTATES,
     Insert,
     Priority,
+    T,
+    Work,
     available,
     unavailable,
 )
@@ -48,6 +50,8 @@ SERVER_SETTINGS = {"jit": "off"}
 
 
 class PostgresStore(SqlStore):
+    _lateral_joins = True
+
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         engine = create_async_engine(
             asyncpg_url(url),
@@ -59,7 +63,8 @@ class PostgresStore(SqlStore):
         )
         sa.event.listen(engine.sync_engine, "connect", _check_for_the_client)
         sa.event.listen(engine.sync_engine, "begin", _bound_transaction)
-        super().__init__(engine)
+        super().__init__()
+        self._engine = engine
         # The dispatcher claims and records concurrently: two connections, two more for
         # a second dispatcher's worth of overlap.
         # Generic plans: a plan made for each execution covers every day partition of the
@@ -79,6 +84,14 @@ class PostgresStore(SqlStore):
         self._listener_url = asyncpg_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
         self._listener: asyncpg.Connection | None = None
         self._paced_due = True
+
+    async def _read(self, work: Work[T]) -> T:
+        async with available(self._engine.connect()) as conn:
+            return await conn.run_sync(work)
+
+    async def _write(self, work: Work[T], priority: Priority = Priority.API) -> T:
+        async with available(self._engine.begin()) as conn:
+            return await conn.run_sync(work)
 
     def _insert(self, table: sa.Table) -> Insert:
         return postgresql.insert(table)
@@ -118,7 +131,7 @@ class PostgresStore(SqlStore):
         if self._listener is not None:
             await self._listener.close()
         await self._delivery_engine.dispose()
-        await super().close()
+        await self._engine.dispose()
 
     async def claim(
         self, *, owner: str, limit: int, lease_seconds: float, room: Room

@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -265,8 +264,7 @@ class DeliveryQueue(SqlBase, abc.ABC):
 
     async def subscribed(self, tenant_id: str, types: Collection[str]) -> list[Webhook]:
         """The tenant's enabled webhooks subscribed to any of ``types``, by id."""
-        async with self._reading() as conn:
-            return await conn.run_sync(lambda sync: _subscribed(sync, tenant_id, types))
+        return await self._read(lambda conn: _subscribed(conn, tenant_id, types))
 
     async def expand(self, lease: datetime, expansions: list[Expansion]) -> int:
         """Store what the events still leased with ``lease`` make, and mark them done, in
@@ -818,30 +816,25 @@ class DeliveryQueue(SqlBase, abc.ABC):
 
     async def queue_stats(self) -> QueueStats:
         due = deliveries.c.next_attempt_at
-        async with self._reading() as conn:
-            pending = (
-                await conn.execute(sa.select(sa.func.count()).where(due.is_not(None)))
-            ).scalar_one()
-            oldest = (
-                await conn.execute(
-                    sa.select(sa.func.min(due_webhooks.c.due_at)).where(
-                        due_webhooks.c.due_at < NOTHING_DUE
-                    )
+
+        def work(conn: sa.Connection) -> QueueStats:
+            pending = conn.execute(sa.select(sa.func.count()).where(due.is_not(None))).scalar_one()
+            oldest = conn.execute(
+                sa.select(sa.func.min(due_webhooks.c.due_at)).where(
+                    due_webhooks.c.due_at < NOTHING_DUE
                 )
             ).scalar()
-            disabled = (
-                await conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(webhooks)
-                    .where(webhooks.c.enabled.is_(False))
-                )
+            disabled = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(webhooks)
+                .where(webhooks.c.enabled.is_(False))
             ).scalar_one()
-            fanout = (
-                await conn.execute(
-                    sa.select(sa.func.count()).where(events.c.fanout_at.is_not(None))
-                )
+            fanout = conn.execute(
+                sa.select(sa.func.count()).where(events.c.fanout_at.is_not(None))
             ).scalar_one()
-        return QueueStats(int(pending), _aware(oldest), int(disabled), int(fanout))
+            return QueueStats(int(pending), _aware(oldest), int(disabled), int(fanout))
+
+        return await self._read(work)
 
     # History ---------------------------------------------------------------------------
 
@@ -853,8 +846,7 @@ class DeliveryQueue(SqlBase, abc.ABC):
             deliveries.c.webhook_id == webhook_id,
             deliveries.c.id == delivery_id,
         )
-        async with self._reading() as conn:
-            found = await _with_attempts(conn, (await conn.execute(query)).all())
+        found = await self._read(lambda conn: _with_attempts(conn, conn.execute(query).all()))
         return found[0] if found else None
 
     async def list_deliveries(self, query: DeliveryQuery) -> Page[Delivery]:
@@ -867,8 +859,9 @@ class DeliveryQueue(SqlBase, abc.ABC):
             statement = statement.where(deliveries.c.event_type == query.event_type)
         if query.status is not None:
             statement = statement.where(deliveries.c.status == query.status)
-        async with self._reading() as conn:
-            window = await read_page(
+
+        def work(conn: sa.Connection) -> Page[Delivery]:
+            window = read_page(
                 conn,
                 statement,
                 sort_value=sort_value,
@@ -877,8 +870,9 @@ class DeliveryQueue(SqlBase, abc.ABC):
                 cursor=query.cursor,
                 limit=query.limit,
             )
-            items = await _with_attempts(conn, window.rows)
-        return Page(items, window.next, window.prev)
+            return Page(_with_attempts(conn, window.rows), window.next, window.prev)
+
+        return await self._read(work)
 
     async def purge(self, before: datetime, batch: int) -> Purged:
         """Delete up to ``batch`` deliveries triggered before ``before``, and up to ``batch``
@@ -1177,11 +1171,11 @@ _WITH_PAYLOAD = sa.select(deliveries, events.c.payload).join(
 )
 
 
-async def _with_attempts(conn: AsyncConnection, rows: Iterable[Any]) -> list[Delivery]:
+def _with_attempts(conn: sa.Connection, rows: Iterable[Any]) -> list[Delivery]:
     rows = list(rows)
     attempts: dict[str, list[Attempt]] = {row.id: [] for row in rows}
     if rows:
-        found = await conn.execute(
+        found = conn.execute(
             sa.select(delivery_attempts)
             .where(delivery_attempts.c.delivery_id.in_(list(attempts)))
             .order_by(delivery_attempts.c.number)

@@ -57,13 +57,13 @@ class SqlStore(TaskQueries, EndpointStatsQueries):
         return await self._one_tenant(tenants.c.name == name)
 
     async def _one_tenant(self, where: sa.ColumnElement[bool]) -> Tenant | None:
-        async with self._reading() as conn:
-            row = (await conn.execute(sa.select(tenants).where(where))).first()
+        row = await self._read(lambda conn: conn.execute(sa.select(tenants).where(where)).first())
         return Tenant(row.id, row.name, row.created_at) if row else None
 
     async def list_tenants(self) -> list[Tenant]:
-        async with self._reading() as conn:
-            rows = await conn.execute(sa.select(tenants).order_by(tenants.c.name))
+        rows = await self._read(
+            lambda conn: conn.execute(sa.select(tenants).order_by(tenants.c.name)).all()
+        )
         return [Tenant(row.id, row.name, row.created_at) for row in rows]
 
     async def ensure_user(self, tenant_id: str, user_id: str) -> None:
@@ -76,8 +76,9 @@ class SqlStore(TaskQueries, EndpointStatsQueries):
         await self._write(work)
 
     async def user_exists(self, tenant_id: str, user_id: str) -> bool:
-        async with self._reading() as conn:
-            return (await conn.execute(_user(tenant_id, user_id))).first() is not None
+        return await self._read(
+            lambda conn: conn.execute(_user(tenant_id, user_id)).first() is not None
+        )
 
     async def add_api_key(self, key: ApiKey) -> None:
         insert = api_keys.insert().values(
@@ -94,16 +95,14 @@ class SqlStore(TaskQueries, EndpointStatsQueries):
         query = sa.select(api_keys).where(
             api_keys.c.digest == digest, api_keys.c.revoked_at.is_(None)
         )
-        async with self._reading() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self._read(lambda conn: conn.execute(query).first())
         return Principal(row.id, Role(row.role), row.tenant_id, row.user_id) if row else None
 
     async def list_api_keys(self, tenant_id: str | None) -> list[ApiKey]:
         query = sa.select(api_keys).order_by(api_keys.c.created_at)
         if tenant_id is not None:
             query = query.where(api_keys.c.tenant_id == tenant_id)
-        async with self._reading() as conn:
-            rows = await conn.execute(query)
+        rows = await self._read(lambda conn: conn.execute(query).all())
         return [
             ApiKey(r.id, r.digest, Role(r.role), r.tenant_id, r.user_id, r.created_at, r.revoked_at)
             for r in rows
@@ -118,8 +117,8 @@ class SqlStore(TaskQueries, EndpointStatsQueries):
         return await self._write(lambda conn: conn.execute(update).rowcount > 0)
 
     async def has_api_keys(self) -> bool:
-        async with self._reading() as conn:
-            return (await conn.execute(sa.select(api_keys.c.id).limit(1))).first() is not None
+        query = sa.select(api_keys.c.id).limit(1)
+        return await self._read(lambda conn: conn.execute(query).first() is not None)
 
     # Webhooks ----------------------------------------------------------------------------
 
@@ -136,9 +135,7 @@ class SqlStore(TaskQueries, EndpointStatsQueries):
         query = sa.select(webhooks).where(
             webhooks.c.tenant_id == tenant_id, webhooks.c.id == webhook_id
         )
-        async with self._reading() as conn:
-            rows = (await conn.execute(query)).all()
-            found = await conn.run_sync(with_event_types, rows)
+        found = await self._read(lambda conn: with_event_types(conn, conn.execute(query).all()))
         return found[0] if found else None
 
     async def update_webhook(self, webhook: Webhook) -> bool:
@@ -196,8 +193,9 @@ class SqlStore(TaskQueries, EndpointStatsQueries):
         statement = sa.select(webhooks, sort_value.label("sort_value")).where(
             *self._webhook_filters(query)
         )
-        async with self._reading() as conn:
-            window = await read_page(
+
+        def work(conn: sa.Connection) -> Page[Webhook]:
+            window = read_page(
                 conn,
                 statement,
                 sort_value=sort_value,
@@ -206,8 +204,9 @@ class SqlStore(TaskQueries, EndpointStatsQueries):
                 cursor=query.cursor,
                 limit=query.limit,
             )
-            items = await conn.run_sync(with_event_types, window.rows)
-        return Page(items, window.next, window.prev)
+            return Page(with_event_types(conn, window.rows), window.next, window.prev)
+
+        return await self._read(work)
 
     async def end_rotations(self, at: datetime) -> int:
         ended = (

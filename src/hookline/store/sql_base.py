@@ -1,15 +1,16 @@
 """Connections and transactions on SQLAlchemy Core, shared by every part of the SQL store.
 
-A write is a plain function of a synchronous connection, run as one transaction by
-`SqlBase._write`: on PostgreSQL through the async engine (``run_sync``), on SQLite in the
-store's single writer thread, where the whole transaction is one hand-over between threads
-rather than one per statement. Reads are async. Subclasses provide the engines and what
-differs between the databases: how a write transaction keeps concurrent caps honest, and
-how text sorts.
+A read or a write is a plain function of a synchronous connection, run as one transaction
+by `SqlBase._read` or `SqlBase._write`: on PostgreSQL through the async engine
+(``run_sync``); on SQLite in a thread of the store's own (one writer, a few readers), where
+the whole transaction is one hand-over between threads rather than several for each
+statement. Subclasses provide the engines and what differs between the databases: how a
+write transaction keeps concurrent caps honest, and how text sorts.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookline.clock import now
 from hookline.errors import StorageUnavailable
@@ -57,23 +58,25 @@ Work = Callable[[sa.Connection], T]
 
 
 class SqlBase:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self) -> None:
         self._arrivals = {channel: asyncio.Event() for channel in CHANNELS}
         self._wake: asyncio.TimerHandle | None = None
         self._last_arrival = datetime.min.replace(tzinfo=UTC)
 
     # Connections ---------------------------------------------------------------------
 
-    def _reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        return available(self._engine.connect())
+    @abc.abstractmethod
+    async def _read(self, work: Work[T]) -> T:
+        """Run ``work`` in one read transaction: everything it reads is one snapshot."""
 
+    @abc.abstractmethod
     async def _write(self, work: Work[T], priority: Priority = Priority.API) -> T:
         """Run ``work`` in one write transaction, committed when it returns. ``priority``
         orders writes that wait for the single writer (SQLite); PostgreSQL has no such
         wait."""
-        async with available(self._engine.begin()) as conn:
-            return await conn.run_sync(work)
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
 
     def _lock_tenant(self, conn: sa.Connection, tenant_id: str) -> None:
         """Serialize writes that check a tenant's caps (the SQLite store's writes already are)."""
@@ -129,11 +132,7 @@ class SqlBase:
         await self._write(migrations.upgrade)
 
     async def ping(self) -> None:
-        async with self._reading() as conn:
-            await conn.execute(sa.text("SELECT 1"))
-
-    async def close(self) -> None:
-        await self._engine.dispose()
+        await self._read(lambda conn: conn.execute(sa.text("SELECT 1")))
 
 
 def unavailable(error: BaseException) -> StorageUnavailable:

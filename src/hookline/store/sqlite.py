@@ -3,8 +3,9 @@
 Every write transaction runs in one thread of the store's own on one connection (a single
 writer), each in ``BEGIN IMMEDIATE`` so a transaction that reads then writes never meets a
 lock upgrade conflict, and each handed to that thread whole: a transaction costs one
-hand-over between the event loop and the thread, however many statements it has. Reads use
-a small async pool of their own and never wait for the writer.
+hand-over between the event loop and the thread, however many statements it has. Reads
+run the same way in a few threads of their own, each a snapshot on a connection of its own,
+and never wait for the writer.
 
 The three statements every delivery passes through (adding deliveries, leasing them,
 recording outcomes) go to the sqlite3 driver directly, inside the same transaction:
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import itertools
 import math
@@ -25,7 +27,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +35,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from hookline.deliveries import NewDelivery, Result
 from hookline.errors import ConfigError
@@ -43,6 +44,7 @@ from hookline.store.sql import SqlStore
 from hookline.store.sql_base import Priority, T, Work, is_unavailable, unavailable
 
 BUSY_TIMEOUT_MS = 5000
+READERS = 4  # threads reading, each with a connection of its own
 CHECKPOINT_EVERY = 50  # write transactions
 PROGRESS_STEPS = 100_000  # SQLite VM instructions between deadline checks (about 1 ms)
 WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file is cut back to once checkpointed
@@ -53,17 +55,18 @@ OUTCOMES_PER_STATEMENT = 500  # 11 values each: well inside MAX_VARIABLES
 class SqliteStore(SqlStore):
     def __init__(self, path: Path) -> None:
         _create_private(path)
-        # Waiting for a pooled reader is waiting for the database too: give up as soon as on
-        # a lock (the default 30 s would let requests queue for minutes).
-        reader = create_async_engine(
-            f"sqlite+aiosqlite:///{path}",
-            pool_size=4,
+        # As many readers as reading threads: a read waits for a thread, never for a
+        # connection.
+        self._reader = sa.create_engine(
+            f"sqlite:///{path}",
+            pool_size=READERS,
             max_overflow=0,
-            pool_timeout=BUSY_TIMEOUT_MS / 1000,
+            connect_args={"check_same_thread": False},
             hide_parameters=True,  # errors are logged: keep the values out
         )
-        _configure(reader.sync_engine, begin="BEGIN")
-        _bound_reads(reader.sync_engine)
+        _configure(self._reader, begin="BEGIN")
+        _bound_reads(self._reader)
+        self._readers = ThreadPoolExecutor(READERS, thread_name_prefix="hookline-sqlite-reader")
         self._writer = sa.create_engine(
             f"sqlite:///{path}",
             poolclass=sa.pool.StaticPool,  # one connection, used by the writer thread only
@@ -73,24 +76,29 @@ class SqliteStore(SqlStore):
         _configure(self._writer, begin="BEGIN IMMEDIATE", checkpoints=False)
         self._writer_thread = WriterThread()
         self._checkpointer = Checkpointer(path)
-        super().__init__(reader)
+        super().__init__()
+
+    async def _read(self, work: Work[T]) -> T:
+        queued = time.monotonic()
+        reading = functools.partial(self._read_transaction, work, queued)
+        # The request's statement bound (store.bounds) goes to the thread with the context.
+        run = contextvars.copy_context().run
+        with _outages_as_unavailable():
+            return await asyncio.get_running_loop().run_in_executor(self._readers, run, reading)
+
+    def _read_transaction(self, work: Work[T], queued: float) -> T:
+        _check_wait(queued, "a reader")
+        with self._reader.connect() as conn:
+            return work(conn)
 
     async def _write(self, work: Work[T], priority: Priority = Priority.API) -> T:
         queued = time.monotonic()
         transaction = functools.partial(self._transaction, work, queued)
-        try:
+        with _outages_as_unavailable():
             return await asyncio.wrap_future(self._writer_thread.submit(transaction, priority))
-        except Exception as error:
-            # sqlite3's own errors come from the hot path, which bypasses SQLAlchemy
-            if isinstance(error, sqlite3.OperationalError) or is_unavailable(error):
-                raise unavailable(error) from error
-            raise
 
     def _transaction(self, work: Work[T], queued: float) -> T:
-        # Behind a lock held elsewhere, every queued write would wait its own busy timeout in
-        # turn; one that has waited that long already gives up (a 503, a retried claim).
-        if time.monotonic() - queued > BUSY_TIMEOUT_MS / 1000:
-            raise sqlite3.OperationalError("database is locked (waited for the writer)")
+        _check_wait(queued, "the writer")
         with self._writer.begin() as conn:
             done = work(conn)
         self._checkpointer.committed()
@@ -227,10 +235,31 @@ class SqliteStore(SqlStore):
         return {delivery_id: positions.get(delivery_id) for delivery_id in triggered}
 
     async def close(self) -> None:
-        await super().close()
+        self._readers.shutdown()
+        self._reader.dispose()
         await asyncio.wrap_future(self._writer_thread.submit(self._writer.dispose, Priority.BULK))
         self._writer_thread.shutdown()
         self._checkpointer.close()
+
+
+def _check_wait(queued: float, waited_for: str) -> None:
+    """Behind a lock held elsewhere, every queued transaction would wait its own busy
+    timeout in turn; one that has waited that long already gives up (a 503, a retried
+    claim)."""
+    if time.monotonic() - queued > BUSY_TIMEOUT_MS / 1000:
+        raise sqlite3.OperationalError(f"database is locked (waited for {waited_for})")
+
+
+@contextlib.contextmanager
+def _outages_as_unavailable() -> Iterator[None]:
+    """A locked, interrupted or unreachable database is StorageUnavailable (a 503)."""
+    try:
+        yield
+    except Exception as error:
+        # sqlite3's own errors come from the hot path, which bypasses SQLAlchemy
+        if isinstance(error, sqlite3.OperationalError) or is_unavailable(error):
+            raise unavailable(error) from error
+        raise
 
 
 class WriterThread:
@@ -402,12 +431,10 @@ def _bound_reads(engine: sa.Engine) -> None:
     """
 
     @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, record: Any) -> None:
+    def _connect(dbapi_connection: sqlite3.Connection, record: Any) -> None:
         deadline = record.info["deadline"] = [math.inf]
-        dbapi_connection.run_async(
-            lambda driver: driver.set_progress_handler(
-                lambda: time.monotonic() > deadline[0], PROGRESS_STEPS
-            )
+        dbapi_connection.set_progress_handler(
+            lambda: time.monotonic() > deadline[0], PROGRESS_STEPS
         )
 
     @sa.event.listens_for(engine, "before_cursor_execute")

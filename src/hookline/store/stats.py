@@ -35,17 +35,15 @@ _PARTS_FULL = -2  # the row saying whether a part of the sample reached its shar
 
 
 class EndpointStatsQueries(SqlBase):
-    @property
-    def _lateral_joins(self) -> bool:
-        return self._engine.dialect.name == "postgresql"
+    _lateral_joins = False  # whether the database has LATERAL joins
 
     async def endpoint_stats(self, query: StatsQuery) -> EndpointStats:
         starts = query.bucket_starts()
         per_part = SAMPLE_DELIVERIES // (len(starts) + 1)
         figures = _figures(query, starts, per_part, lateral=self._lateral_joins)
-        async with self._reading() as conn:
-            rows = (await conn.execute(figures)).all()
-            counted = (await conn.execute(_backlog(query))).one()
+        rows, counted = await self._read(
+            lambda conn: (conn.execute(figures).all(), conn.execute(_backlog(query)).one())
+        )
         by_bucket = {row.bucket: row for row in rows}
         return EndpointStats(
             query=query,

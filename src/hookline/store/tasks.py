@@ -11,7 +11,7 @@ index, whatever the size of the window or of the tenant's history.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,8 +47,7 @@ class TaskQueries(DeliveryQueue):
             tasks.c.webhook_id == webhook_id,
             tasks.c.id == task_id,
         )
-        async with self._reading() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self._read(lambda conn: conn.execute(query).first())
         return _task(row) if row else None
 
     async def list_tasks(self, tenant_id: str, webhook_id: str, limit: int) -> list[Task]:
@@ -58,8 +57,8 @@ class TaskQueries(DeliveryQueue):
             .order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
             .limit(limit)
         )
-        async with self._reading() as conn:
-            return [_task(row) for row in await conn.execute(query)]
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return [_task(row) for row in rows]
 
     async def wait_for_tasks(self, at_most: float) -> None:
         """Return when a task may have been made (here or, on PostgreSQL, anywhere), or
@@ -115,8 +114,7 @@ class TaskQueries(DeliveryQueue):
         query = sa.select(sa.func.count()).where(
             events.c.tenant_id == task.tenant_id, *_within(task.window)
         )
-        async with self._reading() as conn:
-            return int((await conn.execute(query)).scalar_one())
+        return int(await self._read(lambda conn: conn.execute(query).scalar_one()))
 
     async def look(self, task: Task, webhook_id: str, limit: int) -> list[Looked]:
         """The next ``limit`` events of the task's window after its cursor, each with its
@@ -130,11 +128,12 @@ class TaskQueries(DeliveryQueue):
         )
         if after is not None:
             query = query.where(*_past(after))
-        async with self._reading() as conn:
-            found = (await conn.execute(query)).all()
-            latest = await conn.run_sync(
-                lambda sync: _latest(sync, webhook_id, [row.id for row in found])
-            )
+
+        def work(conn: sa.Connection) -> tuple[Sequence[Any], dict[str, Latest]]:
+            found = conn.execute(query).all()
+            return found, _latest(conn, webhook_id, [row.id for row in found])
+
+        found, latest = await self._read(work)
         return [
             Looked(
                 Position(row.received_at, row.id),
@@ -152,8 +151,8 @@ class TaskQueries(DeliveryQueue):
         query = sa.select(events.c.tenant_id, events.c.id, events.c.type, events.c.payload).where(
             events.c.tenant_id == tenant_id, events.c.id.in_(ids)
         )
-        async with self._reading() as conn:
-            return [from_record(*row) for row in await conn.execute(query)]
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return [from_record(*row) for row in rows]
 
     async def backlog(self, webhook_id: str, at_most: int) -> int:
         """The webhook's deliveries with a due time (pending, retrying, in flight),
@@ -165,8 +164,7 @@ class TaskQueries(DeliveryQueue):
             .subquery()
         )
         counted = sa.select(sa.func.count()).select_from(due)
-        async with self._reading() as conn:
-            return int((await conn.execute(counted)).scalar_one())
+        return int(await self._read(lambda conn: conn.execute(counted).scalar_one()))
 
     async def step_task(self, step: Step, lease_seconds: float) -> bool:
         """Store the step's deliveries, due now, and move its task's cursor, in one

@@ -13,7 +13,7 @@ from hookline.webhooks import Webhook
 
 
 def with_event_types(conn: sa.Connection, rows: Sequence[Any]) -> list[Webhook]:
-    """Webhooks from their rows, with their event types (async callers: ``run_sync``)."""
+    """Webhooks from their rows, with their event types."""
     ids = [row.id for row in rows]
     subscribed: dict[str, list[str]] = {webhook_id: [] for webhook_id in ids}
     if ids:
