@@ -714,12 +714,37 @@ def figures(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 )
             )
     rows += _noisy_figures(results)
+    rows += _api_figures(results)
     for name, data in s.items():
         for backend, value in data.items() if isinstance(data, dict) else []:
             if isinstance(value, dict) and "error" in value:
                 rows.append((name, f"{backend}: failed", value["error"][:200]))
         if isinstance(data, dict) and "error" in data:
             rows.append((name, "failed", str(data["error"])[:200]))
+    return rows
+
+
+def _api_figures(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for backend in ("sqlite", "postgres"):
+        api = _get(results["scenarios"], "api", backend)
+        if not api or "bare" not in api:
+            continue
+        bare = api["bare"]
+        for name, label in (("webhook", "GET of a webhook"), ("page", "GET of a page of 20")):
+            got = api[name]
+            server = got.get("postgres_cpu_per_request_us")
+            rows.append(
+                (
+                    "10 management API",
+                    f"{BACKEND_NAMES[backend]}: {label}, CPU a request, hookline / a bare "
+                    "uvicorn and Starlette app answering the same JSON",
+                    f"{got['cpu_per_request_us']:,.0f} / {bare['cpu_per_request_us']:,.0f} µs = "
+                    f"{got['versus_bare']:.2f} ×"
+                    + (f"; PostgreSQL server {server:,.0f} µs more" if server else "")
+                    + f"; {got['per_second']:,.0f} requests/s one at a time",
+                )
+            )
     return rows
 
 

@@ -34,7 +34,7 @@ from bench.scaling import SCALE_SCENARIOS
 from bench.scenarios import FULL, QUICK, SCENARIOS, Bench
 from hookline.runtime import calm_collector
 
-PER_BACKEND = {"e2e", "rate", "fanout", "isolation", "backlog", "history", "noisy"}
+PER_BACKEND = {"e2e", "rate", "fanout", "isolation", "backlog", "history", "noisy", "api"}
 REPEATABLE = {"raw", "celery", "e2e"}
 # Scenarios whose CPU per delivery is set beside the bare client's CPU per request.
 CPU_COMPARED = {"e2e", "rate", "fanout", "isolation", "history", "workers"}

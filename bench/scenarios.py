@@ -1,4 +1,4 @@
-"""The nine scenarios. Each returns a dict of figures for the result file."""
+"""The ten scenarios. Each returns a dict of figures for the result file."""
 
 from __future__ import annotations
 
@@ -25,7 +25,18 @@ from bench.common import EVENT_TYPE, PAD, REPO, SECRET_KEY, VENV_BIN, Tls, free_
 from bench.hookline_api import TENANT, Api, Run, hookline_run, publish_all, restart, webhook_url
 from bench.procs import Database, Monitor, Receivers, ThreadWatch, postgres_pids
 
-SCENARIOS = ("raw", "celery", "e2e", "rate", "fanout", "isolation", "backlog", "history", "noisy")
+SCENARIOS = (
+    "raw",
+    "celery",
+    "e2e",
+    "rate",
+    "fanout",
+    "isolation",
+    "backlog",
+    "history",
+    "noisy",
+    "api",
+)
 
 NO_QUOTA = {
     "HOOKLINE_PUBLISH_EVENTS_PER_SECOND": "0",
@@ -52,6 +63,7 @@ class Scale:
     noisy_bomb_numbers: int  # numbers in the filter bomb's data.a
     noisy_flood_events: int  # events a flood publish (to 100 webhooks)
     noisy_resends: int  # parallel resends a round
+    api_requests: int  # GETs of a webhook, one at a time (and a quarter as many pages)
     # Scale-out on PostgreSQL (bench/scaling.py), run only when chosen:
     worker_counts: tuple[int, ...]  # `hookline worker` processes beside serve, each point
     claim_history: int  # deliveries of history the claims are timed with
@@ -84,6 +96,7 @@ FULL = Scale(
     noisy_bomb_numbers=200_000,
     noisy_flood_events=1_000,
     noisy_resends=300,
+    api_requests=4_000,
     worker_counts=(0, 1, 2, 4),
     claim_history=50_000_000,
     claims=2_000,
@@ -106,6 +119,7 @@ QUICK = Scale(
     noisy_bomb_numbers=50_000,
     noisy_flood_events=100,
     noisy_resends=100,
+    api_requests=400,
     worker_counts=(0, 1),
     claim_history=100_000,
     claims=200,
@@ -1020,6 +1034,110 @@ def _say_noisy(bench: Bench, backend: str, phase: str, got: dict[str, Any]) -> N
                 for name, tally in got["attacker"]["abuses"].items()
             )
         )
+
+
+# 10. the management API ------------------------------------------------------------------
+
+
+async def scenario_api(bench: Bench, backend: str) -> dict[str, Any]:
+    """CPU of ``hookline serve`` per management API request (a webhook, a page of 20), one
+    request at a time on one keep-alive connection, against the same client's requests to
+    a bare uvicorn and Starlette app answering the same webhook's JSON, in the same run."""
+    count = bench.scale.api_requests
+    # No rate limit: one key's requests as fast as hookline answers them.
+    async with bench.run(backend, hooks("ok", 20), {"HOOKLINE_RATE_LIMIT": "0"}) as run:
+        api = run.api
+        one = f"{api.url}/api/v1/webhooks/{run.webhook_ids[0]}"
+        result = {
+            "webhook": await _request_cost(bench, one, api.headers, run, count),
+            "page": await _request_cost(
+                bench, f"{api.url}/api/v1/webhooks?limit=20", api.headers, run, count // 4
+            ),
+        }
+        assert bench.session is not None
+        async with bench.session.get(one, headers=api.headers) as response:
+            body = await response.read()
+    result["bare"] = await _bare_api_cost(bench, body, count)
+    bare_us = result["bare"]["cpu_per_request_us"]
+    for name in ("webhook", "page"):
+        result[name]["versus_bare"] = round(result[name]["cpu_per_request_us"] / bare_us, 2)
+    bench.say(
+        f"API {backend}: a webhook {result['webhook']['cpu_per_request_us']:.0f} µs of CPU a "
+        f"request, a page of 20 {result['page']['cpu_per_request_us']:.0f} µs, the bare app "
+        f"{bare_us:.0f} µs"
+    )
+    return result
+
+
+async def _request_cost(
+    bench: Bench, url: str, headers: dict[str, str], run: Run | None, count: int
+) -> dict[str, Any]:
+    """GET ``url`` ``count`` times, one at a time: the requests a second and the CPU a
+    request of the server (``run``'s hookline and its PostgreSQL server, or the bare app
+    the monitor watches as ``hookline``)."""
+    session = bench.session
+    assert session is not None
+
+    async def get() -> None:
+        async with session.get(url, headers=headers) as response:
+            await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET {url}: {response.status}")
+
+    for _ in range(50):  # the connection opened, the statements cached
+        await get()
+    monitor = bench.monitor(run) if run is not None else None
+    started = time.perf_counter()
+    for _ in range(count):
+        await get()
+    seconds = time.perf_counter() - started
+    usage = monitor.stop() if monitor is not None else {}
+    out = {"requests": count, "per_second": round(count / seconds, 1), "usage": usage}
+    for group, key in (
+        ("hookline", "cpu_per_request_us"),
+        ("postgres", "postgres_cpu_per_request_us"),
+    ):
+        if f"{group}_cpu_seconds" in usage:
+            out[key] = round(1e6 * usage[f"{group}_cpu_seconds"] / count, 1)
+    return out
+
+
+async def _bare_api_cost(bench: Bench, body: bytes, count: int) -> dict[str, Any]:
+    """``_request_cost`` of the bare app (bench/bare_api.py) answering ``body``."""
+    body_file = bench.workdir / "bare-api-body.json"
+    body_file.write_bytes(body)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_api", "--body", str(body_file)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = (await asyncio.to_thread(proc.stdout.readline)).split()[-1] + "/answer"
+        await _until_answering(bench, url)
+        monitor = Monitor({"hookline": [proc.pid]}).start()
+        got = await _request_cost(bench, url, {}, None, count)
+        got["usage"] = monitor.stop()
+        got["cpu_per_request_us"] = round(1e6 * got["usage"]["hookline_cpu_seconds"] / count, 1)
+        return got
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 10)
+
+
+async def _until_answering(bench: Bench, url: str) -> None:
+    assert bench.session is not None
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            async with bench.session.get(url) as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.05)
 
 
 class SizeWatch:
