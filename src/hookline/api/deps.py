@@ -17,7 +17,7 @@ from hookline.services import Services
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:  # async: FastAPI runs a plain def in a thread
     services: Services = request.app.state.services
     return services
 

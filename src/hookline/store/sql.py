@@ -30,6 +30,15 @@ from hookline.store.tasks import TaskQueries
 from hookline.store.webhook_rows import webhook_row, with_event_types
 from hookline.webhooks import Webhook
 
+# Built once: every API request authenticates, and most read one webhook (building a
+# statement costs more than looking its compiled form up).
+_PRINCIPAL = sa.select(api_keys).where(
+    api_keys.c.digest == sa.bindparam("digest"), api_keys.c.revoked_at.is_(None)
+)
+_ONE_WEBHOOK = sa.select(webhooks).where(
+    webhooks.c.tenant_id == sa.bindparam("tenant_id"), webhooks.c.id == sa.bindparam("id")
+)
+
 _SORT_COLUMNS = {
     "name": webhooks.c.name,
     "url": webhooks.c.url,
@@ -92,10 +101,7 @@ class SqlStore(TaskQueries, EndpointStatsQueries):
         await self._write(lambda conn: conn.execute(insert))
 
     async def find_principal(self, digest: str) -> Principal | None:
-        query = sa.select(api_keys).where(
-            api_keys.c.digest == digest, api_keys.c.revoked_at.is_(None)
-        )
-        row = await self._read(lambda conn: conn.execute(query).first())
+        row = await self._read(lambda conn: conn.execute(_PRINCIPAL, {"digest": digest}).first())
         return Principal(row.id, Role(row.role), row.tenant_id, row.user_id) if row else None
 
     async def list_api_keys(self, tenant_id: str | None) -> list[ApiKey]:
@@ -132,10 +138,11 @@ class SqlStore(TaskQueries, EndpointStatsQueries):
         await self._write(work)
 
     async def get_webhook(self, tenant_id: str, webhook_id: str) -> Webhook | None:
-        query = sa.select(webhooks).where(
-            webhooks.c.tenant_id == tenant_id, webhooks.c.id == webhook_id
+        found = await self._read(
+            lambda conn: with_event_types(
+                conn, conn.execute(_ONE_WEBHOOK, {"tenant_id": tenant_id, "id": webhook_id}).all()
+            )
         )
-        found = await self._read(lambda conn: with_event_types(conn, conn.execute(query).all()))
         return found[0] if found else None
 
     async def update_webhook(self, webhook: Webhook) -> bool:
