@@ -1048,11 +1048,10 @@ async def scenario_api(bench: Bench, backend: str) -> dict[str, Any]:
     async with bench.run(backend, hooks("ok", 20), {"HOOKLINE_RATE_LIMIT": "0"}) as run:
         api = run.api
         one = f"{api.url}/api/v1/webhooks/{run.webhook_ids[0]}"
+        page = f"{api.url}/api/v1/webhooks?limit=20"
         result = {
-            "webhook": await _request_cost(bench, one, api.headers, run, count),
-            "page": await _request_cost(
-                bench, f"{api.url}/api/v1/webhooks?limit=20", api.headers, run, count // 4
-            ),
+            "webhook": await _request_cost(bench, one, api.headers, count, run),
+            "page": await _request_cost(bench, page, api.headers, count // 4, run),
         }
         assert bench.session is not None
         async with bench.session.get(one, headers=api.headers) as response:
@@ -1070,11 +1069,11 @@ async def scenario_api(bench: Bench, backend: str) -> dict[str, Any]:
 
 
 async def _request_cost(
-    bench: Bench, url: str, headers: dict[str, str], run: Run | None, count: int
+    bench: Bench, url: str, headers: dict[str, str], count: int, server: Run | int
 ) -> dict[str, Any]:
-    """GET ``url`` ``count`` times, one at a time: the requests a second and the CPU a
-    request of the server (``run``'s hookline and its PostgreSQL server, or the bare app
-    the monitor watches as ``hookline``)."""
+    """GET ``url`` ``count`` times, one at a time, after 50 unmeasured: the requests a
+    second and the CPU a request of the server (a run's hookline and its PostgreSQL
+    server, or the process with this pid)."""
     session = bench.session
     assert session is not None
 
@@ -1086,12 +1085,13 @@ async def _request_cost(
 
     for _ in range(50):  # the connection opened, the statements cached
         await get()
-    monitor = bench.monitor(run) if run is not None else None
+    # the pid's process is counted where hookline's would be
+    monitor = bench.monitor(server) if isinstance(server, Run) else bench.monitor(hookline=[server])
     started = time.perf_counter()
     for _ in range(count):
         await get()
     seconds = time.perf_counter() - started
-    usage = monitor.stop() if monitor is not None else {}
+    usage = monitor.stop()
     out = {"requests": count, "per_second": round(count / seconds, 1), "usage": usage}
     for group, key in (
         ("hookline", "cpu_per_request_us"),
@@ -1116,11 +1116,7 @@ async def _bare_api_cost(bench: Bench, body: bytes, count: int) -> dict[str, Any
         assert proc.stdout is not None
         url = (await asyncio.to_thread(proc.stdout.readline)).split()[-1] + "/answer"
         await _until_answering(bench, url)
-        monitor = Monitor({"hookline": [proc.pid]}).start()
-        got = await _request_cost(bench, url, {}, None, count)
-        got["usage"] = monitor.stop()
-        got["cpu_per_request_us"] = round(1e6 * got["usage"]["hookline_cpu_seconds"] / count, 1)
-        return got
+        return await _request_cost(bench, url, {}, count, proc.pid)
     finally:
         proc.terminate()
         await asyncio.to_thread(proc.wait, 10)
