@@ -31,6 +31,7 @@ from hookline.api import (
 from hookline.api.bounds import RequestBounds
 from hookline.api.errors import Error, respond, respond_invalid
 from hookline.api.limits import BodyLimit
+from hookline.api.middleware import HttpMiddleware
 from hookline.catalog import Catalog
 from hookline.errors import Problem
 from hookline.services import Services
@@ -100,38 +101,31 @@ def create_app(services: Services) -> FastAPI:
     return app
 
 
-class PublicUrl:
+class PublicUrl(HttpMiddleware):
     """Every request as if it came to HOOKLINE_PUBLIC_URL: the absolute URLs built from
     the request (the lists' links, redirects) take its scheme and host rather than the
     request's own and its Host header, which any client may set."""
 
     def __init__(self, app: ASGIApp, public_url: str) -> None:
-        self.app = app
+        super().__init__(app)
         url = URL(public_url)
         self.scheme = url.scheme
         self.host = url.raw_authority.encode("ascii")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            # In place: the middlewares around read what the router adds to this scope.
-            headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
-            scope["scheme"] = self.scheme
-            scope["headers"] = [*headers, (b"host", self.host)]
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # In place: the middlewares around read what the router adds to this scope.
+        headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
+        scope["scheme"] = self.scheme
+        scope["headers"] = [*headers, (b"host", self.host)]
         await self.app(scope, receive, send)
 
 
-class TraceIds:
+class TraceIds(HttpMiddleware):
     """Give each request a trace id (in its errors and logs, and its ``X-Trace-Id``), add
     the security headers to every answer, count it in the metrics, and answer an error
     nobody handled with a 500 in the API's format, so the connection stays usable."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         trace_id = uuid.uuid4().hex
         scope.setdefault("state", {})["trace_id"] = trace_id
         status: int | None = None  # until the answer begins
@@ -160,20 +154,16 @@ class TraceIds:
                 metrics.API_REQUESTS.labels(scope["method"], route, str(status)).inc()
 
 
-class RefuseNul:
+class RefuseNul(HttpMiddleware):
     """A NUL character is never part of an id, a name or a cursor, and PostgreSQL cannot
     even compare text holding one: refuse it in the path or the query (400)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refusal = _nul_refusal(Request(scope))
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = _nul_refusal(Request(scope))
+        if refusal is not None:
+            await refusal(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def _nul_refusal(request: Request) -> Response | None:

@@ -11,20 +11,18 @@ import asyncio
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hookline.api.middleware import HttpMiddleware
 from hookline.store.bounds import bounded
 
 log = structlog.get_logger()
 
 
-class RequestBounds:
+class RequestBounds(HttpMiddleware):
     def __init__(self, app: ASGIApp, statement_timeout: float) -> None:
-        self.app = app
+        super().__init__(app)
         self.statement_timeout = statement_timeout
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         with bounded(self.statement_timeout):
             await _cancelled_when_the_client_leaves(self.app, scope, receive, send)
 
